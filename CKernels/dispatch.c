@@ -1,0 +1,124 @@
+/* Run-time ISA dispatch: one table, chosen once. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel_common.h"
+
+static const char *const isa_names[UK_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+
+/* The table this build contains for `isa`, whatever the CPU. */
+static const uk_isa_table *uk_isa_table_compiled(uk_isa isa) {
+    switch (isa) {
+    case UK_ISA_SCALAR: return &uk_table_scalar;
+    default: return NULL;
+    }
+}
+
+/* Whether the CPU (and the OS, which must save the wider registers) runs
+ * `isa`. __builtin_cpu_supports checks XGETBV for the AVX state too. */
+static int uk_cpu_has(uk_isa isa) {
+    switch (isa) {
+    case UK_ISA_SCALAR: return 1;
+#if defined(__x86_64__)
+    case UK_ISA_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case UK_ISA_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#endif
+#if defined(__aarch64__)
+    case UK_ISA_NEON: return 1; /* Advanced SIMD is mandatory on AArch64. */
+#endif
+    default: return 0;
+    }
+}
+
+static const char *uk_isa_supported_list(void);
+
+const char *uk_isa_name(uk_isa isa) {
+    return (unsigned)isa < UK_ISA_COUNT ? isa_names[isa] : "unknown";
+}
+
+int uk_isa_compiled(uk_isa isa) {
+    return uk_isa_table_compiled(isa) != NULL;
+}
+
+int uk_isa_supported(uk_isa isa) {
+    return uk_isa_table_for(isa) != NULL;
+}
+
+const uk_isa_table *uk_isa_table_for(uk_isa isa) {
+    const uk_isa_table *table = uk_isa_table_compiled(isa);
+    return table && uk_cpu_has(isa) ? table : NULL;
+}
+
+/* "scalar, avx2, …" for error messages. */
+static const char *uk_isa_supported_list(void) {
+    static char list[64];
+    list[0] = 0;
+    for (int isa = 0; isa < UK_ISA_COUNT; isa++) {
+        if (!uk_isa_supported((uk_isa)isa)) continue;
+        if (list[0]) strncat(list, ", ", sizeof list - strlen(list) - 1);
+        strncat(list, isa_names[isa], sizeof list - strlen(list) - 1);
+    }
+    return list;
+}
+
+static pthread_once_t dispatch_once = PTHREAD_ONCE_INIT;
+static uk_isa selected = UK_ISA_SCALAR;
+static const uk_isa_table *selected_table = &uk_table_scalar;
+static char selection_reason[UK_ERROR_CAPACITY] = "not initialised";
+static char selection_error[UK_ERROR_CAPACITY];
+
+static uk_isa best_supported(void) {
+    for (int isa = UK_ISA_COUNT - 1; isa > UK_ISA_SCALAR; isa--)
+        if (uk_isa_supported((uk_isa)isa)) return (uk_isa)isa;
+    return UK_ISA_SCALAR;
+}
+
+static void select_once(void) {
+    const char *forced = getenv("UNLOCKED_ISA");
+    if (forced && *forced) {
+        for (int isa = 0; isa < UK_ISA_COUNT; isa++) {
+            if (strcmp(forced, isa_names[isa]) != 0) continue;
+            if (!uk_isa_supported((uk_isa)isa)) {
+                snprintf(selection_error, sizeof selection_error,
+                         "UNLOCKED_ISA=%s: this %s cannot run it (supported here: %s)", forced,
+                         uk_isa_compiled((uk_isa)isa) ? "CPU" : "build",
+                         uk_isa_supported_list());
+                return;
+            }
+            selected = (uk_isa)isa;
+            selected_table = uk_isa_table_for(selected);
+            snprintf(selection_reason, sizeof selection_reason, "forced by UNLOCKED_ISA=%s", forced);
+            return;
+        }
+        snprintf(selection_error, sizeof selection_error,
+                 "UNLOCKED_ISA=%s is not a variant (accepted: scalar, avx2, avx512, neon)", forced);
+        return;
+    }
+    selected = best_supported();
+    selected_table = uk_isa_table_for(selected);
+    snprintf(selection_reason, sizeof selection_reason,
+             selected == UK_ISA_SCALAR ? "no vector variant supported by this CPU"
+                                       : "best variant this CPU supports");
+}
+
+int uk_dispatch_init(char *error) {
+    pthread_once(&dispatch_once, select_once);
+    if (selection_error[0]) {
+        if (error) snprintf(error, UK_ERROR_CAPACITY, "%s", selection_error);
+        return -1;
+    }
+    return 0;
+}
+
+uk_isa uk_isa_selected(void) { return selected; }
+
+const char *uk_isa_selection_reason(void) { return selection_reason; }
+
+const uk_isa_table *uk_selected_table(void) { return selected_table; }

@@ -1,0 +1,124 @@
+/*
+ * unlocked_kernels.h — the built-in abs-distance kernels and their run-time
+ * ISA dispatch.
+ *
+ * Operations (the seed's workload, `abs(x - c)` over a large array):
+ *   absdist.map  out[i] = |x[i] - c|
+ *   absdist.sum  Σ |x[i] - c|
+ *   stream.sum   Σ x[i]           (the read-bandwidth probe)
+ *
+ * Exact integer semantics — never a silent wrap:
+ *   - int32 in → uint32 distance, int64 in → uint64 distance, so
+ *     |INT32_MIN - INT32_MAX| = 4294967295 is exact.
+ *   - absdist.sum accumulates int32 distances in uint64 lanes and folds them
+ *     into the 128-bit accumulator before they could wrap; int64 distances
+ *     are summed in 128 bits. Both are read as UK_ACC_UINT128.
+ *   - stream.sum of int32 / int64 is an exact signed 128-bit sum
+ *     (UK_ACC_INT128).
+ * Floats (IEEE 754, no fast-math):
+ *   - d = |x - c| is computed in the element type with one rounding, so every
+ *     variant produces bit-identical map output; NaN in gives NaN out, and
+ *     |(-0.0) - 0| = +0.0.
+ *   - Sums accumulate in double (float32 distances are widened exactly).
+ *     Variants add in different orders, so the documented bound for a sum of
+ *     n non-negative terms is |S_variant - S_exact| <= (n - 1) * 2^-53 * S_exact
+ *     (the recursive-summation bound, valid for every order). Any NaN term
+ *     makes the sum NaN; +Inf terms give +Inf.
+ *
+ * Every variant takes an explicit half-open range [begin, end) over a
+ * caller-owned array, reads nothing outside it, accepts any length and any
+ * alignment of the element pointer (element-aligned), and uses streaming
+ * (non-temporal) stores for map output when params->flags has
+ * UK_FLAG_STREAMING_STORES (the host sets it when the whole output exceeds
+ * the last-level cache).
+ */
+#ifndef UNLOCKED_KERNELS_H
+#define UNLOCKED_KERNELS_H
+
+#include "unlocked_plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum uk_isa {
+    UK_ISA_SCALAR = 0,
+    UK_ISA_AVX2 = 1,
+    UK_ISA_AVX512 = 2,
+    UK_ISA_NEON = 3,
+    UK_ISA_COUNT = 4
+} uk_isa;
+
+typedef enum uk_op {
+    UK_OP_ABSDIST_MAP = 0,
+    UK_OP_ABSDIST_SUM = 1,
+    UK_OP_STREAM_SUM = 2,
+    UK_OP_COUNT = 3
+} uk_op;
+
+/* Element types the built-in kernels take, as table indices. */
+typedef enum uk_elem {
+    UK_ELEM_I32 = 0,
+    UK_ELEM_I64 = 1,
+    UK_ELEM_F32 = 2,
+    UK_ELEM_F64 = 3,
+    UK_ELEM_COUNT = 4
+} uk_elem;
+
+/* One variant. MAP ops write output[begin, end) and ignore acc; REDUCE ops
+ * add into *acc and ignore output. */
+typedef void (*uk_variant_fn)(const void *input, void *output, size_t begin,
+                              size_t end, const uk_params *params, uk_acc *acc);
+
+/* The table every ISA file exports: [op][elem]. */
+typedef struct uk_isa_table {
+    uk_variant_fn fn[UK_OP_COUNT][UK_ELEM_COUNT];
+} uk_isa_table;
+
+/* Selects the variant once: UNLOCKED_ISA if set (scalar|avx2|avx512|neon),
+ * otherwise the best the CPU supports. Returns 0, or -1 with a one-line
+ * message in `error` (UK_ERROR_CAPACITY bytes) when UNLOCKED_ISA names an
+ * unknown variant or one this CPU or build lacks. Safe to call repeatedly
+ * and from several threads; the first call decides. */
+int uk_dispatch_init(char *error);
+
+/* The variant selected by uk_dispatch_init (scalar before it succeeds). */
+uk_isa uk_isa_selected(void);
+
+/* Why that variant was selected, one line (e.g. "best supported by CPU"). */
+const char *uk_isa_selection_reason(void);
+
+/* "scalar", "avx2", "avx512", "neon". */
+const char *uk_isa_name(uk_isa isa);
+
+/* 1 if this build contains the variant AND this CPU can run it. */
+int uk_isa_supported(uk_isa isa);
+
+/* 1 if this build contains the variant (whatever the CPU). */
+int uk_isa_compiled(uk_isa isa);
+
+/* The table of one variant, or NULL if !uk_isa_supported(isa). */
+const uk_isa_table *uk_isa_table_for(uk_isa isa);
+
+/* The table of the selected variant. */
+const uk_isa_table *uk_selected_table(void);
+
+/* The built-in kernels as a plugin descriptor (the statically linked
+ * "builtin" plugin). Kernels call the selected variant. */
+const uk_plugin *uk_builtin_plugin(void);
+
+/* Per-ISA tables, defined in their own files. */
+extern const uk_isa_table uk_table_scalar;
+#if defined(__x86_64__) || defined(_M_X64)
+extern const uk_isa_table uk_table_avx2;
+extern const uk_isa_table uk_table_avx512;
+#endif
+#if defined(__aarch64__)
+extern const uk_isa_table uk_table_neon;
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UNLOCKED_KERNELS_H */

@@ -1,0 +1,128 @@
+/* The scalar reference. Every vector variant must equal it (integers
+ * bit-exactly, floats within the documented bound); vector variants also
+ * call these functions for their tails. */
+#include <math.h>
+
+#include "kernel_common.h"
+
+static void absdist_map_i32(const void *input, void *output, size_t begin, size_t end,
+                            const uk_params *p, uk_acc *acc) {
+    (void)acc;
+    const int32_t *x = input;
+    uint32_t *out = output;
+    const int32_t c = (int32_t)p->center_int;
+    for (size_t i = begin; i < end; i++) out[i] = uk_absdist_i32(x[i], c);
+}
+
+static void absdist_map_i64(const void *input, void *output, size_t begin, size_t end,
+                            const uk_params *p, uk_acc *acc) {
+    (void)acc;
+    const int64_t *x = input;
+    uint64_t *out = output;
+    const int64_t c = p->center_int;
+    for (size_t i = begin; i < end; i++) out[i] = uk_absdist_i64(x[i], c);
+}
+
+static void absdist_map_f32(const void *input, void *output, size_t begin, size_t end,
+                            const uk_params *p, uk_acc *acc) {
+    (void)acc;
+    const float *x = input;
+    float *out = output;
+    const float c = (float)p->center_float;
+    for (size_t i = begin; i < end; i++) out[i] = fabsf(x[i] - c);
+}
+
+static void absdist_map_f64(const void *input, void *output, size_t begin, size_t end,
+                            const uk_params *p, uk_acc *acc) {
+    (void)acc;
+    const double *x = input;
+    double *out = output;
+    const double c = p->center_float;
+    for (size_t i = begin; i < end; i++) out[i] = fabs(x[i] - c);
+}
+
+static void absdist_sum_i32(const void *input, void *output, size_t begin, size_t end,
+                            const uk_params *p, uk_acc *acc) {
+    (void)output;
+    const int32_t *x = input;
+    const int32_t c = (int32_t)p->center_int;
+    uk_u128 sum = 0;
+    for (size_t i = begin; i < end; i++) sum += uk_absdist_i32(x[i], c);
+    uk_acc_add_u128(acc, sum);
+}
+
+static void absdist_sum_i64(const void *input, void *output, size_t begin, size_t end,
+                            const uk_params *p, uk_acc *acc) {
+    (void)output;
+    const int64_t *x = input;
+    const int64_t c = p->center_int;
+    uk_u128 sum = 0;
+    for (size_t i = begin; i < end; i++) sum += uk_absdist_i64(x[i], c);
+    uk_acc_add_u128(acc, sum);
+}
+
+static void absdist_sum_f32(const void *input, void *output, size_t begin, size_t end,
+                            const uk_params *p, uk_acc *acc) {
+    (void)output;
+    const float *x = input;
+    const float c = (float)p->center_float;
+    double sum = 0;
+    for (size_t i = begin; i < end; i++) sum += (double)fabsf(x[i] - c);
+    acc->f += sum;
+}
+
+static void absdist_sum_f64(const void *input, void *output, size_t begin, size_t end,
+                            const uk_params *p, uk_acc *acc) {
+    (void)output;
+    const double *x = input;
+    const double c = p->center_float;
+    double sum = 0;
+    for (size_t i = begin; i < end; i++) sum += fabs(x[i] - c);
+    acc->f += sum;
+}
+
+static void stream_sum_i32(const void *input, void *output, size_t begin, size_t end,
+                           const uk_params *p, uk_acc *acc) {
+    (void)output;
+    (void)p;
+    const int32_t *x = input;
+    uk_i128 sum = 0;
+    for (size_t i = begin; i < end; i++) sum += x[i];
+    uk_acc_add_u128(acc, (uk_u128)sum);
+}
+
+static void stream_sum_i64(const void *input, void *output, size_t begin, size_t end,
+                           const uk_params *p, uk_acc *acc) {
+    (void)output;
+    (void)p;
+    const int64_t *x = input;
+    uk_i128 sum = 0;
+    for (size_t i = begin; i < end; i++) sum += x[i];
+    uk_acc_add_u128(acc, (uk_u128)sum);
+}
+
+static void stream_sum_f32(const void *input, void *output, size_t begin, size_t end,
+                           const uk_params *p, uk_acc *acc) {
+    (void)output;
+    (void)p;
+    const float *x = input;
+    double sum = 0;
+    for (size_t i = begin; i < end; i++) sum += (double)x[i];
+    acc->f += sum;
+}
+
+static void stream_sum_f64(const void *input, void *output, size_t begin, size_t end,
+                           const uk_params *p, uk_acc *acc) {
+    (void)output;
+    (void)p;
+    const double *x = input;
+    double sum = 0;
+    for (size_t i = begin; i < end; i++) sum += x[i];
+    acc->f += sum;
+}
+
+const uk_isa_table uk_table_scalar = {{
+    [UK_OP_ABSDIST_MAP] = {absdist_map_i32, absdist_map_i64, absdist_map_f32, absdist_map_f64},
+    [UK_OP_ABSDIST_SUM] = {absdist_sum_i32, absdist_sum_i64, absdist_sum_f32, absdist_sum_f64},
+    [UK_OP_STREAM_SUM] = {stream_sum_i32, stream_sum_i64, stream_sum_f32, stream_sum_f64},
+}};

@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Unlocked",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "unlocked", targets: ["unlocked"]),
+        .library(name: "Unlocked", targets: ["Unlocked"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Vectorized kernels: one file per ISA, compiled with per-function target
+        // attributes so a single binary runs on any CPU of its architecture.
+        .target(
+            name: "CKernels",
+            path: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-strict-aliasing"])]
+        ),
+        .systemLibrary(
+            name: "CHwloc",
+            pkgConfig: "hwloc",
+            providers: [.apt(["libhwloc-dev"])]
+        ),
+        .systemLibrary(
+            name: "CNuma",
+            pkgConfig: "numa",
+            providers: [.apt(["libnuma-dev"])]
+        ),
+        .target(
+            name: "Unlocked",
+            dependencies: ["CKernels", "CHwloc", "CNuma"]
+        ),
+        .executableTarget(
+            name: "unlocked",
+            dependencies: [
+                "Unlocked",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "UnlockedTests",
+            dependencies: ["Unlocked", "CKernels", "unlocked"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

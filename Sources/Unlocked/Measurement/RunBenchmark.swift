@@ -1,0 +1,98 @@
+import CKernels
+
+/// One `unlocked run`: a kernel over generated data, warmed up and repeated.
+public struct RunSpec: Sendable {
+    public var kernel: Kernel
+    public var count: Int
+    public var params: uk_params
+    public var seed: UInt64
+    public var warmup: Int
+    public var reps: Int
+
+    public init(kernel: Kernel, count: Int, params: uk_params, seed: UInt64, warmup: Int = 1, reps: Int) {
+        self.kernel = kernel
+        self.count = count
+        self.params = params
+        self.seed = seed
+        self.warmup = warmup
+        self.reps = reps
+    }
+
+    public var dtype: DType { kernel.inputType }
+
+    /// Bytes a repetition moves through memory: input read, plus output written.
+    public var bytesPerRep: Int {
+        count * dtype.byteWidth + (kernel.outputType.map { count * $0.byteWidth } ?? 0)
+    }
+}
+
+/// The outcome of a run, as `unlocked run` prints it.
+public struct RunReport: Sendable {
+    public let spec: RunSpec
+    public let isa: ISA
+    /// The reduction's value, or for map kernels the exact sum of the output
+    /// (a checksum a script can compare).
+    public let value: KernelValue
+    /// Wall time of each timed repetition, in nanoseconds.
+    public let samplesNanoseconds: [Double]
+    public let summary: Summary
+
+    public var elementsPerSecond: Double { Double(spec.count) / (summary.median * 1e-9) }
+    public var bytesPerSecond: Double { Double(spec.bytesPerRep) / (summary.median * 1e-9) }
+}
+
+/// Runs `spec` on the calling thread and times each repetition.
+public func runSequentialBenchmark(_ spec: RunSpec) throws(UnlockedError) -> RunReport {
+    guard spec.reps > 0 else { throw .usage("--reps \(spec.reps): must be at least 1") }
+    let input = try AlignedBuffer(count: spec.count, width: spec.dtype.byteWidth)
+    let output = try spec.kernel.outputType.map { type throws(UnlockedError) in
+        try AlignedBuffer(count: spec.count, width: type.byteWidth)
+    }
+    DataGenerator(seed: spec.seed).fill(input.base, dtype: spec.dtype, range: 0..<spec.count)
+
+    var params = spec.params
+    if let output, output.byteCount > lastLevelCacheBytes { params.flags |= UK_FLAG_STREAMING_STORES }
+
+    var acc = uk_acc()
+    var samples: [Double] = []
+    for rep in 0..<(spec.warmup + spec.reps) {
+        acc = uk_acc()
+        let start = monotonicNanoseconds()
+        try spec.kernel.run(context: spec.kernel.plugin.state, input: input.base, output: output?.base,
+                            range: 0..<spec.count, params: &params, acc: &acc)
+        let elapsed = monotonicNanoseconds() - start
+        if rep >= spec.warmup { samples.append(Double(elapsed)) }
+    }
+    let value = if let output, let type = spec.kernel.outputType {
+        checksum(output.base, type: type, count: spec.count)
+    } else {
+        spec.kernel.value(of: acc)
+    }
+    return RunReport(spec: spec, isa: .selected, value: value, samplesNanoseconds: samples, summary: Summary(samples)!)
+}
+
+/// The exact sum of a map's output, so map runs can be checked like reductions.
+public func checksum(_ base: UnsafeRawPointer, type: OutputType, count: Int) -> KernelValue {
+    func exact<T: BinaryInteger>(_: T.Type) -> KernelValue {
+        let p = base.assumingMemoryBound(to: T.self)
+        var sum: Int128 = 0
+        for i in 0..<count { sum += Int128(p[i]) }
+        return sum >= 0 ? .unsigned(UInt128(sum)) : .signed(sum)
+    }
+    switch type {
+    case .i32: return exact(Int32.self)
+    case .i64: return exact(Int64.self)
+    case .u32: return exact(UInt32.self)
+    case .u64: return exact(UInt64.self)
+    case .f32:
+        let p = base.assumingMemoryBound(to: Float.self)
+        var sum = 0.0
+        for i in 0..<count { sum += Double(p[i]) }
+        return .float(sum)
+    case .f64:
+        let p = base.assumingMemoryBound(to: Double.self)
+        var sum = 0.0
+        for i in 0..<count { sum += p[i] }
+        return .float(sum)
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Unlocked
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run one kernel over generated data and report time and throughput."
+    )
+
+    @OptionGroup var workload: WorkloadOptions
+
+    @Option(help: "Timed repetitions (the median is reported).")
+    var reps = 5
+
+    @Option(help: "Untimed warm-up repetitions.")
+    var warmup = 1
+
+    @Flag(help: "Print one JSON object instead of the table.")
+    var json = false
+}
+
+extension RunCommand {
+    func run() throws {
+        try reportingErrors {
+            guard reps > 0 else { throw UnlockedError.usage("--reps \(reps): must be a whole number ≥ 1") }
+            guard warmup >= 0 else { throw UnlockedError.usage("--warmup \(warmup): must be a whole number ≥ 0") }
+            try ISA.initializeDispatch()
+            let kernel = try KernelCatalog().kernel(named: workload.kernel, dtype: workload.dtype)
+            let spec = RunSpec(kernel: kernel, count: try workload.count(),
+                               params: try workload.dtype.parseCenter(workload.center),
+                               seed: workload.seed, warmup: warmup, reps: reps)
+            let report = try runSequentialBenchmark(spec)
+            print(json ? jsonString(report.jsonObject) : report.text)
+        }
+    }
+}
