@@ -1,4 +1,5 @@
 #if os(Linux)
+import CHwloc
 import Glibc
 
 /// Where each worker of a run should execute.
@@ -57,18 +58,13 @@ extension PlacementPlan {
         let planned = workers.indices.contains(worker) ? workers[worker].osPU : nil
         var warning: String?
         if let pu = planned {
-            var set = cpu_set_t()
-            withUnsafeMutableBytes(of: &set) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
-            withUnsafeMutableBytes(of: &set) { bytes in
-                bytes[pu / 8] |= UInt8(1 << (pu % 8))
-            }
-            if sched_setaffinity(0, MemoryLayout<cpu_set_t>.size, &set) != 0 {
+            if uk_bind_self_to_cpu(Int32(pu)) != 0 {
                 let message = "worker \(worker): cannot bind to CPU \(pu): \(String(cString: strerror(errno)))"
                 guard bestEffort else { throw .usage(message) }
                 warning = message
             }
         }
-        return BindingObservation(worker: worker, plannedPU: planned, observedCPU: Int(sched_getcpu()), warning: warning)
+        return BindingObservation(worker: worker, plannedPU: planned, observedCPU: Int(uk_current_cpu()), warning: warning)
     }
 }
 #endif
