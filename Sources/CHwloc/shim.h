@@ -1,17 +1,21 @@
 #ifndef UNLOCKED_CHWLOC_SHIM_H
 #define UNLOCKED_CHWLOC_SHIM_H
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* sched_getcpu, CPU_SET */
-#endif
-#include <sched.h>
 #include <hwloc.h>
+#include <stddef.h>
+#include <string.h>
 
-/* CPU_SET and friends are macros Swift cannot call. */
+/* glibc declares these only under _GNU_SOURCE, which a module cannot set
+ * without clashing with Glibc's own view of the system headers. */
+extern int sched_setaffinity(int pid, size_t size, const void *mask);
+extern int sched_getcpu(void);
+
+/* Binds the calling thread to one OS CPU (CPU_SET is a macro Swift cannot call). */
 static inline int uk_bind_self_to_cpu(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof set, &set);
+    unsigned long mask[1024 / (8 * sizeof(unsigned long))];
+    if (cpu < 0 || (size_t)cpu >= 8 * sizeof mask) return -1;
+    memset(mask, 0, sizeof mask);
+    mask[cpu / (8 * sizeof(unsigned long))] |= 1UL << (cpu % (8 * sizeof(unsigned long)));
+    return sched_setaffinity(0, sizeof mask, mask);
 }
 
 /* The CPU the calling thread runs on now, or -1. */
