@@ -124,13 +124,20 @@ final class HwlocTopology {
         let os = object.pointee.os_index
         let cache = uk_hwloc_cache_size(object), memory = uk_hwloc_numa_memory(object)
         return [Topology.Object(
-            type: String(cString: hwloc_obj_type_string(type)),
+            type: typeName(object),
             logicalIndex: Int(object.pointee.logical_index),
             osIndex: os == uk_hwloc_unknown_index() ? nil : Int(os),
             cacheBytes: cache > 0 ? Int(cache) : nil,
             memoryBytes: type == HWLOC_OBJ_NUMANODE ? Int(memory) : nil,
             allowed: type == HWLOC_OBJ_PU ? allowed.contains(Int(os)) : nil,
             children: children)]
+    }
+
+    /// hwloc's short type name: `L3`, `L1d`, `Core`, `PU`, `NUMANode`, `Group0`.
+    private func typeName(_ object: hwloc_obj_t) -> String {
+        var buffer = [CChar](repeating: 0, count: 64)
+        _ = hwloc_obj_type_snprintf(&buffer, buffer.count, object, 0)
+        return string(fromCBuffer: buffer)
     }
 
     private func members(_ set: hwloc_const_bitmap_t?) -> [Int] {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A snapshot of a machine's topology as hwloc describes it, plus which PUs
 /// this process may use.
 ///
@@ -18,7 +20,7 @@ public struct Topology: Sendable, Codable, Equatable {
 
         /// `--topology VALUE`: an existing file or a name ending in `.xml`
         /// is XML, anything else a synthetic description.
-        public init(argument: String, fileExists: (String) -> Bool) {
+        public init(argument: String, fileExists: (String) -> Bool = { FileManager.default.fileExists(atPath: $0) }) {
             if argument.lowercased().hasSuffix(".xml") || fileExists(argument) {
                 self = .xml(path: argument)
             } else {
