@@ -56,6 +56,19 @@ import Testing
         }
     }
 
+    /// The probe engines can copy: pinned workers first-touch their chunks,
+    /// every worker lands, and every page of the buffer is located.
+    @Test(arguments: [MemoryPolicy.firstTouch, .interleave, .none])
+    func verifiedPlacementLandsAndLocatesEveryPage(memory: MemoryPolicy) throws {
+        let resolved = try PlacementRequest(pin: .compact, memory: memory).resolve()
+        let verification = try resolved.verify(byteCount: 8 << 20)
+        #expect(verification.observations.count == resolved.plan.workers.count)
+        #expect(verification.landed == resolved.plan.workers.count)
+        #expect(verification.pages.locatedPages == verification.pages.totalPages)
+        #expect(verification.pages.totalPages == (8 << 20) / Int(sysconf(Int32(_SC_PAGESIZE))))
+        #expect(verification.memory.count == 1 && verification.memory[0].requested == memory.description)
+    }
+
     @Test func aFailedBindThrowsUnlessBestEffort() throws {
         let missing = PlacementPlan(workers: [.init(index: 0, osPU: 60_000)])
         let strict = Result { () throws(UnlockedError) in

@@ -72,6 +72,7 @@ import Testing
         ["--pin", "100000"], ["--pin", "numa:9"], ["--mem", "node:9"], ["--mem", "elsewhere"],
         ["--topology", "pack:two"], ["--workers", "0"], ["--topology", "Package.swift"],
         ["--topology", "pack:1 core:2 pu:1", "--workers", "3"], ["--topology", big, "--pin", "S5:0"],
+        ["--topology", big, "--verify", "1Mi"], ["--verify", "lots"],
     ]
 
     @Test(arguments: badArguments)
