@@ -118,6 +118,12 @@ import Testing
         #expect(CgroupLimits.cpuset(v2: "/nonexistent", v1: "/nonexistent") == nil)
     }
 
+    @Test func affinityFromProcStatus() throws {
+        let status = try fixture("Name:\tunlocked\nCpus_allowed:\t0c\nCpus_allowed_list:\t2-3\nMems_allowed_list:\t0\n")
+        #expect(PlacementContext.affinity(statusPath: status) == [2, 3])
+        #expect(PlacementContext.affinity(statusPath: "/nonexistent") == nil)
+    }
+
     @Test func contextKeepsSchedulerAndOpenMPVariablesOnly() throws {
         let topology = try Topology.load(.synthetic("pack:1 core:4 pu:2"), allowed: [2, 3, 4, 5])
         let context = PlacementContext(topology: topology, environment: [

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Unlocked
 
 /// `unlocked topo` as a user runs it.
 @Suite struct TopologyCommandTests {
@@ -106,6 +107,33 @@ import Testing
         #expect(outcome.status == 0)
         #expect(outcome.stderr.contains("oversubscribed"))
         #expect(outcome.stdout.contains("worker 2    → PU P#0"))
+    }
+
+    /// Under `taskset -c <one CPU>` only that CPU is allowed, the rest is
+    /// shown as not allowed, and the default plan uses it alone.
+    @Test func tasksetNarrowsTheAllowedSet() throws {
+        let machine = try #require(try JSONSerialization.jsonObject(with: Data(CommandLineTool.run(["topo", "--json"]).stdout.utf8)) as? [String: Any])
+        let context = try #require(machine["context"] as? [String: Any])
+        let allowed = try CPUList.parse(try #require(context["allowed_cpus"] as? String))
+        let cpu = try #require(allowed.last)
+        let taskset = Process()
+        taskset.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        taskset.arguments = ["taskset", "-c", "\(cpu)", CommandLineTool.executable.path, "topo", "--json", "--pin", "compact"]
+        let pipe = Pipe()
+        taskset.standardOutput = pipe
+        try taskset.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        taskset.waitUntilExit()
+        try #require(taskset.terminationStatus == 0, "taskset (package util-linux) must be installed")
+        let bound = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let boundContext = try #require(bound["context"] as? [String: Any])
+        #expect(boundContext["allowed_cpus"] as? String == "\(cpu)")
+        #expect(boundContext["affinity"] as? String == "\(cpu)")
+        #expect(boundContext["already_bound"] as? Bool == (allowed.count > 1))
+        let workers = try #require((bound["plan"] as? [String: Any])?["workers"] as? [[String: Any]])
+        #expect(workers.compactMap { $0["os_pu"] as? Int } == [cpu])
+        let pus = try #require((bound["topology"] as? [String: Any])?["pus"] as? [[String: Any]])
+        #expect(pus.filter { $0["allowed"] as? Bool == false }.count == pus.count - 1)
     }
 
     @Test func helpSaysWhichNumberingEachFormUses() throws {
