@@ -1,3 +1,4 @@
+#if os(Linux)
 import Foundation
 
 /// Everything `--workers --pin --mem --topology --oversubscribe
@@ -78,3 +79,4 @@ public struct ResolvedPlacement: Sendable {
         return object
     }
 }
+#endif
