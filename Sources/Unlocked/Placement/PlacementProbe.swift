@@ -6,6 +6,7 @@ import Synchronization
 /// after binding, which memory settings were applied, and where the pages
 /// of a buffer ended up. A value: any thread may read it.
 public struct PlacementVerification: Sendable {
+    public var plan: PlacementPlan
     public var byteCount: Int
     public var observations: [BindingObservation]
     public var memory: [MemoryOutcome]
@@ -16,12 +17,7 @@ public struct PlacementVerification: Sendable {
 
     public var text: String {
         var lines = ["verify      \(binaryBytes(byteCount)) buffer, \(observations.count) worker\(observations.count == 1 ? "" : "s"), \(landed) on their planned CPU"]
-        for observation in observations {
-            let planned = observation.plannedPU.map { "PU P#\($0)" } ?? "unbound"
-            let state = observation.warning ?? (observation.bound ? (observation.observedCPU == observation.plannedPU ? "ok" : "MOVED") : "not bound")
-            lines.append("worker \(observation.worker)".padding(toLength: 12, withPad: " ", startingAt: 0)
-                         + "planned \(planned)  observed CPU \(observation.observedCPU)  \(state)")
-        }
+        lines += plan.lines(observations: observations)
         for outcome in memory {
             lines.append("memory      \(outcome.requested): \(outcome.applied ? "applied" : "NOT applied")" + (outcome.note.map { " (\($0))" } ?? ""))
         }
@@ -32,15 +28,41 @@ public struct PlacementVerification: Sendable {
     public var jsonObject: [String: Any] {
         [
             "bytes": byteCount,
-            "workers": observations.map { observation -> [String: Any] in
-                var row: [String: Any] = ["worker": observation.worker, "observed_cpu": observation.observedCPU, "bound": observation.bound]
-                row["planned_pu"] = observation.plannedPU
-                row["warning"] = observation.warning
-                return row
-            },
+            "workers": plan.rows(observations: observations),
             "memory": memory.map(\.jsonObject),
             "pages": pages.jsonObject,
         ]
+    }
+}
+
+extension PlacementPlan {
+    /// Per worker, what a run's report lists: planned PU (OS), core
+    /// (logical), NUMA node (OS), observed CPU, whether it was bound, and any
+    /// binding warning. `observations` come from `bindCurrentThread`.
+    public func rows(observations: [BindingObservation]) -> [[String: Any]] {
+        observations.map { observation in
+            var row: [String: Any] = ["worker": observation.worker, "observed_cpu": observation.observedCPU, "bound": observation.bound]
+            let planned = workers.indices.contains(observation.worker) ? workers[observation.worker] : nil
+            row["planned_pu"] = observation.plannedPU
+            row["core_logical"] = planned?.core
+            row["numa_node"] = planned?.numaNode
+            row["warning"] = observation.warning
+            return row
+        }
+    }
+
+    /// The same as text lines: `worker 0    planned PU P#0  core L#0  NUMA node P#0  observed CPU 0  ok`.
+    public func lines(observations: [BindingObservation]) -> [String] {
+        observations.map { observation in
+            let planned = workers.indices.contains(observation.worker) ? workers[observation.worker] : nil
+            let pu = observation.plannedPU.map { "PU P#\($0)" } ?? "unbound"
+            let core = planned?.core.map { "  core L#\($0)" } ?? ""
+            let node = planned?.numaNode.map { "  NUMA node P#\($0)" } ?? ""
+            let state = observation.warning
+                ?? (observation.bound ? (observation.observedCPU == observation.plannedPU ? "ok" : "MOVED") : "not bound")
+            return "worker \(observation.worker)".padding(toLength: 12, withPad: " ", startingAt: 0)
+                + "planned \(pu)\(core)\(node)  observed CPU \(observation.observedCPU)  \(state)"
+        }
     }
 }
 
@@ -77,7 +99,7 @@ extension ResolvedPlacement {
         let observations = try results.items.withLock { items throws(UnlockedError) in
             try items.map { result throws(UnlockedError) in try result.get() }
         }.sorted { $0.worker < $1.worker }
-        return PlacementVerification(byteCount: byteCount, observations: observations, memory: outcomes, pages: buffer.pageLocations())
+        return PlacementVerification(plan: plan, byteCount: byteCount, observations: observations, memory: outcomes, pages: buffer.pageLocations())
     }
 }
 
