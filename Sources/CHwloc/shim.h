@@ -4,20 +4,24 @@
 #include <stddef.h>
 #include <string.h>
 
-/* glibc declares these only under _GNU_SOURCE, which a module cannot set
+/* glibc declares this only under _GNU_SOURCE, which a module cannot set
  * without clashing with Glibc's own view of the system headers. */
-extern int sched_setaffinity(int pid, size_t size, const void *mask);
 extern int sched_getcpu(void);
-
-/* Binds the calling thread to one OS CPU (CPU_SET is a macro Swift cannot call). */
-static inline int uk_bind_self_to_cpu(int cpu) {
-    unsigned long mask[1024 / (8 * sizeof(unsigned long))];
-    if (cpu < 0 || (size_t)cpu >= 8 * sizeof mask) return -1;
-    memset(mask, 0, sizeof mask);
-    mask[cpu / (8 * sizeof(unsigned long))] |= 1UL << (cpu % (8 * sizeof(unsigned long)));
-    return sched_setaffinity(0, sizeof mask, mask);
-}
 
 /* The CPU the calling thread runs on now, or -1. */
 static inline int uk_current_cpu(void) { return sched_getcpu(); }
+
+/* HWLOC_UNKNOWN_INDEX is a cast macro Swift does not import. */
+static inline unsigned uk_hwloc_unknown_index(void) { return HWLOC_UNKNOWN_INDEX; }
+
+/* Bytes of a cache object, 0 for anything else (attr is a union). */
+static inline unsigned long long uk_hwloc_cache_size(const struct hwloc_obj *obj) {
+    return hwloc_obj_type_is_cache(obj->type) && obj->attr ? obj->attr->cache.size : 0;
+}
+
+/* Local memory of a NUMA node object, 0 for anything else. */
+static inline unsigned long long uk_hwloc_numa_memory(const struct hwloc_obj *obj) {
+    return obj->type == HWLOC_OBJ_NUMANODE && obj->attr ? obj->attr->numanode.local_memory : 0;
+}
+
 #endif

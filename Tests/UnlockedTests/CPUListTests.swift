@@ -1,0 +1,63 @@
+import Testing
+@testable import Unlocked
+
+@Suite struct CPUListTests {
+    @Test(arguments: [
+        ("0-3,8,10-11", [0, 1, 2, 3, 8, 10, 11]),
+        ("5", [5]),
+        ("0-10:2", [0, 2, 4, 6, 8, 10]),
+        ("1-7:3", [1, 4, 7]),
+        ("8,0-1", [8, 0, 1]),
+        ("0xf0", [4, 5, 6, 7]),
+        ("0x1,00000001", [0, 32]),
+        ("0X3", [0, 1]),
+    ])
+    func parses(text: String, expected: [Int]) throws {
+        #expect(try CPUList.parse(text) == expected)
+    }
+
+    @Test func openRangeRunsToTheGivenLastCPU() throws {
+        #expect(try CPUList.parse("6-", last: 9) == [6, 7, 8, 9])
+        #expect(throws: UnlockedError.self) { try CPUList.parse("6-") }
+    }
+
+    @Test(arguments: [[0, 1, 2, 3, 8, 10, 11], [7], [1, 3, 5], Array(0..<64), [0, 2, 3, 4, 63, 100]])
+    func formatThenParseRoundTrips(numbers: [Int]) throws {
+        let text = CPUList.format(numbers)
+        #expect(try CPUList.parse(text) == numbers.sorted())
+        #expect(CPUList.format(try CPUList.parse(text)) == text)
+    }
+
+    @Test func formatIsCompact() {
+        #expect(CPUList.format([11, 10, 8, 3, 2, 1, 0]) == "0-3,8,10-11")
+    }
+
+    /// Each rejection names the list and the offending item with its position.
+    @Test(arguments: [
+        ("3-1", "'3-1' at position 1 runs backwards"),
+        ("a", "'a' at position 1"),
+        (",", "empty item at position 1"),
+        ("1,,2", "empty item at position 3"),
+        ("1,2,1", "CPU 1 appears twice"),
+        ("0-3,2", "CPU 2 appears twice"),
+        ("", "empty"),
+        ("1-x", "bad range end 'x'"),
+        ("0-8:0", "bad stride '0'"),
+        ("4:2", "needs a range"),
+        ("0x", "no hex digits"),
+        ("0xz1", "'z' is not a hex digit"),
+        ("0x0", "selects no CPU"),
+        ("99999999", "above the largest CPU number"),
+        ("-1", "'-1' at position 1"),
+        (" 1", "' 1' at position 1"),
+    ])
+    func rejects(text: String, reason: String) {
+        #expect {
+            try CPUList.parse(text)
+        } throws: { error in
+            guard let error = error as? UnlockedError else { return false }
+            return error.kind == .usage && error.message.contains("'\(text)'") && error.message.contains(reason)
+                && !error.message.contains("\n")
+        }
+    }
+}

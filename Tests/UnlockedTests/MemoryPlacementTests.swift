@@ -1,0 +1,93 @@
+import Foundation
+import Glibc
+import Testing
+@testable import Unlocked
+
+@Suite struct MemoryPlacementTests {
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    @Test func untouchedPagesHaveNoNodeYet() throws {
+        let buffer = try AlignedBuffer(byteCount: 16 * Self.pageSize)
+        let report = buffer.pageLocations()
+        #expect(report.error == nil)
+        #expect(report.totalPages == 16)
+        #expect(report.notPresent == 16)
+        #expect(report.locatedPages == 0)
+    }
+
+    /// After first touch, the report locates every page of the buffer on a
+    /// node of this machine.
+    @Test(arguments: [1, 3, 1000, 40_000])
+    func reportCoversEveryPageOnceTouched(pages: Int) throws {
+        let host = try Topology.load()
+        let buffer = try AlignedBuffer(byteCount: pages * Self.pageSize - 7)  // a partial last page counts too
+        memset(buffer.base, 1, buffer.byteCount)
+        let report = buffer.pageLocations()
+        #expect(report.error == nil)
+        #expect(report.totalPages == pages)
+        #expect(report.locatedPages == pages)
+        #expect(report.notPresent == 0 && report.unknown == 0)
+        let nodes = Set(host.numaNodes.map(\.osIndex))
+        #expect(report.pagesPerNode.keys.allSatisfy(nodes.contains))
+        let shares = report.pagesPerNode.keys.map(report.share(ofNode:)).reduce(0, +)
+        #expect(abs(shares - 1) < 1e-9)
+    }
+
+    /// Interleave and node:K are applied with mbind before touching, or
+    /// reported as not applied with the kernel's reason; when applied, the
+    /// pages really are where the policy says.
+    @Test(arguments: ["interleave", "node:0"])
+    func policyIsAppliedOrReportedNotApplied(policy: String) throws {
+        let host = try Topology.load()
+        let buffer = try AlignedBuffer(byteCount: 64 * Self.pageSize)
+        let outcome = try buffer.apply(MemoryPolicy(parsing: policy), topology: host)
+        memset(buffer.base, 1, buffer.byteCount)
+        let report = buffer.pageLocations()
+        if outcome.applied {
+            if policy == "node:0" { #expect(report.pagesPerNode == [0: 64]) }
+            let allowedNodes = Set(host.pus.filter(\.allowed).compactMap(\.numaNode))
+            #expect(report.pagesPerNode.keys.allSatisfy(allowedNodes.contains))
+        } else {
+            #expect(outcome.note?.isEmpty == false)
+        }
+    }
+
+    @Test func aMissingNodeIsAUsageError() throws {
+        let host = try Topology.load()
+        let buffer = try AlignedBuffer(byteCount: Self.pageSize)
+        let missing = (host.numaNodes.map(\.osIndex).max() ?? 0) + 1
+        #expect(throws: UnlockedError.self) { try buffer.apply(.node(missing), topology: host) }
+    }
+
+    @Test func policiesOnAnotherMachinesTopologyAreNotApplied() throws {
+        let synthetic = try Topology.load(.synthetic("pack:2 numa:2 core:2 pu:1"))
+        let buffer = try AlignedBuffer(byteCount: Self.pageSize)
+        let outcome = try buffer.apply(.interleave, topology: synthetic)
+        #expect(!outcome.applied)
+        #expect(outcome.note?.contains("not this machine") == true)
+    }
+
+    @Test(arguments: [("first-touch", MemoryPolicy.firstTouch), ("interleave", .interleave), ("node:3", .node(3)), ("none", .none)])
+    func parsesPolicies(text: String, policy: MemoryPolicy) throws {
+        #expect(try MemoryPolicy(parsing: text) == policy)
+        #expect(policy.description == text)
+    }
+
+    @Test(arguments: ["node:", "node:-1", "node:x", "firsttouch", ""])
+    func rejectsPolicies(text: String) {
+        #expect(throws: UnlockedError.self) { try MemoryPolicy(parsing: text) }
+    }
+
+    @Test func hugePagesDisabledIsReportedNotApplied() throws {
+        let fixture = FileManager.default.temporaryDirectory.appendingPathComponent("unlocked-thp-\(UUID())")
+        try "always madvise [never]\n".write(to: fixture, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: fixture) }
+        let buffer = try AlignedBuffer(byteCount: 4 << 20)
+        let outcome = buffer.adviseHugePages(modePath: fixture.path)
+        #expect(!outcome.applied)
+        #expect(outcome.note?.contains("[never]") == true)
+        // On this machine's real setting it either applies or says why not.
+        let real = buffer.adviseHugePages()
+        #expect(real.applied || real.note?.isEmpty == false)
+    }
+}
