@@ -26,6 +26,7 @@ public struct SweepPlan: Sendable {
     }
 
     /// Every combination, in the order the options list them, each once.
+    /// `sequential` gets one worker whatever `workers` says.
     public static func cells(engines: [String], kernels: [String], dtypes: [DType], sizes: [Int], workers: [Int],
                              pins: [String], mems: [String]) -> [BenchCell] {
         var cells: [BenchCell] = []
@@ -34,7 +35,8 @@ public struct SweepPlan: Sendable {
             for dtype in dtypes {
                 for kernel in kernels {
                     for engine in engines {
-                        for count in workers {
+                        // `sequential` is one worker by definition: measured once, not per count.
+                        for count in engine == "sequential" ? [1] : workers {
                             for pin in pins {
                                 for mem in mems {
                                     let cell = BenchCell(engine: engine, kernel: kernel, dtype: dtype, size: size,

@@ -59,10 +59,11 @@ public struct RunContext: Sendable {
 
     /// One line: "AMD EPYC, 2 CPUs (2 cores, 1 socket), LLC 32.00 MB, allowed 0-1".
     public var topologySummary: String {
-        var parts = ["\(onlineCPUs) logical CPUs"]
-        if let physicalCores { parts.append("\(physicalCores) cores") }
-        if let sockets { parts.append("\(sockets) sockets") }
-        if let numaNodes { parts.append("\(numaNodes) NUMA nodes") }
+        func counted(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+        var parts = [counted(onlineCPUs, "logical CPU")]
+        if let physicalCores { parts.append(counted(physicalCores, "core")) }
+        if let sockets { parts.append(counted(sockets, "socket")) }
+        if let numaNodes { parts.append(counted(numaNodes, "NUMA node")) }
         return parts.joined(separator: ", ") + ", last-level cache \(formatBytes(Double(lastLevelCacheBytes)))"
     }
 }
