@@ -92,7 +92,7 @@ public struct BenchPlot: Sendable {
                 throughputs.append(PlotSeries(name: "bandwidth ceiling (stream.sum)", points: ceilings, dashed: true))
             }
             panels = [
-                PlotPanel(title: "Speedup vs workers — \(kernel) \(dtype.rawValue), \(largest) elements",
+                PlotPanel(title: "Speedup vs workers — \(kernel) \(dtype.rawValue), \(formatCount(Double(largest))) elements",
                           xLabel: "workers", yLabel: "speedup over \(sequential != nil ? "sequential" : "fewest workers")",
                           logX: false, series: speedups),
                 PlotPanel(title: "Throughput vs size — \(kernel) \(dtype.rawValue)", xLabel: "elements",
@@ -125,7 +125,7 @@ public struct BenchPlot: Sendable {
     }
 
     func render(_ panel: PlotPanel, originX: Double, width: Double, height: Double) -> String {
-        let left = originX + 70, right = originX + width - 20, top = 40.0, bottom = height - 60
+        let left = originX + 80, right = originX + width - 30, top = 40.0, bottom = height - 60
         let points = panel.series.flatMap(\.points)
         let xs = points.map(\.x).filter { !panel.logX || $0 > 0 }
         var xMin = xs.min() ?? 1, xMax = xs.max() ?? 2
@@ -134,7 +134,7 @@ public struct BenchPlot: Sendable {
         let yMax = yTicks.last!
         func px(_ x: Double) -> Double {
             let t = panel.logX ? (log10(x) - log10(xMin)) / (log10(xMax) - log10(xMin)) : (x - xMin) / (xMax - xMin)
-            return left + t * (right - left)
+            return left + 12 + t * (right - left - 24)  // inset so end points clear the axes
         }
         func py(_ y: Double) -> Double { bottom - y / yMax * (bottom - top) }
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
@@ -144,7 +144,7 @@ public struct BenchPlot: Sendable {
         // Grid and y ticks.
         for tick in yTicks {
             out += "<line x1=\"\(f(left))\" y1=\"\(f(py(tick)))\" x2=\"\(f(right))\" y2=\"\(f(py(tick)))\" stroke=\"#e0e0e0\"/>\n"
-            out += "<text x=\"\(f(left - 6))\" y=\"\(f(py(tick) + 4))\" text-anchor=\"end\">\(number(tick))</text>\n"
+            out += "<text x=\"\(f(left - 6))\" y=\"\(f(py(tick) + 4))\" text-anchor=\"end\">\(String(format: "%g", tick))</text>\n"
         }
         // X ticks at the measured values: the sizes and worker counts the user chose.
         let xTicks = Array(Set(xs)).sorted()
@@ -155,7 +155,7 @@ public struct BenchPlot: Sendable {
         out += "<line x1=\"\(f(left))\" y1=\"\(f(bottom))\" x2=\"\(f(right))\" y2=\"\(f(bottom))\" stroke=\"black\"/>\n"
         out += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(bottom))\" stroke=\"black\"/>\n"
         out += "<text x=\"\(f((left + right) / 2))\" y=\"\(f(height - 22))\" text-anchor=\"middle\">\(escape(panel.xLabel))</text>\n"
-        out += "<text transform=\"translate(\(f(originX + 18)),\(f((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(panel.yLabel))</text>\n"
+        out += "<text transform=\"translate(\(f(originX + 16)),\(f((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(panel.yLabel))</text>\n"
         // Series, then the legend on top of them.
         for (index, series) in panel.series.enumerated() {
             let color = series.dashed ? "#555555" : Self.colors[index % Self.colors.count]
