@@ -12,8 +12,15 @@ final class ScriptedRunner: CellRunner {
     var failOnRun: [String: Int] = [:]
     /// Engines whose value changes between runs.
     var unstable: Set<String> = []
-    /// Every run, in order, as "engine/workers".
+    /// Every run, in order, as "engine/workers"; every input fill as "mem/pin/workers".
     var log: [String] = []
+    var fills: [String] = []
+
+    func fillInput(_ base: UnsafeMutableRawPointer, dtype: DType, count: Int, generator: DataGenerator,
+                   mem: String, pin: String, workers: Int) throws(UnlockedError) {
+        fills.append("\(mem)/\(pin)/\(workers)")
+        generator.fill(base, dtype: dtype, range: 0..<count)
+    }
 
     var engineNames: [String] { ["a", "b", "c"] }
     func ceilingEngine(workers: Int) -> String { workers == 1 ? "sequential" : "a" }
@@ -60,6 +67,15 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
         #expect(runner.log == Array(repeating: ["a/1", "a/2", "b/1", "b/2"], count: 4).flatMap { $0 })
         #expect(results.allSatisfy { $0.status == .ok && $0.samples.count == 3 && $0.startupNanoseconds == 42 })
         #expect(results[1].statistics?.median == 500)
+    }
+
+    @Test func eachMemoryPolicyGetsItsOwnInputFilledByTheRunner() throws {
+        let runner = ScriptedRunner()
+        let cells = SweepPlan.cells(engines: ["a"], kernels: ["absdist.sum"], dtypes: [.i32], sizes: [1000, 2000], workers: [1, 2],
+                                    pins: ["compact"], mems: ["first-touch", "interleave"])
+        let p = SweepPlan(cells: cells, warmup: 0, repetitions: .count(1), seed: 1, center: "50")
+        _ = try BenchSweep(plan: p, runner: runner).run()
+        #expect(runner.fills == ["first-touch/compact/2", "interleave/compact/2", "first-touch/compact/2", "interleave/compact/2"])
     }
 
     @Test func failingCellsAreReportedAndTheSweepCarriesOn() throws {

@@ -100,11 +100,12 @@ public struct SweepProgress: Sendable, Equatable {
 
 /// Runs a plan and collects per-cell results.
 ///
-/// Cells over the same data (element type and size) are prepared together and
+/// Cells over the same data (element type, size and memory policy) are prepared together and
 /// their repetitions interleaved round-robin — one repetition of each cell per
 /// round — so drift (frequency, a neighbour's load, thermal) hits every cell
 /// compared at that size alike. Groups of different sizes run one after the
-/// other, so only one input array lives at a time. A cell that fails to
+/// other, so only one input array lives at a time; the runner fills it
+/// (`CellRunner.fillInput`), so first-touch placement can follow the workers. A cell that fails to
 /// prepare or to run is recorded with its reason and leaves the rotation; the
 /// others carry on. Repetitions whose value differs from the first fail the cell.
 ///
@@ -141,7 +142,7 @@ public struct BenchSweep {
         var groups: [[BenchCell]] = []
         var groupIndex: [String: Int] = [:]
         for cell in plan.cells {
-            let key = "\(cell.dtype.rawValue)|\(cell.size)"
+            let key = "\(cell.dtype.rawValue)|\(cell.size)|\(cell.mem)"
             if let index = groupIndex[key] { groups[index].append(cell) } else {
                 groupIndex[key] = groups.count
                 groups.append([cell])
@@ -173,7 +174,9 @@ public struct BenchSweep {
         guard kernels.contains(where: { $0 != nil }) else { return results }
 
         let input = try AlignedBuffer(count: count, width: dtype.byteWidth)
-        DataGenerator(seed: plan.seed).fill(input.base, dtype: dtype, range: 0..<count)
+        let widest = group.max { $0.workers < $1.workers }!
+        try runner.fillInput(input.base, dtype: dtype, count: count, generator: DataGenerator(seed: plan.seed),
+                             mem: widest.mem, pin: widest.pin, workers: widest.workers)
         var outputs: [Int: AlignedBuffer] = [:]  // by output width
         let params = try dtype.parseCenter(plan.center)
 

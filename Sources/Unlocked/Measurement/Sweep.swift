@@ -89,6 +89,19 @@ public protocol CellRunner {
     /// Creates what `cell` needs to repeat over `data`; throws when the cell
     /// cannot run here (unknown engine, too many workers, plugin refuses).
     func prepare(_ cell: BenchCell, kernel: Kernel, data: CellData) throws(UnlockedError) -> any PreparedCell
+    /// Writes the generated input of cells with memory policy `mem`, run by up
+    /// to `workers` workers pinned by `pin`. The thread that writes a page first
+    /// decides its NUMA node, so a placement-aware runner fills each chunk from
+    /// the worker that will read it. The default fills on the calling thread.
+    func fillInput(_ base: UnsafeMutableRawPointer, dtype: DType, count: Int, generator: DataGenerator,
+                   mem: String, pin: String, workers: Int) throws(UnlockedError)
+}
+
+extension CellRunner {
+    public func fillInput(_ base: UnsafeMutableRawPointer, dtype: DType, count: Int, generator: DataGenerator,
+                          mem: String, pin: String, workers: Int) throws(UnlockedError) {
+        generator.fill(base, dtype: dtype, range: 0..<count)
+    }
 }
 
 /// Runs cells of the `sequential` engine: one kernel call on the calling

@@ -98,7 +98,7 @@ public struct BenchReport: Sendable {
             "dtypes": unique(cells.map(\.dtype.rawValue)), "sizes_elements": unique(cells.map(\.size)),
             "workers": unique(cells.map(\.workers)), "pins": unique(cells.map(\.pin)), "mems": unique(cells.map(\.mem)),
             "warmup_reps": plan.warmup, "seed": plan.seed, "center": plan.center,
-            "interleaving": "round-robin within each (dtype, size) group",
+            "interleaving": "round-robin within each (dtype, size, mem) group",
             "quantiles": "type 7 (linear between closest ranks, numpy default)",
             "noisy_threshold_mad_over_median": SampleStatistics.noisyRelativeSpread,
         ]
