@@ -4,7 +4,7 @@ import Unlocked
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "The talk's table, measured here: every engine on the talk's 100,000 ints and on one large size (the default command).",
+        abstract: "The talk's table, measured here: every engine on the talk's 100,000 ints and on one large size.",
         discussion: """
         Each engine runs absdist.sum over int32 uniform in [0, 100) with centre 50, at 100,000 elements \
         and at the large size: the smaller of 1 GiB and an eighth of available memory, at least 4× the \

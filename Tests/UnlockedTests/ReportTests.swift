@@ -102,6 +102,25 @@ func sampleReport() throws -> BenchReport {
         check(object, path: "$")
     }
 
+    @Test func contextReadsProcFixtures() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("proc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("self"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("sys/devices/system/node/node0"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("sys/devices/system/node/node1"), withIntermediateDirectories: true)
+        var cpuinfo = ""
+        for (cpu, package, core) in [(0, 0, 0), (1, 0, 0), (2, 1, 0), (3, 1, 1)] {
+            cpuinfo += "processor\t: \(cpu)\nmodel name\t: Test CPU 9000\nphysical id\t: \(package)\ncore id\t\t: \(core)\n\n"
+        }
+        try cpuinfo.write(to: root.appendingPathComponent("cpuinfo"), atomically: true, encoding: .utf8)
+        try "Name:\tx\nCpus_allowed_list:\t0-1,3\n".write(to: root.appendingPathComponent("self/status"), atomically: true, encoding: .utf8)
+        try "MemTotal: 100 kB\nMemAvailable:   2048 kB\n".write(to: root.appendingPathComponent("meminfo"), atomically: true, encoding: .utf8)
+        let context = RunContext.current(procRoot: root.path, sysRoot: root.appendingPathComponent("sys").path)
+        #expect(context.cpuModel == "Test CPU 9000" && context.physicalCores == 3 && context.sockets == 2 && context.numaNodes == 2)
+        #expect(context.allowedCPUs == "0-1,3" && context.allowedCPUCount == 3 && context.memoryAvailableBytes == 2 << 20)
+        #expect(context.topologySummary.contains("3 cores, 2 sockets, 2 NUMA nodes"))
+    }
+
     @Test func tableAndMarkdownHaveOneRowPerCell() throws {
         let report = try sampleReport()
         let markdown = report.markdown.split(separator: "\n")

@@ -38,22 +38,22 @@ public struct RunContext: Sendable {
         let cpuinfo = (try? String(contentsOfFile: "\(procRoot)/cpuinfo", encoding: .utf8)) ?? ""
         let status = (try? String(contentsOfFile: "\(procRoot)/self/status", encoding: .utf8)) ?? ""
         let meminfo = (try? String(contentsOfFile: "\(procRoot)/meminfo", encoding: .utf8)) ?? ""
-        let allowed = field("Cpus_allowed_list", in: status) ?? "unknown"
+        let allowed = procField("Cpus_allowed_list", in: status) ?? "unknown"
         var load = [Double](repeating: 0, count: 3)
         let loaded = getloadavg(&load, 3)
         let nodes = try? FileManager.default.contentsOfDirectory(atPath: "\(sysRoot)/devices/system/node")
             .filter { $0.hasPrefix("node") && Int($0.dropFirst(4)) != nil }.count
         return RunContext(
-            cpuModel: field("model name", in: cpuinfo) ?? field("Model", in: cpuinfo) ?? "unknown",
+            cpuModel: procField("model name", in: cpuinfo) ?? procField("Model", in: cpuinfo) ?? "unknown",
             isa: .selected, isaReason: ISA.selectionReason,
             onlineCPUs: sysconf(Int32(_SC_NPROCESSORS_ONLN)),
             physicalCores: physicalCoreCount(cpuinfo: cpuinfo),
-            sockets: Set(values("physical id", in: cpuinfo)).count.nonZero,
+            sockets: Set(procValues("physical id", in: cpuinfo)).count.nonZero,
             numaNodes: nodes?.nonZero,
             lastLevelCacheBytes: Unlocked.lastLevelCacheBytes,
             allowedCPUs: allowed, allowedCPUCount: cpuListCount(allowed) ?? sysconf(Int32(_SC_NPROCESSORS_ONLN)),
             loadAverage: loaded == 3 ? load : [],
-            memoryAvailableBytes: field("MemAvailable", in: meminfo).flatMap { kibibytes($0) },
+            memoryAvailableBytes: procField("MemAvailable", in: meminfo).flatMap { kibibytes($0) },
             placement: nil, startedAt: Date())
     }
 
@@ -69,11 +69,11 @@ public struct RunContext: Sendable {
 }
 
 /// The value after `name :` on the first line that starts with `name`.
-func field(_ name: String, in text: String) -> String? {
-    values(name, in: text).first
+func procField(_ name: String, in text: String) -> String? {
+    procValues(name, in: text).first
 }
 
-func values(_ name: String, in text: String) -> [String] {
+func procValues(_ name: String, in text: String) -> [String] {
     text.split(separator: "\n").compactMap { line in
         guard line.hasPrefix(name), let colon = line.firstIndex(of: ":"),
               line[..<colon].trimmingCharacters(in: .whitespaces) == name else { return nil }
@@ -85,8 +85,8 @@ func values(_ name: String, in text: String) -> [String] {
 func physicalCoreCount(cpuinfo: String) -> Int? {
     var cores = Set<String>()
     for block in cpuinfo.components(separatedBy: "\n\n") {
-        guard let core = field("core id", in: block) else { continue }
-        cores.insert("\(field("physical id", in: block) ?? "0")/\(core)")
+        guard let core = procField("core id", in: block) else { continue }
+        cores.insert("\(procField("physical id", in: block) ?? "0")/\(core)")
     }
     return cores.count.nonZero
 }

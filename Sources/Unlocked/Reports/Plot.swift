@@ -139,8 +139,8 @@ public struct BenchPlot: Sendable {
         func py(_ y: Double) -> Double { bottom - y / yMax * (bottom - top) }
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
-        var out = "<g class=\"panel\" data-title=\"\(escape(panel.title))\">\n"
-        out += "<text x=\"\(f((left + right) / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(escape(panel.title))</text>\n"
+        var out = "<g class=\"panel\" data-title=\"\(xmlEscaped(panel.title))\">\n"
+        out += "<text x=\"\(f((left + right) / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(xmlEscaped(panel.title))</text>\n"
         // Grid and y ticks.
         for tick in yTicks {
             out += "<line x1=\"\(f(left))\" y1=\"\(f(py(tick)))\" x2=\"\(f(right))\" y2=\"\(f(py(tick)))\" stroke=\"#e0e0e0\"/>\n"
@@ -150,18 +150,18 @@ public struct BenchPlot: Sendable {
         let xTicks = Array(Set(xs)).sorted()
         for tick in xTicks {
             out += "<line x1=\"\(f(px(tick)))\" y1=\"\(f(bottom))\" x2=\"\(f(px(tick)))\" y2=\"\(f(bottom + 5))\" stroke=\"black\"/>\n"
-            out += "<text x=\"\(f(px(tick)))\" y=\"\(f(bottom + 18))\" text-anchor=\"middle\">\(escape(panel.xTick(tick)))</text>\n"
+            out += "<text x=\"\(f(px(tick)))\" y=\"\(f(bottom + 18))\" text-anchor=\"middle\">\(xmlEscaped(panel.xTick(tick)))</text>\n"
         }
         out += "<line x1=\"\(f(left))\" y1=\"\(f(bottom))\" x2=\"\(f(right))\" y2=\"\(f(bottom))\" stroke=\"black\"/>\n"
         out += "<line x1=\"\(f(left))\" y1=\"\(f(top))\" x2=\"\(f(left))\" y2=\"\(f(bottom))\" stroke=\"black\"/>\n"
-        out += "<text x=\"\(f((left + right) / 2))\" y=\"\(f(height - 22))\" text-anchor=\"middle\">\(escape(panel.xLabel))</text>\n"
-        out += "<text transform=\"translate(\(f(originX + 16)),\(f((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(panel.yLabel))</text>\n"
+        out += "<text x=\"\(f((left + right) / 2))\" y=\"\(f(height - 22))\" text-anchor=\"middle\">\(xmlEscaped(panel.xLabel))</text>\n"
+        out += "<text transform=\"translate(\(f(originX + 16)),\(f((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">\(xmlEscaped(panel.yLabel))</text>\n"
         // Series, then the legend on top of them.
         for (index, series) in panel.series.enumerated() {
             let color = series.dashed ? "#555555" : Self.colors[index % Self.colors.count]
             let dash = series.dashed ? " stroke-dasharray=\"6 4\"" : ""
             let drawn = series.points.filter { $0.y.isFinite && (!panel.logX || $0.x > 0) }
-            out += "<g class=\"series\" data-name=\"\(escape(series.name))\">\n"
+            out += "<g class=\"series\" data-name=\"\(xmlEscaped(series.name))\">\n"
             out += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(dash) points=\"\(drawn.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " "))\"/>\n"
             if !series.dashed {
                 for point in drawn {
@@ -178,7 +178,7 @@ public struct BenchPlot: Sendable {
             let y = legendTop + 8 + Double(index) * 16
             let dash = series.dashed ? " stroke-dasharray=\"6 4\"" : ""
             out += "<line x1=\"\(f(left + 14))\" y1=\"\(f(y))\" x2=\"\(f(left + 38))\" y2=\"\(f(y))\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>\n"
-            out += "<text x=\"\(f(left + 44))\" y=\"\(f(y + 4))\">\(escape(series.name))</text>\n"
+            out += "<text x=\"\(f(left + 44))\" y=\"\(f(y + 4))\">\(xmlEscaped(series.name))</text>\n"
         }
         return out + "</g>\n</g>\n"
     }
@@ -206,7 +206,7 @@ func formatCount(_ value: Double) -> String {
 }
 
 /// Escapes text for XML content and attributes.
-func escape(_ text: String) -> String {
+func xmlEscaped(_ text: String) -> String {
     text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
         .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
 }
