@@ -23,4 +23,20 @@ extension DataOptions {
         return FileRun(kernel: kernel, input: array, outputPath: output, params: try dtype.parseCenter(workload.center),
                        warmup: warmup, reps: reps)
     }
+
+    /// Runs over the file and prints the report, naming the files instead of a seed.
+    func printRun(_ run: FileRun, json: Bool) throws(UnlockedError) {
+        let report = try run.run()
+        if json {
+            var object = report.jsonObject
+            object["seed"] = nil
+            object["input"] = run.input.path
+            object["output"] = run.outputPath
+            print(jsonString(object))
+        } else {
+            print(report.text)
+            print("input       \(run.input.path) (\(run.input.elementType.rawValue), shape \(run.input.shape))")
+            if let output = run.outputPath { print("output      \(output)") }
+        }
+    }
 }

@@ -27,9 +27,7 @@ extension RunCommand {
             guard warmup >= 0 else { throw UnlockedError.usage("--warmup \(warmup): must be a whole number ≥ 0") }
             try ISA.initializeDispatch()
             if let fileRun = try data.fileRun(workload: workload, warmup: warmup, reps: reps) {
-                let report = try fileRun.run()
-                print(json ? jsonString(report.jsonObject) : report.text)
-                return
+                return try data.printRun(fileRun, json: json)
             }
             let kernel = try KernelCatalog().kernel(named: workload.kernel, dtype: workload.dtype)
             let spec = RunSpec(kernel: kernel, count: try workload.count(),
