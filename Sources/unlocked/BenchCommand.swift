@@ -62,7 +62,7 @@ extension BenchCommand {
             if !compare.isEmpty { return try printComparison() }
             try ISA.initializeDispatch()
             let context = RunContext.current()
-            let runner = SequentialCellRunner()
+            let runner = defaultCellRunner()
             let catalog = KernelCatalog()
             var kernelNames = try parseNameList(kernels, option: "--kernel", accepted: catalog.kernelNames)
             // The throughput chart draws the bandwidth ceiling, which stream.sum measures.

@@ -39,7 +39,7 @@ extension CompareCommand {
         try reportingErrors {
             try ISA.initializeDispatch()
             let context = RunContext.current()
-            let runner = SequentialCellRunner()
+            let runner = defaultCellRunner()
             let large = try sizeLarge.map { text throws(UnlockedError) in
                 guard let count = parseCount(text) else {
                     throw .usage("--size-large \(text): not a positive element count (accepted: 1e6, 64Mi, 1Gi)")

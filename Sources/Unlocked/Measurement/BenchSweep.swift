@@ -115,7 +115,7 @@ public struct BenchSweep {
     public var catalog: KernelCatalog
     public var runner: any CellRunner
 
-    public init(plan: SweepPlan, catalog: KernelCatalog = KernelCatalog(), runner: any CellRunner = SequentialCellRunner()) {
+    public init(plan: SweepPlan, catalog: KernelCatalog = KernelCatalog(), runner: any CellRunner = defaultCellRunner()) {
         self.plan = plan
         self.catalog = catalog
         self.runner = runner

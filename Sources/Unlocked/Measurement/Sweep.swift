@@ -79,8 +79,18 @@ public protocol PreparedCell: AnyObject {
 /// what to run and when; a runner knows how.
 ///
 /// `SequentialCellRunner` implements it with one call on the calling thread.
-/// Engines plug in by conforming a type that maps `cell.engine`, `workers`,
-/// `pin` and `mem` to an engine and its placement.
+/// Engines plug in by one conforming type (say `EngineCellRunner`) that:
+/// - lists in `engineNames` every engine that can run on this machine;
+/// - returns `lockfree-pool` from `ceilingEngine(workers:)` for more than one worker;
+/// - in `prepare`, builds the engine named `cell.engine` with `cell.workers`
+///   workers placed by the `cell.pin` policy and the `cell.mem` policy, times
+///   that creation as `startupNanoseconds`, describes the applied placement in
+///   `placement`, and throws (the cell is then reported failed) when it cannot;
+/// - in `runOnce`, runs one job over `data.input[0..<data.count]` (output to
+///   `data.output` for maps) and returns the wall time, per-run start-up and
+///   bytes copied between processes when the engine has them, and the value;
+/// - in `fillInput`, lets each pinned worker fill the chunk it will read.
+/// `defaultCellRunner()` then returns it: every command gets its runner there.
 public protocol CellRunner {
     /// CLI names of the engines this runner can run.
     var engineNames: [String] { get }
@@ -103,6 +113,9 @@ extension CellRunner {
         generator.fill(base, dtype: dtype, range: 0..<count)
     }
 }
+
+/// The runner every command uses. Engines replace this one line.
+public func defaultCellRunner() -> any CellRunner { SequentialCellRunner() }
 
 /// Runs cells of the `sequential` engine: one kernel call on the calling
 /// thread, unbound. Everything else is refused with the reason, so a sweep

@@ -32,7 +32,7 @@ public struct FileRun {
     }
 
     /// Runs it; the output file appears, complete, only when every repetition succeeded.
-    public func run(runner: any CellRunner = SequentialCellRunner()) throws(UnlockedError) -> RunReport {
+    public func run(runner: any CellRunner = defaultCellRunner()) throws(UnlockedError) -> RunReport {
         guard reps > 0 else { throw .usage("--reps \(reps): must be a whole number ≥ 1") }
         guard warmup >= 0 else { throw .usage("--warmup \(warmup): must be a whole number ≥ 0") }
         guard input.count > 0 else { throw .badData("\(input.path): the array has no elements (nothing to compute)") }
