@@ -110,7 +110,7 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
         #expect(results[0].samples.count == 10)  // 10 × 1 ms
         #expect(results[1].samples.count == 50)  // capped
         #expect(updates.last.map { $0.done == $0.planned && $0.fraction == 1 } == true)
-        #expect(updates.count == 60 + 2)  // one per repetition, one per cell leaving
+        #expect(updates.count == 1 + 60 + 2)  // one before the group, one per repetition, one per cell leaving
     }
 
     @Test func sequentialIsMeasuredOnceWhateverTheWorkers() {

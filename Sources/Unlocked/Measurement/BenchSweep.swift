@@ -172,6 +172,7 @@ public struct BenchSweep {
             }
         }
         guard kernels.contains(where: { $0 != nil }) else { return results }
+        tracker.report()  // shows the bar while the input is generated, which can take seconds
 
         let input = try AlignedBuffer(count: count, width: dtype.byteWidth)
         let widest = group.max { $0.workers < $1.workers }!
