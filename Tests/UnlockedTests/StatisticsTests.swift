@@ -64,6 +64,17 @@ import Testing
         #expect(same.verdict == .noise)
     }
 
+    @Test func bootstrapIntervalOfTheMedianRatio() throws {
+        let slower = try #require(TimingComparison(baseline: [10, 11, 12, 13, 14], candidate: [20, 21, 22, 23, 24]))
+        // Every resampled median lies in [10, 14] and [20, 24]: ratios in [20/14, 24/10].
+        #expect(slower.ratioInterval.lowerBound >= 20.0 / 14 && slower.ratioInterval.upperBound <= 2.4)
+        #expect(slower.ratioInterval.contains(slower.medianRatio))
+        let again = try #require(TimingComparison(baseline: [10, 11, 12, 13, 14], candidate: [20, 21, 22, 23, 24]))
+        #expect(again.ratioInterval == slower.ratioInterval)  // fixed seed: reproducible
+        let constant = try #require(TimingComparison(baseline: [5, 5, 5], candidate: [10, 10, 10]))
+        #expect(constant.ratioInterval == 2...2)
+    }
+
     @Test func listOptions() throws {
         #expect(try parseWorkerList("1..max", maximum: 4) == [1, 2, 3, 4])
         #expect(try parseWorkerList("1,2,4,2", maximum: 4) == [1, 2, 4])

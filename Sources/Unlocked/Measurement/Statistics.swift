@@ -150,11 +150,42 @@ public struct TimingComparison: Sendable, Equatable {
         case slower, faster, noise = "same (noise)"
     }
 
+    /// 95% percentile-bootstrap interval of `medianRatio`: how large the change
+    /// may be, where the rank test says whether there is one.
+    public let ratioInterval: ClosedRange<Double>
+    /// Resamples of the bootstrap; its generator has a fixed seed, so a
+    /// comparison of the same files always prints the same interval.
+    public static let bootstrapResamples = 2000
+
     public init?(baseline: [Double], candidate: [Double]) {
         guard let a = SampleStatistics(baseline), let b = SampleStatistics(candidate),
               a.median > 0, let test = MannWhitney(candidate, baseline) else { return nil }
         medianRatio = b.median / a.median
         self.test = test
+        ratioInterval = Self.bootstrapRatioInterval(baseline: baseline, candidate: candidate)
+    }
+
+    /// Resamples both sets with replacement, takes the ratio of their medians
+    /// each time, and returns the 2.5% and 97.5% quantiles of those ratios.
+    static func bootstrapRatioInterval(baseline: [Double], candidate: [Double]) -> ClosedRange<Double> {
+        let generator = DataGenerator(seed: 0x5EED)
+        var draw = 0
+        func resampledMedian(_ values: [Double]) -> Double {
+            let resample = (0..<values.count).map { _ -> Double in
+                defer { draw += 1 }
+                return values[Int(generator.bits(draw) % UInt64(values.count))]
+            }
+            return quantile(sorted: resample.sorted(), 0.5)
+        }
+        var ratios: [Double] = []
+        ratios.reserveCapacity(bootstrapResamples)
+        for _ in 0..<bootstrapResamples {
+            let base = resampledMedian(baseline)
+            if base > 0 { ratios.append(resampledMedian(candidate) / base) }
+        }
+        guard !ratios.isEmpty else { return 0...Double.infinity }  // every resampled baseline median was 0
+        ratios.sort()
+        return quantile(sorted: ratios, 0.025)...quantile(sorted: ratios, 0.975)
     }
 
     /// Slower or faster only when the rank test rejects "same distribution" at `alpha`.

@@ -58,29 +58,32 @@ public struct BenchComparison: Sendable {
     }
 
     public var table: TextTable {
-        TextTable(headers: ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "A median", "B median", "B/A", "p", "verdict"],
+        TextTable(headers: ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "A median", "B median", "B/A", "95% CI", "p", "verdict"],
                   rows: rows.map { row in
                       row.key.split(separator: "|", omittingEmptySubsequences: false).map(String.init) + [
                           formatSeconds(row.baselineMedian * 1e-9), formatSeconds(row.candidateMedian * 1e-9),
-                          String(format: "%.3f", row.comparison.medianRatio), String(format: "%.3g", row.comparison.test.pValue),
+                          String(format: "%.3f", row.comparison.medianRatio),
+                          String(format: "%.3f-%.3f", row.comparison.ratioInterval.lowerBound, row.comparison.ratioInterval.upperBound),
+                          String(format: "%.3g", row.comparison.test.pValue),
                           row.comparison.verdict.rawValue,
                       ]
-                  }, rightAligned: [3, 4, 7, 8, 9, 10])
+                  }, rightAligned: [3, 4, 7, 8, 9, 10, 11])
     }
 
     public var text: String {
         var out = table.text
-        out += "\nB/A is the ratio of medians (above 1: B slower). Verdict: two-sided Mann-Whitney U, p < \(TimingComparison.alpha)."
+        out += "\nB/A is the ratio of medians (above 1: B slower), with its 95% bootstrap interval. Verdict: two-sided Mann-Whitney U, p < \(TimingComparison.alpha)."
         if !unmatched.isEmpty { out += "\nIn only one file: \(unmatched.joined(separator: ", "))" }
         return out
     }
 
     public var csv: String {
         let header = ["engine", "kernel", "dtype", "size_elements", "workers", "pin", "mem", "baseline_median_ns",
-                      "candidate_median_ns", "median_ratio", "p_value", "verdict"]
+                      "candidate_median_ns", "median_ratio", "median_ratio_ci95_low", "median_ratio_ci95_high", "p_value", "verdict"]
         let lines = rows.map { row in
             row.key.split(separator: "|", omittingEmptySubsequences: false).map(String.init) + [
                 number(row.baselineMedian), number(row.candidateMedian), "\(row.comparison.medianRatio)",
+                "\(row.comparison.ratioInterval.lowerBound)", "\(row.comparison.ratioInterval.upperBound)",
                 "\(row.comparison.test.pValue)", row.comparison.verdict.rawValue,
             ]
         }
@@ -95,6 +98,7 @@ public struct BenchComparison: Sendable {
                 [
                     "key": row.key, "baseline_median_ns": row.baselineMedian, "candidate_median_ns": row.candidateMedian,
                     "median_ratio": row.comparison.medianRatio, "p_value": row.comparison.test.pValue,
+                    "median_ratio_ci95": [row.comparison.ratioInterval.lowerBound, row.comparison.ratioInterval.upperBound],
                     "u_statistic": row.comparison.test.u, "exact_p": row.comparison.test.exact,
                     "verdict": row.comparison.verdict.rawValue,
                 ]
