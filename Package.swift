@@ -42,7 +42,8 @@ let package = Package(
         ),
         .testTarget(
             name: "UnlockedTests",
-            dependencies: ["Unlocked", "CKernels", "unlocked"]
+            dependencies: ["Unlocked", "CKernels", "unlocked"],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -7,9 +7,9 @@ struct UnlockedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unlocked",
         abstract: "Run one hot loop on every core, and compare honestly how each way of going parallel does.",
-        version: "0.1.0",
-        subcommands: [RunCommand.self, KernelsCommand.self, TopoCommand.self],
-        defaultSubcommand: RunCommand.self
+        version: BuildInfo.version,
+        subcommands: [CompareCommand.self, BenchCommand.self, RunCommand.self, TopoCommand.self, KernelsCommand.self],
+        defaultSubcommand: CompareCommand.self
     )
 }
 

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import Unlocked
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Sweep engines × kernels × types × sizes × workers × placements, with statistics per cell.",
+        discussion: """
+        Repetitions of cells over the same data are interleaved round-robin, so drift hits them alike. \
+        Each cell reports median, min, max, p5/p95 (type-7 quantiles) and the spread MAD/median; \
+        cells whose spread exceeds 5% are flagged NOISY. A cell that cannot run is reported as failed \
+        and the sweep carries on. With --compare A.json B.json, compares two earlier --json runs instead.
+        """
+    )
+
+    @Option(help: "Engines, comma-separated (default: every engine this build runs).")
+    var engines: String?
+
+    @Option(name: .customLong("kernel"), help: "Kernels, comma-separated.")
+    var kernels = "absdist.sum"
+
+    @Option(name: .customLong("dtype"), help: "Element types, comma-separated: i32, i64, f32, f64.")
+    var dtypes = "i32"
+
+    @Option(help: "Element counts, comma-separated: 1e5,64Mi,1Gi.")
+    var sizes = "100000"
+
+    @Option(help: "Worker counts: 1,2,4 or 1..max or max (sequential always runs on 1).")
+    var workers = "1..max"
+
+    @Option(help: "Pinning policies, comma-separated (applied by the engine).")
+    var pin = "compact"
+
+    @Option(help: "Memory policies, comma-separated (applied by the engine).")
+    var mem = "first-touch"
+
+    @Option(help: "Untimed warm-up repetitions per cell.")
+    var warmup = 1
+
+    @Option(help: "Timed repetitions per cell (default 10 unless --min-time is given).")
+    var reps: Int?
+
+    @Option(name: .customLong("min-time"), help: "Instead of --reps: repeat each cell until its timed repetitions add up to this many seconds (5 to 1000 reps).")
+    var minTime: Double?
+
+    @Option(help: "Seed of the reproducible input.")
+    var seed: UInt64 = 42
+
+    @Option(help: "The centre c of |x - c|.")
+    var center = "50"
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Compare two --json reports cell by cell (ratio of medians, Mann-Whitney U).", valueName: "A.json B.json"))
+    var compare: [String] = []
+
+    @OptionGroup var output: OutputOptions
+}
+
+extension BenchCommand {
+    func run() throws {
+        try reportingErrors {
+            if !compare.isEmpty { return try printComparison() }
+            try ISA.initializeDispatch()
+            let context = RunContext.current()
+            let runner = defaultCellRunner()
+            let catalog = KernelCatalog()
+            var kernelNames = try parseNameList(kernels, option: "--kernel", accepted: catalog.kernelNames)
+            // The throughput chart draws the bandwidth ceiling, which stream.sum measures.
+            if output.plot != nil && !kernelNames.contains("stream.sum") { kernelNames.append("stream.sum") }
+            let cells = SweepPlan.cells(
+                engines: try parseNameList(engines ?? runner.engineNames.joined(separator: ","), option: "--engines",
+                                           accepted: EngineProfile.all.map(\.name)),
+                kernels: kernelNames,
+                dtypes: try parseNameList(dtypes, option: "--dtype", accepted: DType.allCases.map(\.rawValue)).map { DType(rawValue: $0)! },
+                sizes: try parseSizeList(sizes),
+                workers: try parseWorkerList(workers, maximum: context.allowedCPUCount),
+                pins: pin.split(separator: ",").map(String.init), mems: mem.split(separator: ",").map(String.init))
+            let repetitions: RepetitionPolicy
+            switch (reps, minTime) {
+            case (.some, .some): throw UnlockedError.usage("--reps and --min-time: give one or the other")
+            case (_, .some(let seconds)): repetitions = .minTime(seconds: seconds)
+            case (let count, nil): repetitions = .count(count ?? 10)
+            }
+            let plan = SweepPlan(cells: cells, warmup: warmup, repetitions: repetitions, seed: seed, center: center)
+            let progress = TerminalProgress(label: "bench")
+            let results = try BenchSweep(plan: plan, catalog: catalog, runner: runner).run(progress: progress.update)
+            progress.finish()
+            let report = BenchReport(context: context, plan: plan, results: results)
+            try output.writePlot(BenchPlot(results: results).svg)
+            switch output.format {
+            case .table: print(report.text)
+            case .markdown: print(report.markdown)
+            case .csv: print(report.csv, terminator: "")
+            case .json: print(jsonString(report.jsonObject))
+            }
+        }
+    }
+
+    func printComparison() throws(UnlockedError) {
+        guard compare.count == 2 else {
+            throw .usage("--compare \(compare.joined(separator: " ")): needs exactly two files, the baseline then the candidate")
+        }
+        let comparison = try BenchComparison(baselinePath: compare[0], candidatePath: compare[1])
+        switch output.format {
+        case .table: print(comparison.text)
+        case .markdown: print(comparison.table.markdown)
+        case .csv: print(comparison.csv, terminator: "")
+        case .json: print(jsonString(comparison.jsonObject))
+        }
+    }
+}

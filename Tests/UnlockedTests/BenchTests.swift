@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+@testable import Unlocked
+
+/// A runner whose cells return scripted timings, so the sweep's bookkeeping
+/// (order, failures, repetition policy) can be checked exactly.
+final class ScriptedRunner: CellRunner {
+    /// Engine → wall time of each repetition, in ns.
+    var wallNanoseconds: [String: Double] = [:]
+    /// Engines that refuse to prepare, and engines that fail on their n-th run.
+    var refuse: Set<String> = []
+    var failOnRun: [String: Int] = [:]
+    /// Engines whose value changes between runs.
+    var unstable: Set<String> = []
+    /// Every run, in order, as "engine/workers"; every input fill as "mem/pin/workers".
+    var log: [String] = []
+    var fills: [String] = []
+
+    func fillInput(_ base: UnsafeMutableRawPointer, dtype: DType, count: Int, generator: DataGenerator,
+                   mem: String, pin: String, workers: Int) throws(UnlockedError) {
+        fills.append("\(mem)/\(pin)/\(workers)")
+        generator.fill(base, dtype: dtype, range: 0..<count)
+    }
+
+    var engineNames: [String] { ["a", "b", "c"] }
+    func ceilingEngine(workers: Int) -> String { workers == 1 ? "sequential" : "a" }
+
+    func prepare(_ cell: BenchCell, kernel: Kernel, data: CellData) throws(UnlockedError) -> any PreparedCell {
+        if refuse.contains(cell.engine) { throw .usage("engine \(cell.engine) refuses, with a reason") }
+        return Cell(runner: self, cell: cell)
+    }
+
+    final class Cell: PreparedCell {
+        let runner: ScriptedRunner
+        let cell: BenchCell
+        var runs = 0
+        init(runner: ScriptedRunner, cell: BenchCell) {
+            self.runner = runner
+            self.cell = cell
+        }
+        var startupNanoseconds: Double? { 42 }
+        var placement: String { "scripted" }
+        func runOnce() throws(UnlockedError) -> CellSample {
+            runs += 1
+            runner.log.append("\(cell.engine)/\(cell.workers)")
+            if runner.failOnRun[cell.engine] == runs { throw .internal("\(cell.engine) crashed on run \(runs)") }
+            let wall = (runner.wallNanoseconds[cell.engine] ?? 1000) * (cell.kernel == "stream.sum" ? 0.5 : 1) / Double(cell.workers)
+            let value = KernelValue.unsigned(runner.unstable.contains(cell.engine) ? UInt128(runs) : 7)
+            return CellSample(wallNanoseconds: wall, bytesExchanged: cell.engine == "b" ? 128 : nil, value: value)
+        }
+    }
+}
+
+func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kernels: [String] = ["absdist.sum"],
+          repetitions: RepetitionPolicy = .count(3), warmup: Int = 1) -> SweepPlan {
+    SweepPlan(cells: SweepPlan.cells(engines: engines, kernels: kernels, dtypes: [.i32], sizes: sizes, workers: workers,
+                                     pins: ["compact"], mems: ["first-touch"]),
+              warmup: warmup, repetitions: repetitions, seed: 1, center: "50")
+}
+
+@Suite struct BenchTests {
+    @Test func repetitionsAreInterleavedRoundRobin() throws {
+        let runner = ScriptedRunner()
+        let results = try BenchSweep(plan: plan(["a", "b"], workers: [1, 2]), runner: runner).run()
+        #expect(results.map(\.cell.engine) == ["a", "a", "b", "b"])
+        // One warm-up round then three timed rounds, each visiting every cell once.
+        #expect(runner.log == Array(repeating: ["a/1", "a/2", "b/1", "b/2"], count: 4).flatMap { $0 })
+        #expect(results.allSatisfy { $0.status == .ok && $0.samples.count == 3 && $0.startupNanoseconds == 42 })
+        #expect(results[1].statistics?.median == 500)
+    }
+
+    @Test func eachMemoryPolicyGetsItsOwnInputFilledByTheRunner() throws {
+        let runner = ScriptedRunner()
+        let cells = SweepPlan.cells(engines: ["a"], kernels: ["absdist.sum"], dtypes: [.i32], sizes: [1000, 2000], workers: [1, 2],
+                                    pins: ["compact"], mems: ["first-touch", "interleave"])
+        let p = SweepPlan(cells: cells, warmup: 0, repetitions: .count(1), seed: 1, center: "50")
+        _ = try BenchSweep(plan: p, runner: runner).run()
+        #expect(runner.fills == ["first-touch/compact/2", "interleave/compact/2", "first-touch/compact/2", "interleave/compact/2"])
+    }
+
+    @Test func failingCellsAreReportedAndTheSweepCarriesOn() throws {
+        let runner = ScriptedRunner()
+        runner.refuse = ["c"]
+        runner.failOnRun = ["b": 3]
+        runner.unstable = ["u"]
+        let results = try BenchSweep(plan: plan(["a", "b", "c", "u"]), runner: runner).run()
+        #expect(results[0].status == .ok && results[0].samples.count == 3)
+        #expect(results[1].status == .failed("b crashed on run 3") && results[1].samples.isEmpty)
+        #expect(results[2].status == .failed("engine c refuses, with a reason"))
+        guard case .failed(let reason) = results[3].status else { Issue.record("unstable values accepted"); return }
+        #expect(reason.contains("repetition 2 gave 3, the first gave 2"))
+        #expect(runner.log.filter { $0 == "a/1" }.count == 4)
+    }
+
+    @Test func unknownKernelForATypeFailsOnlyItsCell() throws {
+        var p = plan(["a"], kernels: ["absdist.sum"])
+        p.cells.append(BenchCell(engine: "a", kernel: "no.such", dtype: .i32, size: 1000, workers: 1, pin: "compact", mem: "first-touch"))
+        let results = try BenchSweep(plan: p, runner: ScriptedRunner()).run()
+        #expect(results[0].status == .ok)
+        guard case .failed(let reason) = results[1].status else { Issue.record("unknown kernel ran"); return }
+        #expect(reason.contains("unknown kernel"))
+    }
+
+    @Test func minTimeStopsAtTheTargetWithinBounds() throws {
+        let runner = ScriptedRunner()
+        runner.wallNanoseconds = ["a": 1_000_000, "b": 10]
+        let policy = RepetitionPolicy.minTime(seconds: 0.01, minimumReps: 2, maximumReps: 50)
+        var updates: [SweepProgress] = []
+        let results = try BenchSweep(plan: plan(["a", "b"], repetitions: policy, warmup: 0), runner: runner).run { updates.append($0) }
+        #expect(results[0].samples.count == 10)  // 10 × 1 ms
+        #expect(results[1].samples.count == 50)  // capped
+        #expect(updates.last.map { $0.done == $0.planned && $0.fraction == 1 } == true)
+        #expect(updates.count == 1 + 60 + 2)  // one before the group, one per repetition, one per cell leaving
+    }
+
+    @Test func sequentialIsMeasuredOnceWhateverTheWorkers() {
+        let cells = SweepPlan.cells(engines: ["sequential", "a"], kernels: ["k"], dtypes: [.i32], sizes: [1], workers: [1, 2],
+                                    pins: ["p"], mems: ["m"])
+        #expect(cells.map { "\($0.engine)/\($0.workers)" } == ["sequential/1", "a/1", "a/2"])
+    }
+
+    /// The real sequential path: results equal a plain Swift loop over the same data.
+    @Test func sequentialRunnerComputesTheRightSums() throws {
+        try ISA.initializeDispatch()
+        let results = try BenchSweep(plan: plan(["sequential"], sizes: [1000], kernels: ["absdist.sum", "stream.sum", "absdist.map"])).run()
+        let data = try AlignedBuffer(count: 1000, width: 4)
+        DataGenerator(seed: 1).fill(data.base, dtype: .i32, range: 0..<1000)
+        let values = UnsafeBufferPointer(start: data.base.assumingMemoryBound(to: Int32.self), count: 1000)
+        let distances = values.reduce(0) { $0 + abs(Int($1) - 50) }
+        #expect(results.map(\.value) == [.unsigned(UInt128(distances)), .signed(Int128(values.reduce(0) { $0 + Int($1) })),
+                                         .unsigned(UInt128(distances))])
+        #expect(results[2].bytesPerRep == 8000 && results[0].bytesPerRep == 4000)
+        #expect(results.allSatisfy { $0.placement == "calling thread, unbound" })
+    }
+
+    @Test func badPlansAreUsageErrors() {
+        #expect(throws: UnlockedError.self) { try BenchSweep(plan: plan(["a"], repetitions: .count(0))).run() }
+        #expect(throws: UnlockedError.self) { try BenchSweep(plan: plan(["a"], warmup: -1)).run() }
+        var p = plan(["a"])
+        p.center = "1e20"
+        #expect(throws: UnlockedError.self) { try BenchSweep(plan: p, runner: ScriptedRunner()).run() }
+    }
+
+    @Test func fileRunLeavesNoOutputWhenARepetitionFails() throws {
+        try ISA.initializeDispatch()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let runner = ScriptedRunner()
+        runner.failOnRun = ["a": 2]
+        let input = try MappedArray(path: NpyFixtures.path("i4_v1.npy"))
+        let kernel = try KernelCatalog().kernel(named: "absdist.map", dtype: .i32)
+        let run = FileRun(kernel: kernel, input: input, outputPath: directory.appendingPathComponent("o.npy").path,
+                          params: try DType.i32.parseCenter("50"), warmup: 1, reps: 3, engine: "a")
+        #expect(throws: UnlockedError.self) { _ = try run.run(runner: runner) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
+    }
+
+    @Test func progressLineShowsBarAndEstimate() {
+        let line = progressLine(SweepProgress(done: 5, planned: 10), elapsedSeconds: 4, label: "bench", width: 10)
+        #expect(line == "bench [#####-----]  50%  ETA 4 s")
+        #expect(!progressLine(SweepProgress(done: 0, planned: 10), elapsedSeconds: 0, label: "x").contains("ETA"))
+    }
+
+    @Test func benchCommandTableAndFailedCells() throws {
+        let outcome = try CommandLineTool.run(["bench", "--engines", "sequential,lockfree-pool", "--sizes", "1000,4Ki",
+                                               "--workers", "1", "--reps", "3"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stderr.isEmpty)  // not a terminal: no progress bar
+        let lines = outcome.stdout.split(separator: "\n")
+        #expect(lines.count == 4 + 4)
+        #expect(lines.filter { $0.contains("FAILED: engine lockfree-pool is not available") }.count == 2)
+    }
+
+    @Test(arguments: [["bench", "--engines", "nope"], ["bench", "--workers", "0"], ["bench", "--sizes", "1e5,x"],
+                      ["bench", "--reps", "2", "--min-time", "1"], ["bench", "--dtype", "u8"], ["bench", "--kernel", "nope"],
+                      ["bench", "--compare", "a.json"], ["compare", "--size-large", "0"], ["compare", "--workers", "99"]])
+    func badBenchInputIsOneLineAndExit64(arguments: [String]) throws {
+        let outcome = try CommandLineTool.run(arguments)
+        #expect(outcome.status == 64)
+        #expect(outcome.stderr.split(separator: "\n").count == 1, "\(outcome.stderr)")
+    }
+}

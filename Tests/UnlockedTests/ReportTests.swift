@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+@testable import Unlocked
+
+/// Splits RFC 4180 CSV into records of fields (quoted fields may hold commas, quotes, newlines).
+func parseCSV(_ text: String) -> [[String]] {
+    var records: [[String]] = [], record: [String] = [], field = "", quoted = false
+    var chars = Array(text)[...]
+    while let c = chars.popFirst() {
+        if quoted {
+            if c == "\"" {
+                if chars.first == "\"" { field.append("\""); chars.removeFirst() } else { quoted = false }
+            } else { field.append(c) }
+        } else if c == "\"" { quoted = true
+        } else if c == "," { record.append(field); field = ""
+        } else if c == "\n" { record.append(field); records.append(record); record = []; field = ""
+        } else { field.append(c) }
+    }
+    if !field.isEmpty || !record.isEmpty { record.append(field); records.append(record) }
+    return records
+}
+
+func sampleReport() throws -> BenchReport {
+    let runner = ScriptedRunner()
+    runner.wallNanoseconds = ["a": 2000, "b": 3000]
+    runner.failOnRun = ["c": 1]
+    let p = plan(["sequential", "a", "b", "c"], workers: [1, 2], sizes: [1000, 4000])
+    let results = try BenchSweep(plan: p, runner: runner).run()
+    return BenchReport(context: RunContext.current(), plan: p, results: results)
+}
+
+@Suite struct ReportTests {
+    @Test func csvParsesBackWithUnitsInTheHeader() throws {
+        let report = try sampleReport()
+        let records = parseCSV(report.csv)
+        #expect(records[0] == BenchReport.csvHeader)
+        #expect(records.count == 1 + report.results.count)
+        let header = records[0]
+        for (record, result) in zip(records.dropFirst(), report.results) {
+            #expect(record.count == header.count)
+            let field = { (name: String) in record[header.firstIndex(of: name)!] }
+            #expect(field("engine") == result.cell.engine && Int(field("size_elements")) == result.cell.size)
+            #expect(Int(field("workers")) == result.cell.workers)
+            if let s = result.statistics {
+                #expect(field("status") == "ok" && Double(field("median_ns")) == s.median && Double(field("p95_ns")) == s.p95)
+            } else {
+                #expect(field("status") == "failed" && field("error") == "c crashed on run 1" && field("median_ns").isEmpty)
+            }
+        }
+        #expect(records.contains { $0[0] == "b" && $0[header.firstIndex(of: "bytes_exchanged")!] == "128" })
+    }
+
+    @Test func csvQuotesCommasQuotesAndNewlines() {
+        let line = csvLine(["plain", "a,b", "say \"hi\"", "two\nlines"])
+        #expect(line == "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\"")
+        #expect(parseCSV(line + "\n") == [["plain", "a,b", "say \"hi\"", "two\nlines"]])
+    }
+
+    @Test func jsonParsesBackWithRawSamplesAndStatistics() throws {
+        let report = try sampleReport()
+        let data = Data(jsonString(report.jsonObject).utf8)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object["schema"] as? String == "unlocked-bench/1")
+        let tool = try #require(object["tool"] as? [String: Any])
+        #expect(tool["version"] as? String == BuildInfo.version && tool["git_commit"] != nil)
+        let context = try #require(object["context"] as? [String: Any])
+        for key in ["cpu_model", "isa", "topology", "allowed_cpus", "load_average", "placement", "started_at"] {
+            #expect(context[key] != nil, "context.\(key)")
+        }
+        let parameters = try #require(object["parameters"] as? [String: Any])
+        #expect(parameters["sizes_elements"] as? [Int] == [1000, 4000])
+        #expect(parameters["engines"] as? [String] == ["sequential", "a", "b", "c"])
+        #expect(parameters["reps"] as? Int == 3 && parameters["warmup_reps"] as? Int == 1)
+        let cells = try #require(object["cells"] as? [[String: Any]])
+        #expect(cells.count == report.results.count)
+        for (cell, result) in zip(cells, report.results) {
+            #expect(cell["samples_ns"] as? [Double] == result.wallNanoseconds)
+            if let s = result.statistics {
+                let stats = try #require(cell["statistics"] as? [String: Any])
+                #expect(stats["median_ns"] as? Double == s.median && stats["mad_ns"] as? Double == s.mad)
+                #expect(stats["noisy"] as? Bool == s.isNoisy && cell["result"] as? String == "7")
+            } else {
+                #expect(cell["status"] as? String == "failed" && cell["error"] as? String == "c crashed on run 1")
+            }
+        }
+        // Every numeric key states its unit or is a count.
+        let units = ["_ns", "_bytes", "_s", "_elements", "bytes_per_rep", "_reps", "_ratio", "workers", "_over_median", "_per_s", "_count", "_fraction", "_cpus", "_cores", "sockets", "_nodes", "bytes_exchanged", "seed"]
+        func check(_ value: Any, path: String) {
+            if let dict = value as? [String: Any] {
+                for (key, inner) in dict {
+                    if inner is Double || inner is Int || (inner as? [Any])?.first is Double {
+                        if !(inner is Bool) && !["load_average", "reps", "min_reps", "max_reps", "noisy"].contains(key) {
+                            #expect(units.contains { key.hasSuffix($0) || key == $0 }, "\(path).\(key) has no unit")
+                        }
+                    }
+                    check(inner, path: "\(path).\(key)")
+                }
+            } else if let array = value as? [Any] {
+                for inner in array { check(inner, path: path + "[]") }
+            }
+        }
+        check(object, path: "$")
+    }
+
+    @Test func contextReadsProcFixtures() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("proc-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("self"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("sys/devices/system/node/node0"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("sys/devices/system/node/node1"), withIntermediateDirectories: true)
+        var cpuinfo = ""
+        for (cpu, package, core) in [(0, 0, 0), (1, 0, 0), (2, 1, 0), (3, 1, 1)] {
+            cpuinfo += "processor\t: \(cpu)\nmodel name\t: Test CPU 9000\nphysical id\t: \(package)\ncore id\t\t: \(core)\n\n"
+        }
+        try cpuinfo.write(to: root.appendingPathComponent("cpuinfo"), atomically: true, encoding: .utf8)
+        try "Name:\tx\nCpus_allowed_list:\t0-1,3\n".write(to: root.appendingPathComponent("self/status"), atomically: true, encoding: .utf8)
+        try "MemTotal: 100 kB\nMemAvailable:   2048 kB\n".write(to: root.appendingPathComponent("meminfo"), atomically: true, encoding: .utf8)
+        let context = RunContext.current(procRoot: root.path, sysRoot: root.appendingPathComponent("sys").path)
+        #expect(context.cpuModel == "Test CPU 9000" && context.physicalCores == 3 && context.sockets == 2 && context.numaNodes == 2)
+        #expect(context.allowedCPUs == "0-1,3" && context.allowedCPUCount == 3 && context.memoryAvailableBytes == 2 << 20)
+        #expect(context.topologySummary.contains("3 cores, 2 sockets, 2 NUMA nodes"))
+    }
+
+    @Test func tableAndMarkdownHaveOneRowPerCell() throws {
+        let report = try sampleReport()
+        let markdown = report.markdown.split(separator: "\n")
+        #expect(markdown.count == 2 + report.results.count)
+        #expect(markdown.allSatisfy { $0.hasPrefix("|") && $0.hasSuffix("|") })
+        let text = report.text.split(separator: "\n")
+        #expect(text.count == 4 + report.results.count)
+        #expect(text.contains { $0.contains("FAILED: c crashed on run 1") })
+    }
+
+    @Test func benchComparisonMatchesCellsAndTestsThem() throws {
+        let a = [(key: "x|k|i32|1|1|p|m", samples: [10.0, 11, 12, 13, 14]), (key: "only-a", samples: [1.0])]
+        let b = [(key: "x|k|i32|1|1|p|m", samples: [20.0, 21, 22, 23, 24]), (key: "only-b", samples: [1.0])]
+        let comparison = BenchComparison(baseline: a, candidate: b)
+        #expect(comparison.rows.count == 1 && comparison.unmatched == ["only-a", "only-b"])
+        #expect(comparison.rows[0].comparison.verdict == .slower)
+        let csv = parseCSV(comparison.csv)
+        #expect(csv[1][0] == "x" && csv[1].last == "slower")
+    }
+
+    @Test func benchCompareEndToEnd() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var paths: [String] = []
+        for name in ["a.json", "b.json"] {
+            let run = try CommandLineTool.run(["bench", "--sizes", "2000", "--reps", "5", "--json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let path = directory.appendingPathComponent(name).path
+            try Data(run.stdout.utf8).write(to: URL(fileURLWithPath: path))
+            paths.append(path)
+        }
+        let outcome = try CommandLineTool.run(["bench", "--compare"] + paths + ["--json"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        let cells = try #require(object["cells"] as? [[String: Any]])
+        #expect(cells.count == 1 && cells[0]["median_ratio"] is Double && cells[0]["p_value"] is Double)
+        let missing = try CommandLineTool.run(["bench", "--compare", paths[0], directory.appendingPathComponent("none.json").path])
+        #expect(missing.status == 66)
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: paths[1]))
+        #expect(try CommandLineTool.run(["bench", "--compare"] + paths).status == 65)
+    }
+}
