@@ -2,10 +2,10 @@
 # Both install what is missing first, so a fresh Debian/Ubuntu machine needs nothing else.
 
 SWIFT        ?= swift
-APT_PACKAGES := pkg-config libhwloc-dev libnuma-dev hwloc numactl
+APT_PACKAGES := pkg-config gcc python3 python3-pip libhwloc-dev libnuma-dev hwloc numactl util-linux
 SUDO         := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test deps build
+.PHONY: run test deps test-deps build
 
 # Installs only the Debian packages that are missing, so repeated runs stay offline.
 deps:
@@ -18,6 +18,10 @@ deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+# The tests check .npy output with numpy itself.
+test-deps: deps
+	@python3 -c 'import numpy' 2>/dev/null || python3 -m pip install -q numpy
+
 build: deps
 	$(SWIFT) build -c release
 
@@ -25,5 +29,5 @@ build: deps
 run: build
 	.build/release/unlocked
 
-test: deps
+test: test-deps
 	$(SWIFT) test
