@@ -2,7 +2,7 @@
 # Both install what is missing first, so a fresh Debian/Ubuntu machine needs nothing else.
 
 SWIFT        ?= swift
-APT_PACKAGES := pkg-config gcc python3 python3-pip libhwloc-dev libnuma-dev hwloc numactl util-linux
+APT_PACKAGES := pkg-config gcc libhwloc-dev libnuma-dev hwloc numactl util-linux
 SUDO         := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: run test deps test-deps build
@@ -20,7 +20,8 @@ deps:
 
 # The tests check .npy output with numpy itself.
 test-deps: deps
-	@python3 -c 'import numpy' 2>/dev/null || python3 -m pip install -q numpy
+	@python3 -c 'import numpy' 2>/dev/null || python3 -m pip install -q numpy 2>/dev/null || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-numpy; }
 
 build: deps
 	$(SWIFT) build -c release
