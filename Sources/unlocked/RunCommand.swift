@@ -9,6 +9,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var workload: WorkloadOptions
 
+    @OptionGroup var plugins: PluginOptions
+
     @Option(help: "Timed repetitions (the median is reported).")
     var reps = 5
 
@@ -25,7 +27,7 @@ extension RunCommand {
             guard reps > 0 else { throw UnlockedError.usage("--reps \(reps): must be a whole number ≥ 1") }
             guard warmup >= 0 else { throw UnlockedError.usage("--warmup \(warmup): must be a whole number ≥ 0") }
             try ISA.initializeDispatch()
-            let kernel = try KernelCatalog().kernel(named: workload.kernel, dtype: workload.dtype)
+            let kernel = try plugins.catalog().kernel(named: workload.kernel, dtype: workload.dtype)
             let spec = RunSpec(kernel: kernel, count: try workload.count(),
                                params: try workload.dtype.parseCenter(workload.center),
                                seed: workload.seed, warmup: warmup, reps: reps)

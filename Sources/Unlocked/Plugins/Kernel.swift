@@ -71,6 +71,14 @@ public final class PluginInstance {
     public var name: String { String(cString: descriptor.pointee.name) }
     public var version: String { String(cString: descriptor.pointee.version) }
     public var concurrency: uk_concurrency { descriptor.pointee.concurrency }
+    /// `concurrency` with its CLI and report name.
+    public var concurrencyMode: ConcurrencyMode {
+        switch concurrency {
+        case UK_CONCURRENCY_THREAD_SAFE: .threadSafe
+        case UK_CONCURRENCY_PER_WORKER: .perWorker
+        default: .serial
+        }
+    }
     /// "1.0": the ABI the plugin was built against.
     public var abiVersion: String { "\(descriptor.pointee.abi_major).\(descriptor.pointee.abi_minor)" }
 
@@ -124,6 +132,17 @@ public final class PluginInstance {
 // `concurrency` how it may be shared.
 extension PluginInstance: @unchecked Sendable {}
 
+/// What the host may do concurrently with one plugin instance. The
+/// corresponding C type is `uk_concurrency`.
+public enum ConcurrencyMode: String, Sendable {
+    /// One context, called from many threads at once.
+    case threadSafe = "thread-safe"
+    /// A context per worker from `worker_init`, each used by one thread.
+    case perWorker = "per-worker"
+    /// Every call under one process-wide lock.
+    case serial
+}
+
 /// One kernel of a plugin. The corresponding C type is `uk_kernel`.
 public struct Kernel: @unchecked Sendable {
     // @unchecked: the descriptor points into the plugin's immutable static data.
@@ -171,6 +190,19 @@ public struct Kernel: @unchecked Sendable {
     }
 
     public func value(of acc: uk_acc) -> KernelValue { KernelValue(acc, kind: accKind) }
+
+    /// "map -> u64" or "reduce -> uint128", for listings.
+    public var resultDescription: String {
+        if let outputType { return "map -> \(outputType.rawValue)" }
+        switch accKind {
+        case UK_ACC_UINT128: return "reduce -> uint128"
+        case UK_ACC_INT128: return "reduce -> int128"
+        default: return "reduce -> float64"
+        }
+    }
+
+    /// The kernel's one-line description, empty if it has none.
+    public var about: String { descriptor.pointee.description.map { String(cString: $0) } ?? "" }
 }
 
 extension PluginInstance {
