@@ -173,13 +173,19 @@ public struct Kernel: @unchecked Sendable {
     @inline(__always)
     public func run(context: UnsafeMutableRawPointer?, input: UnsafeRawPointer, output: UnsafeMutableRawPointer?,
                     range: Range<Int>, params: UnsafePointer<uk_params>, acc: UnsafeMutablePointer<uk_acc>) throws(UnlockedError) {
-        var error = [CChar](repeating: 0, count: Int(UK_ERROR_CAPACITY))
-        // The ABI passes NULL as the accumulator of map kernels.
-        let status = descriptor.pointee.run(context, input, output, range.lowerBound, range.upperBound, params,
-                                            isMap ? nil : acc, &error)
-        if status != 0 {
-            let message = string(fromCBuffer: error)
-            throw .badData("kernel \(name) (\(inputType.rawValue)) of plugin \(plugin.name) failed on [\(range.lowerBound), \(range.upperBound)): \(message.isEmpty ? "status \(status)" : message)")
+        // The error buffer lives on the stack: this is the hot path of every engine.
+        let failure: String? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(UK_ERROR_CAPACITY)) { error in
+            error.initialize(repeating: 0)
+            // The ABI passes NULL as the accumulator of map kernels.
+            let status = descriptor.pointee.run(context, input, output, range.lowerBound, range.upperBound, params,
+                                                isMap ? nil : acc, error.baseAddress)
+            guard status != 0 else { return nil }
+            error[error.count - 1] = 0
+            let message = String(cString: error.baseAddress!)
+            return message.isEmpty ? "status \(status)" : message
+        }
+        if let message = failure {
+            throw .badData("kernel \(name) (\(inputType.rawValue)) of plugin \(plugin.name) failed on [\(range.lowerBound), \(range.upperBound)): \(message)")
         }
     }
 

@@ -1,0 +1,103 @@
+/* Fixture plugins for the loader and verify tests, one source compiled with
+ * one -D per failure (see PluginTests.swift). Without any -D it is a valid
+ * thread-safe plugin "fixture" with one kernel, good.sum (i32).
+ *
+ *   -DFIXTURE_NO_ENTRY     exports no unlocked_plugin_entry
+ *   -DFIXTURE_ABI_MAJOR    claims ABI 99.0
+ *   -DFIXTURE_NULL_RUN     a kernel whose run is NULL
+ *   -DFIXTURE_DUPLICATE    good.sum (i32) listed twice
+ *   -DFIXTURE_SEGV/_ABORT/_LOOP   adds bad.sum (i32), which segfaults, aborts
+ *                          or loops forever once a range has 8+ elements
+ *   -DFIXTURE_WRONG        adds bad.sum (i32), which drops the last element of
+ *                          ranges longer than 8 whose length is not a multiple
+ *                          of 8 (a vector-tail bug)
+ */
+#include <stdlib.h>
+
+#include "unlocked_plugin.h"
+
+typedef unsigned __int128 u128;
+
+static int good_sum(void *ctx, const void *input, void *output, size_t begin, size_t end,
+                    const uk_params *params, uk_acc *acc, char *error) {
+    (void)ctx, (void)output, (void)error;
+    const int32_t *x = input;
+    u128 sum = ((u128)acc->hi << 64) | acc->lo;
+    for (size_t i = begin; i < end; i++) {
+        int64_t d = (int64_t)x[i] - params->center_int;
+        sum += (uint64_t)(d < 0 ? -d : d);
+    }
+    acc->lo = (uint64_t)sum;
+    acc->hi = (uint64_t)(sum >> 64);
+    return 0;
+}
+
+#if defined(FIXTURE_SEGV) || defined(FIXTURE_ABORT) || defined(FIXTURE_LOOP) || defined(FIXTURE_WRONG)
+#define FIXTURE_BAD 1
+static int bad_sum(void *ctx, const void *input, void *output, size_t begin, size_t end,
+                   const uk_params *params, uk_acc *acc, char *error) {
+#if defined(FIXTURE_WRONG)
+    if (end - begin > 8 && (end - begin) % 8 != 0) end--;
+#else
+    if (end - begin >= 8) {
+#if defined(FIXTURE_SEGV)
+        volatile int *volatile nowhere = NULL;
+        *nowhere = 1;
+#elif defined(FIXTURE_ABORT)
+        abort();
+#else
+        for (;;) __asm__ volatile("");
+#endif
+    }
+#endif
+    return good_sum(ctx, input, output, begin, end, params, acc, error);
+}
+#endif
+
+static void combine(uk_acc *into, const uk_acc *from) {
+    u128 a = ((u128)into->hi << 64) | into->lo, b = ((u128)from->hi << 64) | from->lo;
+    a += b;
+    into->lo = (uint64_t)a;
+    into->hi = (uint64_t)(a >> 64);
+}
+
+static const uk_kernel kernels[] = {
+    {sizeof(uk_kernel), 0, "good.sum", "sum of |x[i] - c|", UK_DTYPE_I32, UK_DTYPE_I32,
+     UK_KIND_REDUCE, UK_ACC_UINT128, good_sum, combine},
+#if defined(FIXTURE_BAD)
+    {sizeof(uk_kernel), 0, "bad.sum", "misbehaves on purpose", UK_DTYPE_I32, UK_DTYPE_I32,
+     UK_KIND_REDUCE, UK_ACC_UINT128, bad_sum, combine},
+#endif
+#if defined(FIXTURE_NULL_RUN)
+    {sizeof(uk_kernel), 0, "null.sum", "run is NULL", UK_DTYPE_I32, UK_DTYPE_I32,
+     UK_KIND_REDUCE, UK_ACC_UINT128, NULL, combine},
+#endif
+#if defined(FIXTURE_DUPLICATE)
+    {sizeof(uk_kernel), 0, "good.sum", "again", UK_DTYPE_I32, UK_DTYPE_I32,
+     UK_KIND_REDUCE, UK_ACC_UINT128, good_sum, combine},
+#endif
+};
+
+static const uk_kernel *get_kernel(uint32_t index) {
+    return index < sizeof kernels / sizeof kernels[0] ? &kernels[index] : NULL;
+}
+
+static const uk_plugin plugin = {
+    .size = sizeof(uk_plugin),
+#if defined(FIXTURE_ABI_MAJOR)
+    .abi_major = 99,
+#else
+    .abi_major = UK_ABI_MAJOR,
+#endif
+    .abi_minor = UK_ABI_MINOR,
+    .concurrency = UK_CONCURRENCY_THREAD_SAFE,
+    .name = "fixture",
+    .version = "1.0.0",
+    .get_kernel = get_kernel,
+};
+
+#if defined(FIXTURE_NO_ENTRY)
+UK_EXPORT const uk_plugin *some_other_entry(void) { return &plugin; }
+#else
+UK_EXPORT const uk_plugin *unlocked_plugin_entry(void) { return &plugin; }
+#endif
