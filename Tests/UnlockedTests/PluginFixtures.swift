@@ -4,8 +4,9 @@ import Foundation
 /// directory once per test process (the sources live next to this file and
 /// in plugins/, found through #filePath).
 ///
-/// `UNLOCKED_PLUGIN_CFLAGS` adds flags, e.g. `-fsanitize=undefined
-/// -fsanitize-trap=undefined` to check the C plugins for undefined behaviour.
+/// `UNLOCKED_PLUGIN_CC` picks the compiler (default `cc`) and
+/// `UNLOCKED_PLUGIN_CFLAGS` adds flags, so a sanitized test run can build
+/// sanitized plugins: `UNLOCKED_PLUGIN_CC=clang UNLOCKED_PLUGIN_CFLAGS="-fsanitize=address,undefined"`.
 enum PluginFixtures {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
@@ -67,10 +68,11 @@ enum PluginFixtures {
     }
 
     private static func compile(_ source: String, to output: String, defines: [String]) throws {
-        let extra = ProcessInfo.processInfo.environment["UNLOCKED_PLUGIN_CFLAGS"]?.split(separator: " ").map(String.init) ?? []
+        let environment = ProcessInfo.processInfo.environment
+        let extra = environment["UNLOCKED_PLUGIN_CFLAGS"]?.split(separator: " ").map(String.init) ?? []
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["cc", "-O2", "-Wall", "-Werror", "-shared", "-fPIC",
+        process.arguments = [environment["UNLOCKED_PLUGIN_CC"] ?? "cc", "-O2", "-Wall", "-Werror", "-shared", "-fPIC",
                              "-I", packageRoot.appendingPathComponent("CKernels/include").path]
             + defines + extra + [source, "-o", output]
         let errors = Pipe()

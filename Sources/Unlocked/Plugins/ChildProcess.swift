@@ -42,13 +42,22 @@ struct ChildProcess {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        // The Swift runtime's crash backtrace would bury the plugin's own last words.
+        // The Swift runtime's crash backtrace would bury the plugin's own last
+        // words, and a sanitized build would turn SIGSEGV into "exit 1": a
+        // crash must reach us as the signal. (Later ASAN_OPTIONS flags win,
+        // so the user's own still apply.)
         var environment: [UnsafeMutablePointer<CChar>?] = [strdup("SWIFT_BACKTRACE=enable=no")]
+        var asanOptions = "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0"
         var index = 0
         while let entry = environ[index] {
-            if strncmp(entry, "SWIFT_BACKTRACE=", 16) != 0 { environment.append(strdup(entry)) }
+            if strncmp(entry, "ASAN_OPTIONS=", 13) == 0 {
+                asanOptions += ":" + String(cString: entry + 13)
+            } else if strncmp(entry, "SWIFT_BACKTRACE=", 16) != 0 {
+                environment.append(strdup(entry))
+            }
             index += 1
         }
+        environment.append(strdup("ASAN_OPTIONS=\(asanOptions)"))
         environment.append(nil)
         defer { environment.forEach { free($0) } }
         let status = posix_spawn(&pid, arguments[0], &actions, nil, &argv, &environment)
