@@ -41,8 +41,10 @@ static int bad_sum(void *ctx, const void *input, void *output, size_t begin, siz
 #else
     if (end - begin >= 8) {
 #if defined(FIXTURE_SEGV)
-        volatile int *volatile nowhere = NULL;
-        *nowhere = 1;
+        /* An unmapped address that is not NULL, so UBSan's null check does
+         * not turn the segfault into a trap. */
+        volatile uintptr_t nowhere = 16;
+        *(volatile int *)nowhere = 1;
 #elif defined(FIXTURE_ABORT)
         abort();
 #else
