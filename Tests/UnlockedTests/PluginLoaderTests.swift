@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CKernels
 @testable import Unlocked
 
 @Suite("Plugin loader") struct PluginLoaderTests {
@@ -13,6 +14,9 @@ import Testing
         ("ABI_MAJOR", "built for plugin ABI 99.0, this host speaks ABI 1.x", 65),
         ("NULL_RUN", "kernel #1 null.sum: run is NULL", 65),
         ("DUPLICATE", "duplicate kernel good.sum for i32", 65),
+        ("NO_COMBINE", "kernel #1 lonely.sum: a REDUCE kernel needs combine, which is NULL", 65),
+        ("NO_WORKER_INIT", "concurrency is PER_WORKER but worker_init is NULL", 65),
+        ("ENDLESS", "lists more than 1024 kernels (get_kernel must return NULL after the last one)", 65),
         ("missing.so", "No such file or directory", 66),
     ])
     func brokenPluginIsOneLineError(fixture: String, message: String, status: Int32) throws {
@@ -57,6 +61,24 @@ import Testing
             #expect(error.message.contains("its directory \(directory.path) is writable by other users (mode 775)"))
         }
         #expect(try PluginLoader.load(path: path, allowInsecure: true).name == "fixture")
+    }
+
+    @Test func newerMinorWithLargerDescriptorLoads() throws {
+        let plugin = try PluginLoader.load(path: try PluginFixtures.path("NEWER_MINOR"))
+        #expect(plugin.abiVersion == "1.99")
+        #expect(plugin.kernels.map(\.name) == ["good.sum"])
+    }
+
+    /// A kernel's own error message reaches the caller as a one-line error.
+    @Test func kernelErrorMessageIsReported() throws {
+        let plugin = try PluginLoader.load(path: try PluginFixtures.path("perworker"))
+        let kernel = try #require(plugin.kernels.first)
+        var data = [Int32](repeating: 1, count: 16)
+        var params = try DType.i32.parseCenter("0")
+        var acc = uk_acc()
+        #expect(throws: UnlockedError.badData("kernel absdist.sum (i32) of plugin blocked failed on [0, 16): called without a worker context (PER_WORKER needs one)")) {
+            try kernel.run(context: nil, input: &data, output: nil, range: 0..<16, params: &params, acc: &acc)
+        }
     }
 
     @Test func validPluginLoadsAndClosesOnce() throws {

@@ -40,13 +40,17 @@ enum PluginValidator {
         }
         guard let getKernel = p.get_kernel else { throw fail("get_kernel is NULL") }
 
+        // Count first, so a get_kernel that never returns NULL is named as such.
         var kernels: [UnsafePointer<uk_kernel>] = []
-        var seen = Set<String>()
         while let kernel = getKernel(UInt32(kernels.count)) {
             guard kernels.count < Int(UK_MAX_KERNELS) else {
                 throw fail("lists more than \(UK_MAX_KERNELS) kernels (get_kernel must return NULL after the last one)")
             }
-            let index = kernels.count
+            kernels.append(kernel)
+        }
+        guard !kernels.isEmpty else { throw fail("lists no kernels (get_kernel(0) returned NULL)") }
+        var seen = Set<String>()
+        for (index, kernel) in kernels.enumerated() {
             func failKernel(_ reason: String) -> UnlockedError { fail("kernel #\(index): \(reason)") }
             let k = kernel.pointee
             guard Int(k.size) >= kernelSize else {
@@ -76,9 +80,7 @@ enum PluginValidator {
             guard seen.insert("\(name) \(input.rawValue)").inserted else {
                 throw failNamed("duplicate kernel \(name) for \(input.rawValue); (name, input_type) must be unique")
             }
-            kernels.append(kernel)
         }
-        guard !kernels.isEmpty else { throw fail("lists no kernels (get_kernel(0) returned NULL)") }
         return kernels
     }
 

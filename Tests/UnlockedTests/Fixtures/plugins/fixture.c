@@ -6,6 +6,10 @@
  *   -DFIXTURE_ABI_MAJOR    claims ABI 99.0
  *   -DFIXTURE_NULL_RUN     a kernel whose run is NULL
  *   -DFIXTURE_DUPLICATE    good.sum (i32) listed twice
+ *   -DFIXTURE_NO_COMBINE   a REDUCE kernel without combine
+ *   -DFIXTURE_NO_WORKER_INIT  declares PER_WORKER without worker_init
+ *   -DFIXTURE_ENDLESS      get_kernel never returns NULL
+ *   -DFIXTURE_NEWER_MINOR  ABI 1.99 with a larger descriptor (must load)
  *   -DFIXTURE_SEGV/_ABORT/_LOOP   adds bad.sum (i32), which segfaults, aborts
  *                          or loops forever once a range has 8+ elements
  *   -DFIXTURE_WRONG        adds bad.sum (i32), which drops the last element of
@@ -78,25 +82,53 @@ static const uk_kernel kernels[] = {
     {sizeof(uk_kernel), 0, "good.sum", "again", UK_DTYPE_I32, UK_DTYPE_I32,
      UK_KIND_REDUCE, UK_ACC_UINT128, good_sum, combine},
 #endif
+#if defined(FIXTURE_NO_COMBINE)
+    {sizeof(uk_kernel), 0, "lonely.sum", "no combine", UK_DTYPE_F64, UK_DTYPE_F64,
+     UK_KIND_REDUCE, UK_ACC_FLOAT64, good_sum, NULL},
+#endif
 };
 
 static const uk_kernel *get_kernel(uint32_t index) {
+#if defined(FIXTURE_ENDLESS)
+    (void)index;
+    return &kernels[0];
+#else
     return index < sizeof kernels / sizeof kernels[0] ? &kernels[index] : NULL;
+#endif
 }
 
-static const uk_plugin plugin = {
-    .size = sizeof(uk_plugin),
-#if defined(FIXTURE_ABI_MAJOR)
-    .abi_major = 99,
+#if defined(FIXTURE_NO_WORKER_INIT)
+#define CONCURRENCY UK_CONCURRENCY_PER_WORKER
 #else
-    .abi_major = UK_ABI_MAJOR,
+#define CONCURRENCY UK_CONCURRENCY_THREAD_SAFE
 #endif
-    .abi_minor = UK_ABI_MINOR,
-    .concurrency = UK_CONCURRENCY_THREAD_SAFE,
-    .name = "fixture",
-    .version = "1.0.0",
-    .get_kernel = get_kernel,
+
+/* A plugin built against a newer minor: a larger descriptor whose extra
+ * trailing field this host must ignore. */
+static const struct {
+    uk_plugin base;
+    void *future_field;
+} plugin_storage = {
+    .base = {
+#if defined(FIXTURE_NEWER_MINOR)
+        .size = sizeof plugin_storage,
+        .abi_minor = 99,
+#else
+        .size = sizeof(uk_plugin),
+        .abi_minor = UK_ABI_MINOR,
+#endif
+#if defined(FIXTURE_ABI_MAJOR)
+        .abi_major = 99,
+#else
+        .abi_major = UK_ABI_MAJOR,
+#endif
+        .concurrency = CONCURRENCY,
+        .name = "fixture",
+        .version = "1.0.0",
+        .get_kernel = get_kernel,
+    },
 };
+#define plugin plugin_storage.base
 
 #if defined(FIXTURE_NO_ENTRY)
 UK_EXPORT const uk_plugin *some_other_entry(void) { return &plugin; }
