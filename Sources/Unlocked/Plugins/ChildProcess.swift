@@ -47,17 +47,20 @@ struct ChildProcess {
         // crash must reach us as the signal. (Later ASAN_OPTIONS flags win,
         // so the user's own still apply.)
         var environment: [UnsafeMutablePointer<CChar>?] = [strdup("SWIFT_BACKTRACE=enable=no")]
-        var asanOptions = "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0"
+        let signalsAsIs = "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0"
+        var sanitizerOptions = ["ASAN_OPTIONS": signalsAsIs, "TSAN_OPTIONS": signalsAsIs]
         var index = 0
         while let entry = environ[index] {
-            if strncmp(entry, "ASAN_OPTIONS=", 13) == 0 {
-                asanOptions += ":" + String(cString: entry + 13)
-            } else if strncmp(entry, "SWIFT_BACKTRACE=", 16) != 0 {
+            let text = String(cString: entry)
+            let name = String(text.prefix { $0 != "=" })
+            if let ours = sanitizerOptions[name] {
+                sanitizerOptions[name] = ours + ":" + text.dropFirst(name.count + 1)
+            } else if name != "SWIFT_BACKTRACE" {
                 environment.append(strdup(entry))
             }
             index += 1
         }
-        environment.append(strdup("ASAN_OPTIONS=\(asanOptions)"))
+        environment += sanitizerOptions.map { strdup("\($0.key)=\($0.value)") }
         environment.append(nil)
         defer { environment.forEach { free($0) } }
         let status = posix_spawn(&pid, arguments[0], &actions, nil, &argv, &environment)
