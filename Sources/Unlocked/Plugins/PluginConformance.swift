@@ -95,6 +95,15 @@ public struct PluginConformance {
                 }
             }
         }
+        if kernel.isMap {
+            // Non-temporal stores are a separate code path with its own alignment rules.
+            check("streaming stores flag") { () throws(CheckFailure) in
+                for range in [0..<random.count, 1..<(random.count - 1), 3..<1_000, 5..<6, 64..<4_160] {
+                    try compare(probe.run(random, chunks: [range], flags: UK_FLAG_STREAMING_STORES), try expected(random, range),
+                                "[\(range.lowerBound), \(range.upperBound)) with UK_FLAG_STREAMING_STORES")
+                }
+            }
+        }
         check("empty ranges change nothing") { () throws(CheckFailure) in
             for at in [0, 1, 13, random.count] {
                 try probe.checkEmpty(random, at: at)
@@ -314,10 +323,10 @@ struct Probe {
     /// Runs `chunks` (any order) and merges them: reductions each into a
     /// zeroed accumulator combined in chunk order; maps into one output
     /// whose bytes outside the covered range must stay untouched.
-    func run(_ data: DataSet, chunks: [Range<Int>], emptyRange: Range<Int>? = nil) throws(CheckFailure) -> Outcome {
-        let covered = chunks.isEmpty ? (emptyRange ?? 0..<0)
-            : chunks.map(\.lowerBound).min()!..<chunks.map(\.upperBound).max()!
+    func run(_ data: DataSet, chunks: [Range<Int>], flags: UInt32 = 0) throws(CheckFailure) -> Outcome {
+        let covered = chunks.isEmpty ? 0..<0 : chunks.map(\.lowerBound).min()!..<chunks.map(\.upperBound).max()!
         var params = data.params
+        params.flags |= flags
         if let type = kernel.outputType {
             let width = type.byteWidth
             let output = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count * width, alignment: 64)
