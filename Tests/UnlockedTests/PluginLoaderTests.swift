@@ -16,6 +16,7 @@ import CKernels
         ("DUPLICATE", "duplicate kernel good.sum for i32", 65),
         ("NO_COMBINE", "kernel #1 lonely.sum: a REDUCE kernel needs combine, which is NULL", 65),
         ("NO_WORKER_INIT", "concurrency is PER_WORKER but worker_init is NULL", 65),
+        ("INIT_FAILS", "init failed: no licence for this machine", 65),
         ("ENDLESS", "lists more than 1024 kernels (get_kernel must return NULL after the last one)", 65),
         ("missing.so", "No such file or directory", 66),
     ])
@@ -79,6 +80,20 @@ import CKernels
         #expect(throws: UnlockedError.badData("kernel absdist.sum (i32) of plugin blocked failed on [0, 16): called without a worker context (PER_WORKER needs one)")) {
             try kernel.run(context: nil, input: &data, output: nil, range: 0..<16, params: &params, acc: &acc)
         }
+    }
+
+    /// fini runs once, on close() or when the last reference goes away.
+    @Test func finiRunsOnceOnCloseOrRelease() throws {
+        let log = try PluginFixtures.scratchDirectory().appendingPathComponent("lifecycle.log")
+        setenv("UNLOCKED_FIXTURE_LOG", log.path, 1)
+        let path = try PluginFixtures.path("LIFECYCLE")
+        let plugin = try PluginLoader.load(path: path)
+        #expect(try String(contentsOf: log, encoding: .utf8) == "init\n")
+        plugin.close()
+        plugin.close()
+        #expect(try String(contentsOf: log, encoding: .utf8) == "init\nfini\n")
+        do { _ = try PluginLoader.load(path: path) }
+        #expect(try String(contentsOf: log, encoding: .utf8) == "init\nfini\ninit\nfini\n")
     }
 
     @Test func validPluginLoadsAndClosesOnce() throws {

@@ -10,12 +10,16 @@
  *   -DFIXTURE_NO_WORKER_INIT  declares PER_WORKER without worker_init
  *   -DFIXTURE_ENDLESS      get_kernel never returns NULL
  *   -DFIXTURE_NEWER_MINOR  ABI 1.99 with a larger descriptor (must load)
+ *   -DFIXTURE_LIFECYCLE    init and fini append "init"/"fini" lines to the file
+ *                          named by $UNLOCKED_FIXTURE_LOG
+ *   -DFIXTURE_INIT_FAILS   init fails with a message
  *   -DFIXTURE_SEGV/_ABORT/_LOOP   adds bad.sum (i32), which segfaults, aborts
  *                          or loops forever once a range has 8+ elements
  *   -DFIXTURE_WRONG        adds bad.sum (i32), which drops the last element of
  *                          ranges longer than 8 whose length is not a multiple
  *                          of 8 (a vector-tail bug)
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "unlocked_plugin.h"
@@ -97,6 +101,36 @@ static const uk_kernel *get_kernel(uint32_t index) {
 #endif
 }
 
+#if defined(FIXTURE_LIFECYCLE)
+static void log_line(const char *line) {
+    const char *path = getenv("UNLOCKED_FIXTURE_LOG");
+    FILE *file = path ? fopen(path, "a") : NULL;
+    if (file) {
+        fprintf(file, "%s\n", line);
+        fclose(file);
+    }
+}
+static int plugin_init(const uk_host_api *host, void **state, char *error) {
+    (void)host, (void)state, (void)error;
+    log_line("init");
+    return 0;
+}
+static void plugin_fini(void *state) {
+    (void)state;
+    log_line("fini");
+}
+#elif defined(FIXTURE_INIT_FAILS)
+static int plugin_init(const uk_host_api *host, void **state, char *error) {
+    (void)host, (void)state;
+    snprintf(error, UK_ERROR_CAPACITY, "no licence for this machine");
+    return 3;
+}
+static void plugin_fini(void *state) {
+    (void)state;
+    abort(); /* must never run after a failed init */
+}
+#endif
+
 #if defined(FIXTURE_NO_WORKER_INIT)
 #define CONCURRENCY UK_CONCURRENCY_PER_WORKER
 #else
@@ -126,6 +160,10 @@ static const struct {
         .name = "fixture",
         .version = "1.0.0",
         .get_kernel = get_kernel,
+#if defined(FIXTURE_LIFECYCLE) || defined(FIXTURE_INIT_FAILS)
+        .init = plugin_init,
+        .fini = plugin_fini,
+#endif
     },
 };
 #define plugin plugin_storage.base
