@@ -135,18 +135,22 @@ public struct PluginConformance {
 
     /// `threads` threads each compute the whole array in chunks of their own
     /// size, as the plugin's declaration allows: one shared context
-    /// (THREAD_SAFE), a context per thread from worker_init (PER_WORKER),
-    /// or one call at a time under a lock (SERIAL, as the host does).
+    /// (THREAD_SAFE), a context per thread from worker_init (PER_WORKER,
+    /// workers 1...threads: worker 0 is the checking thread), or one call at
+    /// a time under a lock (SERIAL, as the host does).
     func stress(_ data: DataSet, expected: Outcome) throws(CheckFailure) {
         let plugin = kernel.plugin
         let serial = plugin.concurrency == UK_CONCURRENCY_SERIAL ? NSLock() : nil
         let failures = Mutex<[String]>([])
         let group = DispatchGroup()
+        // Every thread waits at the gate until all exist, so their calls overlap.
+        let gate = DispatchSemaphore(value: 0)
         let shared = Unchecked((self, data, expected, serial))
-        for worker in 0..<threads {
+        for worker in 1...threads {
             group.enter()
             let thread = Thread {
                 defer { group.leave() }
+                gate.wait()
                 let (conformance, data, expected, serial) = shared.value
                 do {
                     let context = try plugin.makeWorkerContext(worker: worker)
@@ -168,6 +172,7 @@ public struct PluginConformance {
             thread.name = "ukw-verify-\(worker)"
             thread.start()
         }
+        for _ in 1...threads { gate.signal() }
         group.wait()
         if let first = failures.withLock({ $0.first }) {
             throw CheckFailure("\(failures.withLock { $0.count }) of \(threads) threads disagree, e.g. \(first)")
