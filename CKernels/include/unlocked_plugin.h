@@ -18,7 +18,8 @@
  *
  * What the loader refuses (one-line error, exit 65), before any kernel runs:
  * another abi_major; a NULL name, version, get_kernel or kernel `run`; names
- * that are empty, longer than UK_MAX_NAME or not [A-Za-z0-9._-]; no kernels or
+ * that are empty, longer than UK_MAX_NAME or not [A-Za-z0-9._-] (versions may
+ * also use '+'); a kernel description over 200 bytes; no kernels or
  * more than UK_MAX_KERNELS; a duplicate (name, input_type); unknown dtype,
  * kind, acc_kind or concurrency values; a REDUCE kernel without `combine` or a
  * MAP kernel with one; PER_WORKER without worker_init, or worker hooks on a
@@ -145,7 +146,7 @@ typedef struct uk_kernel {
     uint32_t size;              /* sizeof(uk_kernel) as the plugin compiled it */
     uint32_t reserved;
     const char *name;           /* e.g. "absdist.sum"; (name, input_type) is unique in a plugin */
-    const char *description;    /* one line, may be NULL */
+    const char *description;    /* one line of at most 200 bytes, may be NULL */
     uk_dtype input_type;
     uk_dtype output_type;       /* MAP: element type of output; REDUCE: ignored */
     uk_kind kind;

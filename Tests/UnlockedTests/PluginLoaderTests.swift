@@ -96,6 +96,12 @@ import CKernels
         #expect(try String(contentsOf: log, encoding: .utf8) == "init\nfini\ninit\nfini\n")
     }
 
+    @Test func pluginLogsThroughTheHostAPI() throws {
+        let outcome = try CommandLineTool.run(["plugins", "info", try PluginFixtures.path("LIFECYCLE")])
+        #expect(outcome.status == 0)
+        #expect(outcome.stderr == "unlocked: plugin fixture: initialised through the host api\n")
+    }
+
     @Test func validPluginLoadsAndClosesOnce() throws {
         let plugin = try PluginLoader.load(path: try PluginFixtures.path(""))
         #expect(plugin.name == "fixture")

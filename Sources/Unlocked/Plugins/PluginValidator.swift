@@ -15,6 +15,8 @@ enum PluginValidator {
     /// beyond it, and refuses anything smaller.
     static let pluginSize = MemoryLayout<uk_plugin>.size
     static let kernelSize = MemoryLayout<uk_kernel>.size
+    /// Longest kernel description: it is printed on one line.
+    static let maxDescription = 200
 
     /// The validated kernels, in `get_kernel` order, or a one-line
     /// `.badData` error prefixed by `origin` (the plugin's path).
@@ -58,6 +60,9 @@ enum PluginValidator {
             }
             let name = try checkedName(k.name, what: "name", fail: failKernel)
             func failNamed(_ reason: String) -> UnlockedError { fail("kernel #\(index) \(name): \(reason)") }
+            if let description = k.description, strnlen(description, maxDescription + 1) > maxDescription {
+                throw failNamed("description is longer than \(maxDescription) bytes (one line, please)")
+            }
             guard let input = DType(abiValue: k.input_type) else {
                 throw failNamed("unknown input_type \(k.input_type.rawValue) (accepted: 1 I32, 2 I64, 3 F32, 4 F64)")
             }

@@ -11,7 +11,7 @@
  *   -DFIXTURE_ENDLESS      get_kernel never returns NULL
  *   -DFIXTURE_NEWER_MINOR  ABI 1.99 with a larger descriptor (must load)
  *   -DFIXTURE_LIFECYCLE    init and fini append "init"/"fini" lines to the file
- *                          named by $UNLOCKED_FIXTURE_LOG
+ *                          named by $UNLOCKED_FIXTURE_LOG; init logs through the host
  *   -DFIXTURE_INIT_FAILS   init fails with a message
  *   -DFIXTURE_SEGV/_ABORT/_LOOP   adds bad.sum (i32), which segfaults, aborts
  *                          or loops forever once a range has 8+ elements
@@ -111,8 +111,11 @@ static void log_line(const char *line) {
     }
 }
 static int plugin_init(const uk_host_api *host, void **state, char *error) {
-    (void)host, (void)state, (void)error;
+    (void)state, (void)error;
     log_line("init");
+    /* A plugin reads no host field beyond the size the host declared. */
+    if (host && host->size >= offsetof(uk_host_api, log) + sizeof host->log && host->log)
+        host->log("fixture", "initialised through the host api");
     return 0;
 }
 static void plugin_fini(void *state) {
