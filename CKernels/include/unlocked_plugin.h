@@ -81,6 +81,10 @@ typedef enum uk_concurrency {
     UK_CONCURRENCY_SERIAL = 3
 } uk_concurrency;
 
+/* Enums are stored in ABI structs, so they must be int-sized: never build a
+ * plugin with -fshort-enums. This typedef fails to compile if they are not. */
+typedef char uk_enums_are_int_sized[sizeof(uk_dtype) == 4 && sizeof(uk_concurrency) == 4 ? 1 : -1];
+
 /* Reduction accumulator. Integer kernels use (lo, hi) as one 128-bit two's
  * complement integer — signed or unsigned as the kernel documents — so sums
  * never wrap silently; float kernels use `f`. The host zeroes it before a
