@@ -7,6 +7,9 @@ import Foundation
 /// `UNLOCKED_PLUGIN_CC` picks the compiler (default `cc`) and
 /// `UNLOCKED_PLUGIN_CFLAGS` adds flags, so a sanitized test run can build
 /// sanitized plugins: `UNLOCKED_PLUGIN_CC=clang UNLOCKED_PLUGIN_CFLAGS="-fsanitize=address,undefined"`.
+/// The fixture directory, removed when the test process exits (atexit takes no context).
+nonisolated(unsafe) private var removeAtExit: UnsafeMutablePointer<CChar>?
+
 enum PluginFixtures {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
@@ -18,7 +21,12 @@ enum PluginFixtures {
     static let examples = ["sqdist", "perworker", "scratch"]
 
     private static let built: Result<URL, Failure> = {
-        do { return .success(try build()) } catch let error as Failure { return .failure(error) } catch {
+        do {
+            let directory = try build()
+            removeAtExit = strdup(directory.path)
+            atexit { if let path = removeAtExit { _ = try? FileManager.default.removeItem(atPath: String(cString: path)) } }
+            return .success(directory)
+        } catch let error as Failure { return .failure(error) } catch {
             return .failure(Failure(description: "\(error)"))
         }
     }()

@@ -175,7 +175,8 @@ public struct Kernel: @unchecked Sendable {
                     range: Range<Int>, params: UnsafePointer<uk_params>, acc: UnsafeMutablePointer<uk_acc>) throws(UnlockedError) {
         // The error buffer lives on the stack: this is the hot path of every engine.
         let failure: String? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(UK_ERROR_CAPACITY)) { error in
-            error.initialize(repeating: 0)
+            // CChar is trivial: only the first byte needs a value before the call.
+            error[0] = 0
             // The ABI passes NULL as the accumulator of map kernels.
             let status = descriptor.pointee.run(context, input, output, range.lowerBound, range.upperBound, params,
                                                 isMap ? nil : acc, error.baseAddress)
