@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "unlocked", targets: ["unlocked"]),
         .library(name: "Unlocked", targets: ["Unlocked"]),
+        // Example plugins (plugins/README.md), built as the .so files `--plugin` loads.
+        .library(name: "PluginSqdist", type: .dynamic, targets: ["PluginSqdist"]),
+        .library(name: "PluginPerWorker", type: .dynamic, targets: ["PluginPerWorker"]),
+        .library(name: "PluginScratch", type: .dynamic, targets: ["PluginScratch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,8 +47,17 @@ let package = Package(
         .testTarget(
             name: "UnlockedTests",
             dependencies: ["Unlocked", "CKernels", "unlocked"],
+            // Fixture .npy files and C sources the tests compile into fixture plugins.
             exclude: ["Fixtures"]
         ),
+        // Example plugins: they see only the standalone ABI header, as an
+        // outside plugin would, and link nothing of Unlocked.
+        .target(name: "PluginSqdist", path: "plugins/sqdist", publicHeadersPath: ".",
+                cSettings: [.headerSearchPath("../../CKernels/include")]),
+        .target(name: "PluginPerWorker", path: "plugins/perworker", publicHeadersPath: ".",
+                cSettings: [.headerSearchPath("../../CKernels/include")]),
+        .target(name: "PluginScratch", path: "plugins/scratch", publicHeadersPath: ".",
+                cSettings: [.headerSearchPath("../../CKernels/include")]),
     ],
     swiftLanguageModes: [.v6]
 )

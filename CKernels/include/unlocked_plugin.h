@@ -12,6 +12,18 @@
  *     abi_minor is any value; fields added by newer minors go at the END of
  *     a struct only, and the host reads no field beyond `size` bytes.
  *   - Every struct starts with `size` (= sizeof as the plugin compiled it).
+ *     A host refuses a struct smaller than the ABI major's first layout, and a
+ *     plugin reads no field of uk_params / uk_host_api beyond their `size`.
+ *   - Enum values and field offsets never change within a major version.
+ *
+ * What the loader refuses (one-line error, exit 65), before any kernel runs:
+ * another abi_major; a NULL name, version, get_kernel or kernel `run`; names
+ * that are empty, longer than UK_MAX_NAME or not [A-Za-z0-9._-] (versions may
+ * also use '+'); a kernel description over 200 bytes; no kernels or
+ * more than UK_MAX_KERNELS; a duplicate (name, input_type); unknown dtype,
+ * kind, acc_kind or concurrency values; a REDUCE kernel without `combine` or a
+ * MAP kernel with one; PER_WORKER without worker_init, or worker hooks on a
+ * plugin that is not PER_WORKER.
  *
  * This header is standalone: it needs only <stdint.h> and <stddef.h>.
  */
@@ -36,6 +48,10 @@ extern "C" {
 #else
 #define UK_EXPORT __attribute__((visibility("default")))
 #endif
+
+/* Limits the loader enforces (bytes excluding NUL / kernels per plugin). */
+#define UK_MAX_NAME 64
+#define UK_MAX_KERNELS 1024
 
 /* Element types. Values are part of the ABI and never change. */
 typedef enum uk_dtype {
@@ -65,6 +81,10 @@ typedef enum uk_concurrency {
     UK_CONCURRENCY_SERIAL = 3
 } uk_concurrency;
 
+/* Enums are stored in ABI structs, so they must be int-sized: never build a
+ * plugin with -fshort-enums. This typedef fails to compile if they are not. */
+typedef char uk_enums_are_int_sized[sizeof(uk_dtype) == 4 && sizeof(uk_concurrency) == 4 ? 1 : -1];
+
 /* Reduction accumulator. Integer kernels use (lo, hi) as one 128-bit two's
  * complement integer — signed or unsigned as the kernel documents — so sums
  * never wrap silently; float kernels use `f`. The host zeroes it before a
@@ -76,7 +96,8 @@ typedef struct uk_acc {
     uint64_t reserved; /* zero; keeps the struct 32 bytes for future use */
 } uk_acc;
 
-/* Parameters of one call. The host fills every field it knows. */
+/* Parameters of one call. The host fills every field it knows; a kernel
+ * reads no field that ends beyond `size` (a host of an older minor). */
 typedef struct uk_params {
     uint32_t size;       /* sizeof(uk_params) as the host compiled it       */
     uint32_t flags;      /* hints; bit 0 = streaming stores (see below)      */
@@ -88,13 +109,19 @@ typedef struct uk_params {
  * so a MAP kernel should write it with non-temporal (streaming) stores. */
 #define UK_FLAG_STREAMING_STORES 1u
 
-/* Sizes of the error buffer a host passes to calls that may fail. */
+/* Size of the error buffer a host passes to calls that may fail (init,
+ * worker_init, kernels): a message longer than this is the plugin's bug. */
 #define UK_ERROR_CAPACITY 256
 
 /*
  * One kernel call over the half-open range [begin, end) of `input`.
  *   ctx    — the plugin state (THREAD_SAFE, SERIAL) or this worker's context
  *            (PER_WORKER); may be NULL if the plugin uses none.
+ *            Calls may come from any thread: THREAD_SAFE concurrently,
+ *            PER_WORKER concurrently but each ctx on one thread at a time,
+ *            SERIAL one call at a time process-wide (the host's lock).
+ *   begin, end — 0 <= begin <= end <= the array length; begin == end is a
+ *            valid empty call; begin need not be aligned to anything.
  *   input  — the whole caller-owned array; the kernel reads only [begin, end).
  *   output — MAP: the whole output array, written only at [begin, end);
  *            REDUCE: NULL.
@@ -123,7 +150,7 @@ typedef struct uk_kernel {
     uint32_t size;              /* sizeof(uk_kernel) as the plugin compiled it */
     uint32_t reserved;
     const char *name;           /* e.g. "absdist.sum"; (name, input_type) is unique in a plugin */
-    const char *description;    /* one line, may be NULL */
+    const char *description;    /* one line of at most 200 bytes, may be NULL */
     uk_dtype input_type;
     uk_dtype output_type;       /* MAP: element type of output; REDUCE: ignored */
     uk_kind kind;
@@ -150,23 +177,31 @@ typedef struct uk_plugin {
     const char *name;        /* short identifier, e.g. "sqdist"            */
     const char *version;     /* free text, e.g. "1.0.0"                    */
 
-    /* Called once by the host before any other call; may be NULL.
-     * Sets *state (the ctx of THREAD_SAFE and SERIAL kernels). */
+    /* Called once by the host before any other call; may be NULL. Sets
+     * *state (the ctx of THREAD_SAFE and SERIAL kernels, NULL by default).
+     * Returns 0, or non-zero with a one-line message in `error`
+     * (UK_ERROR_CAPACITY bytes); the host then unloads without fini. The
+     * host api pointer stays valid until fini returns. */
     int (*init)(const uk_host_api *host, void **state, char *error);
-    /* Called once after the last call; may be NULL. */
+    /* Called once after the last call, before dlclose; may be NULL. */
     void (*fini)(void *state);
 
-    /* PER_WORKER only (required there, NULL otherwise): gives worker
-     * `worker` (0-based) a context of its own, released by worker_fini
-     * on the same worker once it has finished. */
+    /* PER_WORKER only (worker_init required there, both NULL otherwise):
+     * gives worker `worker` (0-based) a context of its own, released by
+     * worker_fini (may be NULL) once that worker has finished and before
+     * fini. worker_init returns 0, or non-zero with a message in `error`. */
     int (*worker_init)(void *state, uint32_t worker, void **worker_ctx, char *error);
     void (*worker_fini)(void *state, void *worker_ctx);
 
-    /* Kernels by index, 0, 1, 2, … until it returns NULL. */
+    /* Kernels by index, 0, 1, 2, … until it returns NULL. Called before
+     * init, possibly many times; must return the same pointers each time,
+     * valid until dlclose. */
     const uk_kernel *(*get_kernel)(uint32_t index);
 } uk_plugin;
 
-/* The entry point every plugin exports. */
+/* The entry point every plugin exports under UK_PLUGIN_ENTRY_SYMBOL:
+ *     UK_EXPORT const uk_plugin *unlocked_plugin_entry(void);
+ * Returns a pointer to static data valid until dlclose (never NULL). */
 typedef const uk_plugin *(*uk_plugin_entry_fn)(void);
 
 #ifdef __cplusplus

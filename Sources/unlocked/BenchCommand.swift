@@ -54,6 +54,8 @@ struct BenchCommand: ParsableCommand {
     var compare: [String] = []
 
     @OptionGroup var output: OutputOptions
+
+    @OptionGroup var plugins: PluginOptions
 }
 
 extension BenchCommand {
@@ -63,7 +65,7 @@ extension BenchCommand {
             try ISA.initializeDispatch()
             let context = RunContext.current()
             let runner = defaultCellRunner()
-            let catalog = KernelCatalog()
+            let catalog = try plugins.catalog()
             var kernelNames = try parseNameList(kernels, option: "--kernel", accepted: catalog.kernelNames)
             // The throughput chart draws the bandwidth ceiling, which stream.sum measures.
             if output.plot != nil && !kernelNames.contains("stream.sum") { kernelNames.append("stream.sum") }

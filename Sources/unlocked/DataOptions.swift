@@ -12,14 +12,14 @@ struct DataOptions: ParsableArguments {
 
 extension DataOptions {
     /// The run over `--input`, or nil when no file was given (generated data).
-    func fileRun(workload: WorkloadOptions, warmup: Int, reps: Int) throws(UnlockedError) -> FileRun? {
+    func fileRun(workload: WorkloadOptions, catalog: KernelCatalog, warmup: Int, reps: Int) throws(UnlockedError) -> FileRun? {
         guard let input else {
             if output != nil { throw .usage("--output \(output!): needs --input (map output is written for real data only)") }
             return nil
         }
         let array = try MappedArray(path: input, rawType: workload.dtype)
         let dtype = try array.dtype
-        let kernel = try KernelCatalog().kernel(named: workload.kernel, dtype: dtype)
+        let kernel = try catalog.kernel(named: workload.kernel, dtype: dtype)
         return FileRun(kernel: kernel, input: array, outputPath: output, params: try dtype.parseCenter(workload.center),
                        warmup: warmup, reps: reps)
     }

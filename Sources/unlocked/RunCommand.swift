@@ -10,6 +10,8 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var workload: WorkloadOptions
     @OptionGroup var data: DataOptions
 
+    @OptionGroup var plugins: PluginOptions
+
     @Option(help: "Timed repetitions (the median is reported).")
     var reps = 5
 
@@ -26,10 +28,11 @@ extension RunCommand {
             guard reps > 0 else { throw UnlockedError.usage("--reps \(reps): must be a whole number ≥ 1") }
             guard warmup >= 0 else { throw UnlockedError.usage("--warmup \(warmup): must be a whole number ≥ 0") }
             try ISA.initializeDispatch()
-            if let fileRun = try data.fileRun(workload: workload, warmup: warmup, reps: reps) {
+            let catalog = try plugins.catalog()
+            if let fileRun = try data.fileRun(workload: workload, catalog: catalog, warmup: warmup, reps: reps) {
                 return try data.printRun(fileRun, json: json)
             }
-            let kernel = try KernelCatalog().kernel(named: workload.kernel, dtype: workload.dtype)
+            let kernel = try catalog.kernel(named: workload.kernel, dtype: workload.dtype)
             let spec = RunSpec(kernel: kernel, count: try workload.count(),
                                params: try workload.dtype.parseCenter(workload.center),
                                seed: workload.seed, warmup: warmup, reps: reps)

@@ -53,12 +53,15 @@ public func runSequentialBenchmark(_ spec: RunSpec) throws(UnlockedError) -> Run
     var params = spec.params
     if let output, output.byteCount > lastLevelCacheBytes { params.flags |= UK_FLAG_STREAMING_STORES }
 
+    // The calling thread is worker 0: PER_WORKER plugins need a context of their own.
+    let context = try spec.kernel.plugin.makeWorkerContext(worker: 0)
+    defer { spec.kernel.plugin.releaseWorkerContext(context) }
     var acc = uk_acc()
     var samples: [Double] = []
     for rep in 0..<(spec.warmup + spec.reps) {
         acc = uk_acc()
         let start = monotonicNanoseconds()
-        try spec.kernel.run(context: spec.kernel.plugin.state, input: input.base, output: output?.base,
+        try spec.kernel.run(context: context, input: input.base, output: output?.base,
                             range: 0..<spec.count, params: &params, acc: &acc)
         let elapsed = monotonicNanoseconds() - start
         if rep >= spec.warmup { samples.append(Double(elapsed)) }

@@ -15,8 +15,22 @@ public struct KernelCatalog: Sendable {
     }
 
     /// The kernel `name` for elements of `dtype`; a usage error lists what exists.
+    ///
+    /// `plugin:kernel` (e.g. `sqdist:sqdist.sum`) names one plugin's kernel;
+    /// a plain name is the first plugin's in catalogue order, so built-in
+    /// kernels win over plugins that reuse their names.
     public func kernel(named name: String, dtype: DType) throws(UnlockedError) -> Kernel {
-        let named = kernels.filter { $0.name == name }
+        var candidates = kernels
+        var kernelName = name
+        if let colon = name.firstIndex(of: ":") {
+            let pluginName = String(name[..<colon])
+            kernelName = String(name[name.index(after: colon)...])
+            guard let plugin = plugins.first(where: { $0.name == pluginName }) else {
+                throw .usage("--kernel \(name): no plugin \(pluginName) is loaded (loaded: \(plugins.map(\.name).joined(separator: ", ")))")
+            }
+            candidates = plugin.kernels
+        }
+        let named = candidates.filter { $0.name == kernelName }
         guard !named.isEmpty else {
             throw .usage("--kernel \(name): unknown kernel (accepted: \(kernelNames.joined(separator: ", ")))")
         }

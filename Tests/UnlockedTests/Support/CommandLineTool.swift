@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs the built `unlocked` executable, as a user would, and captures its output.
 struct CommandLineTool {
@@ -31,19 +32,23 @@ struct CommandLineTool {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        // Read both pipes while the child runs so a full pipe cannot stall it.
-        nonisolated(unsafe) var errData = Data()
-        let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        reader.start()
-        let deadline = Date().addingTimeInterval(timeout)
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        while process.isRunning {
-            if Date() > deadline { process.terminate() }
-            usleep(1_000)
+        // Read stderr on its own thread while stdout is read here, so a full
+        // pipe cannot stall the child; the mutex orders the hand-over.
+        let errData = Mutex(Data())
+        let errDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            errData.withLock { $0 = data }
+            errDone.signal()
         }
-        while !reader.isFinished { usleep(1_000) }
+        let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        watchdog.cancel()
+        errDone.wait()
         return Outcome(status: process.terminationStatus,
                        stdout: String(decoding: outData, as: UTF8.self),
-                       stderr: String(decoding: errData, as: UTF8.self))
+                       stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
     }
 }

@@ -1,0 +1,178 @@
+/* Fixture plugins for the loader and verify tests, one source compiled with
+ * one -D per failure (see PluginTests.swift). Without any -D it is a valid
+ * thread-safe plugin "fixture" with one kernel, good.sum (i32).
+ *
+ *   -DFIXTURE_NO_ENTRY     exports no unlocked_plugin_entry
+ *   -DFIXTURE_ABI_MAJOR    claims ABI 99.0
+ *   -DFIXTURE_NULL_RUN     a kernel whose run is NULL
+ *   -DFIXTURE_DUPLICATE    good.sum (i32) listed twice
+ *   -DFIXTURE_NO_COMBINE   a REDUCE kernel without combine
+ *   -DFIXTURE_NO_WORKER_INIT  declares PER_WORKER without worker_init
+ *   -DFIXTURE_ENDLESS      get_kernel never returns NULL
+ *   -DFIXTURE_NEWER_MINOR  ABI 1.99 with a larger descriptor (must load)
+ *   -DFIXTURE_LIFECYCLE    init and fini append "init"/"fini" lines to the file
+ *                          named by $UNLOCKED_FIXTURE_LOG; init logs through the host
+ *   -DFIXTURE_INIT_FAILS   init fails with a message
+ *   -DFIXTURE_SEGV/_ABORT/_LOOP   adds bad.sum (i32), which segfaults, aborts
+ *                          or loops forever once a range has 8+ elements
+ *   -DFIXTURE_WRONG        adds bad.sum (i32), which drops the last element of
+ *                          ranges longer than 8 whose length is not a multiple
+ *                          of 8 (a vector-tail bug)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "unlocked_plugin.h"
+
+typedef unsigned __int128 u128;
+
+static int good_sum(void *ctx, const void *input, void *output, size_t begin, size_t end,
+                    const uk_params *params, uk_acc *acc, char *error) {
+    (void)ctx, (void)output, (void)error;
+    const int32_t *x = input;
+    u128 sum = ((u128)acc->hi << 64) | acc->lo;
+    for (size_t i = begin; i < end; i++) {
+        int64_t d = (int64_t)x[i] - params->center_int;
+        sum += (uint64_t)(d < 0 ? -d : d);
+    }
+    acc->lo = (uint64_t)sum;
+    acc->hi = (uint64_t)(sum >> 64);
+    return 0;
+}
+
+#if defined(FIXTURE_SEGV) || defined(FIXTURE_ABORT) || defined(FIXTURE_LOOP) || defined(FIXTURE_WRONG)
+#define FIXTURE_BAD 1
+static int bad_sum(void *ctx, const void *input, void *output, size_t begin, size_t end,
+                   const uk_params *params, uk_acc *acc, char *error) {
+#if defined(FIXTURE_WRONG)
+    if (end - begin > 8 && (end - begin) % 8 != 0) end--;
+#else
+    if (end - begin >= 8) {
+#if defined(FIXTURE_SEGV)
+        /* An unmapped address that is not NULL, so UBSan's null check does
+         * not turn the segfault into a trap. */
+        volatile uintptr_t nowhere = 16;
+        *(volatile int *)nowhere = 1;
+#elif defined(FIXTURE_ABORT)
+        abort();
+#else
+        for (;;) __asm__ volatile("");
+#endif
+    }
+#endif
+    return good_sum(ctx, input, output, begin, end, params, acc, error);
+}
+#endif
+
+static void combine(uk_acc *into, const uk_acc *from) {
+    u128 a = ((u128)into->hi << 64) | into->lo, b = ((u128)from->hi << 64) | from->lo;
+    a += b;
+    into->lo = (uint64_t)a;
+    into->hi = (uint64_t)(a >> 64);
+}
+
+static const uk_kernel kernels[] = {
+    {sizeof(uk_kernel), 0, "good.sum", "sum of |x[i] - c|", UK_DTYPE_I32, UK_DTYPE_I32,
+     UK_KIND_REDUCE, UK_ACC_UINT128, good_sum, combine},
+#if defined(FIXTURE_BAD)
+    {sizeof(uk_kernel), 0, "bad.sum", "misbehaves on purpose", UK_DTYPE_I32, UK_DTYPE_I32,
+     UK_KIND_REDUCE, UK_ACC_UINT128, bad_sum, combine},
+#endif
+#if defined(FIXTURE_NULL_RUN)
+    {sizeof(uk_kernel), 0, "null.sum", "run is NULL", UK_DTYPE_I32, UK_DTYPE_I32,
+     UK_KIND_REDUCE, UK_ACC_UINT128, NULL, combine},
+#endif
+#if defined(FIXTURE_DUPLICATE)
+    {sizeof(uk_kernel), 0, "good.sum", "again", UK_DTYPE_I32, UK_DTYPE_I32,
+     UK_KIND_REDUCE, UK_ACC_UINT128, good_sum, combine},
+#endif
+#if defined(FIXTURE_NO_COMBINE)
+    {sizeof(uk_kernel), 0, "lonely.sum", "no combine", UK_DTYPE_F64, UK_DTYPE_F64,
+     UK_KIND_REDUCE, UK_ACC_FLOAT64, good_sum, NULL},
+#endif
+};
+
+static const uk_kernel *get_kernel(uint32_t index) {
+#if defined(FIXTURE_ENDLESS)
+    (void)index;
+    return &kernels[0];
+#else
+    return index < sizeof kernels / sizeof kernels[0] ? &kernels[index] : NULL;
+#endif
+}
+
+#if defined(FIXTURE_LIFECYCLE)
+static void log_line(const char *line) {
+    const char *path = getenv("UNLOCKED_FIXTURE_LOG");
+    FILE *file = path ? fopen(path, "a") : NULL;
+    if (file) {
+        fprintf(file, "%s\n", line);
+        fclose(file);
+    }
+}
+static int plugin_init(const uk_host_api *host, void **state, char *error) {
+    (void)state, (void)error;
+    log_line("init");
+    /* A plugin reads no host field beyond the size the host declared. */
+    if (host && host->size >= offsetof(uk_host_api, log) + sizeof host->log && host->log)
+        host->log("fixture", "initialised through the host api");
+    return 0;
+}
+static void plugin_fini(void *state) {
+    (void)state;
+    log_line("fini");
+}
+#elif defined(FIXTURE_INIT_FAILS)
+static int plugin_init(const uk_host_api *host, void **state, char *error) {
+    (void)host, (void)state;
+    snprintf(error, UK_ERROR_CAPACITY, "no licence for this machine");
+    return 3;
+}
+static void plugin_fini(void *state) {
+    (void)state;
+    abort(); /* must never run after a failed init */
+}
+#endif
+
+#if defined(FIXTURE_NO_WORKER_INIT)
+#define CONCURRENCY UK_CONCURRENCY_PER_WORKER
+#else
+#define CONCURRENCY UK_CONCURRENCY_THREAD_SAFE
+#endif
+
+/* A plugin built against a newer minor: a larger descriptor whose extra
+ * trailing field this host must ignore. */
+static const struct {
+    uk_plugin base;
+    void *future_field;
+} plugin_storage = {
+    .base = {
+#if defined(FIXTURE_NEWER_MINOR)
+        .size = sizeof plugin_storage,
+        .abi_minor = 99,
+#else
+        .size = sizeof(uk_plugin),
+        .abi_minor = UK_ABI_MINOR,
+#endif
+#if defined(FIXTURE_ABI_MAJOR)
+        .abi_major = 99,
+#else
+        .abi_major = UK_ABI_MAJOR,
+#endif
+        .concurrency = CONCURRENCY,
+        .name = "fixture",
+        .version = "1.0.0",
+        .get_kernel = get_kernel,
+#if defined(FIXTURE_LIFECYCLE) || defined(FIXTURE_INIT_FAILS)
+        .init = plugin_init,
+        .fini = plugin_fini,
+#endif
+    },
+};
+#define plugin plugin_storage.base
+
+#if defined(FIXTURE_NO_ENTRY)
+UK_EXPORT const uk_plugin *some_other_entry(void) { return &plugin; }
+#else
+UK_EXPORT const uk_plugin *unlocked_plugin_entry(void) { return &plugin; }
+#endif
