@@ -12,6 +12,13 @@ static const char *const isa_names[UK_ISA_COUNT] = {"scalar", "avx2", "avx512", 
 static const uk_isa_table *uk_isa_table_compiled(uk_isa isa) {
     switch (isa) {
     case UK_ISA_SCALAR: return &uk_table_scalar;
+#if defined(__x86_64__)
+    case UK_ISA_AVX2: return &uk_table_avx2;
+    case UK_ISA_AVX512: return &uk_table_avx512;
+#endif
+#if defined(__aarch64__)
+    case UK_ISA_NEON: return &uk_table_neon;
+#endif
     default: return NULL;
     }
 }
