@@ -38,7 +38,13 @@ static void absdist_sum_i32(const void *input, void *output, size_t begin, size_
     (void)output;
     const int32_t c = (int32_t)p->center_int;
     uk_u128 sum = 0;
-    for (size_t i = begin; i < end; i++) sum += uk_absdist_i32(uk_load_i32(input, i), c);
+    for (size_t i = begin; i < end;) {
+        /* A uint64 holds UK_I32_FOLD_INTERVAL distances without wrapping. */
+        const size_t stop = end - i > UK_I32_FOLD_INTERVAL ? i + UK_I32_FOLD_INTERVAL : end;
+        uint64_t part = 0;
+        for (; i < stop; i++) part += uk_absdist_i32(uk_load_i32(input, i), c);
+        sum += part;
+    }
     uk_acc_add_u128(acc, sum);
 }
 
@@ -74,7 +80,12 @@ static void stream_sum_i32(const void *input, void *output, size_t begin, size_t
     (void)output;
     (void)p;
     uk_i128 sum = 0;
-    for (size_t i = begin; i < end; i++) sum += uk_load_i32(input, i);
+    for (size_t i = begin; i < end;) {
+        const size_t stop = end - i > UK_I32_FOLD_INTERVAL ? i + UK_I32_FOLD_INTERVAL : end;
+        int64_t part = 0;
+        for (; i < stop; i++) part += uk_load_i32(input, i);
+        sum += part;
+    }
     uk_acc_add_u128(acc, (uk_u128)sum);
 }
 

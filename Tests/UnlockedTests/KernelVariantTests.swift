@@ -47,6 +47,25 @@ import Unlocked
         }
     }
 
+    /// Lengths past the vector kernels' blocks (AVX-512 int32 sums add 1024
+    /// elements at a time in 32-bit lanes when every distance is small, and
+    /// redo a block exactly otherwise): small data, small data with one
+    /// large distance in the second block, and full-range data.
+    @Test(arguments: DType.allCases)
+    func longRangesEqualReference(dtype: DType) {
+        var rng = SplitMix(seed: 0x10A6)
+        for count in [1_023, 1_024, 1_025, 2_048 + 77, 20_000] {
+            let bench = VariantBench(dtype: dtype, maxCount: count)
+            for (pattern, offset) in zip(0..<3, [0, 3, 61]) {
+                var values = (0..<count).map { _ in
+                    pattern == 2 ? Sample.random(dtype, &rng) : Sample.integral(Int64(rng.next() % 100), dtype)
+                }
+                if pattern == 1 { values[min(1_500, count - 1)] = Sample.integral(1 << 30, dtype) }
+                bench.check(values: values, center: Sample.integral(50, dtype), byteOffset: offset, counts: [count])
+            }
+        }
+    }
+
     /// Ranges not starting at 0 read nothing outside [begin, end): the array
     /// is placed so that the element just past `end` (or just before
     /// `begin`) lies on an inaccessible page, where any read faults.
@@ -147,9 +166,9 @@ final class VariantBench {
     let output: UnsafeMutableRawPointer
     private let capacity: Int
 
-    init(dtype: DType) {
+    init(dtype: DType, maxCount: Int = VariantBench.maxCount) {
         self.dtype = dtype
-        capacity = 64 + Self.maxCount * dtype.byteWidth + 2 * Self.guardBytes
+        capacity = 64 + maxCount * dtype.byteWidth + 2 * Self.guardBytes
         input = .allocate(byteCount: capacity, alignment: 64)
         reference = .allocate(byteCount: capacity, alignment: 64)
         output = .allocate(byteCount: capacity, alignment: 64)
@@ -161,9 +180,9 @@ final class VariantBench {
         output.deallocate()
     }
 
-    /// Places `values` at `byteOffset` and checks every prefix length
-    /// 0…maxCount of every operation and variant.
-    func check(values: [Sample], center: Sample, byteOffset: Int) {
+    /// Places `values` at `byteOffset` and checks the prefixes of `counts`
+    /// lengths (all, 0…values.count, by default) of every operation and variant.
+    func check(values: [Sample], center: Sample, byteOffset: Int, counts: [Int]? = nil) {
         let width = dtype.byteWidth
         let base = input + Self.guardBytes + byteOffset
         for (i, value) in values.enumerated() { value.store(to: base, index: i) }
@@ -179,7 +198,7 @@ final class VariantBench {
                     "scalar map \(dtype) x=\(values[i]) c=\(center) at \(i)")
         }
 
-        for count in 0...values.count {
+        for count in counts ?? Array(0...values.count) {
             for op in [Op.sum, .stream] {
                 let got = op.call(ISA.scalar.variant(op.raw, dtype)!, dtype, base, nil, 0..<count, &params)
                 expected.check(got, op: op, count: count, label: "scalar \(op) \(dtype) n=\(count) offset=\(byteOffset)")
