@@ -13,8 +13,6 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 
-#define UK_ALWAYS_INLINE static inline __attribute__((always_inline))
-
 /* ---- distances ---------------------------------------------------------- */
 
 /* max - min is the exact unsigned distance even when x - c overflows. */
@@ -147,16 +145,43 @@ UK_ALWAYS_INLINE uk_u128 fold_u64(const __m256i s_biased[4], const __m256i carry
 
 /* ---- absdist.sum -------------------------------------------------------- */
 
+/* int32 elements per block of absdist_sum_i32's fast path: 128 vectors, 4 KiB. */
+#define BLOCK_I32 1024
+
+/* The fast path's bound: 128 distances below 2^25 cannot wrap a 32-bit lane. */
+#define BLOCK_I32_LIMIT (1 << 25)
+
+/* As in avx512.c: a block adds small distances in 32-bit lanes (one add per
+ * vector instead of three) while tracking the largest, and is redone
+ * exactly from L1 when one was not small. AVX2 has no unsigned compare:
+ * "every lane <= limit - 1" is max(largest, limit - 1) == limit - 1. */
 static void absdist_sum_i32(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
     const int32_t *x = input;
     const __m256i c = _mm256_set1_epi32((int32_t)p->center_int);
+    const __m256i below_limit = _mm256_set1_epi32(BLOCK_I32_LIMIT - 1);
     uk_u128 total = 0;
     size_t i = begin;
     while (end - i >= 8) {
         /* Fold before any 64-bit lane could wrap. */
         const size_t stop = end - i > UK_I32_FOLD_INTERVAL ? i + UK_I32_FOLD_INTERVAL : end;
         __m256i s[4] = {0}, h[4] = {0};
+        for (; i + BLOCK_I32 <= stop; i += BLOCK_I32) {
+            __m256i t[4] = {0}, largest = _mm256_setzero_si256();
+            for (size_t j = i; j < i + BLOCK_I32; j += 32)
+                for (int k = 0; k < 4; k++) {
+                    const __m256i d = dist_i32(load(x + j + 8 * k), c);
+                    t[k] = _mm256_add_epi32(t[k], d);
+                    largest = _mm256_max_epu32(largest, d);
+                }
+            const __m256i capped = _mm256_max_epu32(largest, below_limit);
+            if (_mm256_movemask_epi8(_mm256_cmpeq_epi32(capped, below_limit)) == -1) {
+                add_u32(&s[0], &h[0], _mm256_add_epi32(_mm256_add_epi32(t[0], t[1]), _mm256_add_epi32(t[2], t[3])));
+                continue;
+            }
+            for (size_t j = i; j < i + BLOCK_I32; j += 32)
+                for (int k = 0; k < 4; k++) add_u32(&s[k], &h[k], dist_i32(load(x + j + 8 * k), c));
+        }
         for (; i + 32 <= stop; i += 32)
             for (int k = 0; k < 4; k++) add_u32(&s[k], &h[k], dist_i32(load(x + i + 8 * k), c));
         for (; i + 8 <= stop; i += 8) add_u32(&s[0], &h[0], dist_i32(load(x + i), c));

@@ -16,8 +16,6 @@
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))), \
                              apply_to = function)
 
-#define UK_ALWAYS_INLINE static inline __attribute__((always_inline))
-
 /* A mask of the first n 32-bit lanes (n <= 16). */
 UK_ALWAYS_INLINE __mmask16 lanes32(size_t n) { return (__mmask16)((1u << n) - 1); }
 

@@ -6,6 +6,11 @@
 
 #include "include/unlocked_kernels.h"
 
+/* Vector helpers take function pointers and vector arguments; forcing them
+ * inline lets the compiler specialise each kernel's loop (and keeps vector
+ * values out of memory at call boundaries). */
+#define UK_ALWAYS_INLINE static inline __attribute__((always_inline))
+
 typedef unsigned __int128 uk_u128;
 typedef __int128 uk_i128;
 

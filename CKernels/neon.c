@@ -10,8 +10,6 @@
 
 #include "kernel_common.h"
 
-#define UK_ALWAYS_INLINE static inline __attribute__((always_inline))
-
 /* ---- map ---------------------------------------------------------------- */
 
 /* vabdq_s32 is the absolute difference computed exactly and truncated to 32
