@@ -23,8 +23,10 @@ UK_ALWAYS_INLINE uint64x2_t dist_i64(int64x2_t x, int64x2_t c) {
 }
 
 /* Map loops: whole vectors, then the scalar reference. With
- * UK_FLAG_STREAMING_STORES whole vectors are written with non-temporal
- * stores (STNP), which AArch64 allows at any element alignment. */
+ * UK_FLAG_STREAMING_STORES and an element-aligned output, scalar elements
+ * reach 16-byte alignment and whole vectors go out as non-temporal stores
+ * (STNP, through clang's __builtin_nontemporal_store, which assumes the
+ * vector's alignment). */
 #define UK_NEON_MAP(name, elem, T, load, ptype, vtype, setup, compute, width)            \
     static void name(const void *input, void *output, size_t begin, size_t end,         \
                      const uk_params *p, uk_acc *acc) {                                 \
@@ -32,8 +34,12 @@ UK_ALWAYS_INLINE uint64x2_t dist_i64(int64x2_t x, int64x2_t c) {
         ptype *out = output;                                                             \
         setup;                                                                           \
         size_t i = begin;                                                                \
-        if (p->flags & UK_FLAG_STREAMING_STORES) {                                       \
-            for (; i + width <= end; i += width) {                                       \
+        const uintptr_t first = (uintptr_t)(out + i);                                    \
+        if ((p->flags & UK_FLAG_STREAMING_STORES) && first % sizeof(ptype) == 0) {       \
+            size_t head = (size_t)((16 - first % 16) % 16) / sizeof(ptype);              \
+            if (head > end - i) head = end - i;                                          \
+            uk_scalar(UK_OP_ABSDIST_MAP, elem)(input, output, i, i + head, p, acc);      \
+            for (i += head; i + width <= end; i += width) {                              \
                 const vtype d = compute(load(x + i));                                    \
                 __builtin_nontemporal_store(d, (vtype *)(void *)(out + i));              \
             }                                                                            \

@@ -36,9 +36,9 @@
  * access is an unaligned load or a memcpy). Map output uses streaming
  * (non-temporal) stores when params->flags has UK_FLAG_STREAMING_STORES
  * (the host sets it when the whole output exceeds the last-level cache):
- * x86 variants first reach vector alignment with ordinary stores (an output
- * that is not even element-aligned never streams) and end with an sfence;
- * NEON uses STNP, which needs no alignment.
+ * variants first reach vector alignment with ordinary stores (an output
+ * that is not even element-aligned never streams); x86 ends with an sfence,
+ * NEON uses STNP.
  */
 #ifndef UNLOCKED_KERNELS_H
 #define UNLOCKED_KERNELS_H
