@@ -45,7 +45,7 @@ UK_ALWAYS_INLINE __m256i load(const void *p) { return _mm256_loadu_si256((const 
  * stopped, the caller finishes with the scalar reference. With
  * UK_FLAG_STREAMING_STORES and an element-aligned output, scalar elements
  * reach 32-byte alignment, whole vectors go out as non-temporal stores, and
- * an sfence orders them before the caller's next store. */
+ * an sfence makes them visible before any later store. */
 UK_ALWAYS_INLINE size_t map_loop(const char *in, char *out, size_t begin, size_t end, size_t width,
                                  const uk_params *p, uk_op op, uk_elem elem, __m256i c,
                                  __m256i (*dist)(__m256i, __m256i)) {

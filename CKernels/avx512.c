@@ -50,8 +50,8 @@ UK_ALWAYS_INLINE __m512i dist_f64(__m512i x, __m512i c) {
  * once for all types: masks count 32-bit lanes, so a 64-bit element is two.
  * With UK_FLAG_STREAMING_STORES and an element-aligned output, a masked head
  * reaches 64-byte alignment, whole vectors bypass the cache with
- * non-temporal stores, and an sfence orders them before the caller's next
- * store (another worker's reduction, the host's checksum). */
+ * non-temporal stores, and an sfence makes them visible before any later
+ * store (such as the flag a worker sets when its chunk is done). */
 UK_ALWAYS_INLINE void map_loop(const char *in, char *out, size_t begin, size_t end, size_t width,
                                uint32_t flags, __m512i c, __m512i (*dist)(__m512i, __m512i)) {
     const size_t per_vector = 64 / width;
