@@ -151,31 +151,36 @@ UK_ALWAYS_INLINE uk_u128 fold_u64(const __m256i s_biased[4], const __m256i carry
 /* The fast path's bound: 128 distances below 2^25 cannot wrap a 32-bit lane. */
 #define BLOCK_I32_LIMIT (1 << 25)
 
-/* As in avx512.c: a block adds small distances in 32-bit lanes (one add per
- * vector instead of three) while tracking the largest, and is redone
- * exactly from L1 when one was not small. AVX2 has no unsigned compare:
- * "every lane <= limit - 1" is max(largest, limit - 1) == limit - 1. */
+/* Centres the fast path takes: with |c| < 2^30 the wrapped 32-bit x - c is
+ * small exactly when the true difference is (see avx512.c). */
+#define BLOCK_I32_CENTER (1 << 30)
+
+/* As in avx512.c: a block takes |x - c| as abs of the wrapped difference,
+ * adds it in 32-bit lanes and ORs it into `seen`; if `seen` stays below the
+ * bound, every abs was exact and no lane wrapped, else the block is redone
+ * exactly from L1. The bound is a power of two, so "seen < bound" is "no
+ * bit at or above it": AVX2 has no unsigned compare, but has testz. */
 static void absdist_sum_i32(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
     const int32_t *x = input;
     const __m256i c = _mm256_set1_epi32((int32_t)p->center_int);
-    const __m256i below_limit = _mm256_set1_epi32(BLOCK_I32_LIMIT - 1);
+    const __m256i high_bits = _mm256_set1_epi32(-BLOCK_I32_LIMIT);
+    const int blocks = p->center_int > -BLOCK_I32_CENTER && p->center_int < BLOCK_I32_CENTER;
     uk_u128 total = 0;
     size_t i = begin;
     while (end - i >= 8) {
         /* Fold before any 64-bit lane could wrap. */
         const size_t stop = end - i > UK_I32_FOLD_INTERVAL ? i + UK_I32_FOLD_INTERVAL : end;
         __m256i s[4] = {0}, h[4] = {0};
-        for (; i + BLOCK_I32 <= stop; i += BLOCK_I32) {
-            __m256i t[4] = {0}, largest = _mm256_setzero_si256();
+        for (; blocks && i + BLOCK_I32 <= stop; i += BLOCK_I32) {
+            __m256i t[4] = {0}, seen = _mm256_setzero_si256();
             for (size_t j = i; j < i + BLOCK_I32; j += 32)
                 for (int k = 0; k < 4; k++) {
-                    const __m256i d = dist_i32(load(x + j + 8 * k), c);
+                    const __m256i d = _mm256_abs_epi32(_mm256_sub_epi32(load(x + j + 8 * k), c));
                     t[k] = _mm256_add_epi32(t[k], d);
-                    largest = _mm256_max_epu32(largest, d);
+                    seen = _mm256_or_si256(seen, d);
                 }
-            const __m256i capped = _mm256_max_epu32(largest, below_limit);
-            if (_mm256_movemask_epi8(_mm256_cmpeq_epi32(capped, below_limit)) == -1) {
+            if (_mm256_testz_si256(seen, high_bits)) {
                 add_u32(&s[0], &h[0], _mm256_add_epi32(_mm256_add_epi32(t[0], t[1]), _mm256_add_epi32(t[2], t[3])));
                 continue;
             }

@@ -160,32 +160,44 @@ UK_ALWAYS_INLINE uk_u128 fold_u64(const __m512i s[4], const __m512i carry[4]) {
 /* The fast path's bound: 64 distances below 2^26 cannot wrap a 32-bit lane. */
 #define BLOCK_I32_LIMIT (1 << 26)
 
-/* Distances of real data are mostly small. A block of 64 vectors adds them
- * in 32-bit lanes (one add per vector instead of add_u32's three) while
- * tracking their maximum: if every distance was below 2^26, no lane can
- * have wrapped and the block's sums join the exact 64-bit lanes; otherwise
- * the block, still in L1, is summed again the exact way. Fewer operations
- * per vector keep the kernel as fast as stream.sum once memory-bound. */
+/* Centres the fast path takes. With |c| < 2^30 every true difference x - c
+ * of an int32 x lies within ±(2^31 + 2^30), so the wrapped 32-bit x - c is
+ * below 2^26 in magnitude exactly when the true difference is. */
+#define BLOCK_I32_CENTER (1 << 30)
+
+/* Distances of real data are mostly small, and stream.sum's four operations
+ * per vector are the budget for staying level with it once memory-bound.
+ * A block of 64 vectors takes |x - c| as abs of the wrapped difference (two
+ * operations instead of max, min, sub), adds it in 32-bit lanes (one instead
+ * of add_u32's three) and ORs it into `seen` (half: one ternary-logic OR per
+ * two vectors). If `seen` stays below 2^26, every wrapped difference was
+ * below 2^26, so (see BLOCK_I32_CENTER) every abs was the exact distance and
+ * no lane wrapped: the block's sums join the exact 64-bit lanes. Otherwise
+ * the block, still in L1, is summed again the exact way. */
 static void absdist_sum_i32(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
     (void)output;
     const int32_t *x = input;
     const __m512i c = _mm512_set1_epi32((int32_t)p->center_int);
     const __m512i limit = _mm512_set1_epi32(BLOCK_I32_LIMIT);
+    const int blocks = p->center_int > -BLOCK_I32_CENTER && p->center_int < BLOCK_I32_CENTER;
     uk_u128 total = 0;
     for (size_t i = begin; i < end;) {
         /* Fold before any 64-bit lane could wrap. */
         const size_t stop = end - i > UK_I32_FOLD_INTERVAL ? i + UK_I32_FOLD_INTERVAL : end;
         __m512i s[4] = {0}, h[4] = {0};
-        for (; i + BLOCK_I32 <= stop; i += BLOCK_I32) {
-            __m512i t[4] = {0}, largest = _mm512_setzero_si512();
-            for (size_t j = i; j < i + BLOCK_I32; j += 64)
+        for (; blocks && i + BLOCK_I32 <= stop; i += BLOCK_I32) {
+            __m512i t[4] = {0}, seen = _mm512_setzero_si512();
+            for (size_t j = i; j < i + BLOCK_I32; j += 64) {
+                __m512i d[4];
                 for (int k = 0; k < 4; k++) {
-                    const __m512i d = dist_i32(_mm512_loadu_si512(x + j + 16 * k), c);
-                    t[k] = _mm512_add_epi32(t[k], d);
-                    largest = _mm512_max_epu32(largest, d);
+                    d[k] = _mm512_abs_epi32(_mm512_sub_epi32(_mm512_loadu_si512(x + j + 16 * k), c));
+                    t[k] = _mm512_add_epi32(t[k], d[k]);
                 }
-            if (_mm512_cmpge_epu32_mask(largest, limit) == 0) {
+                seen = _mm512_ternarylogic_epi32(seen, d[0], d[1], 0xFE); /* seen | d0 | d1 */
+                seen = _mm512_ternarylogic_epi32(seen, d[2], d[3], 0xFE);
+            }
+            if (_mm512_cmpge_epu32_mask(seen, limit) == 0) {
                 add_u32(&s[0], &h[0], _mm512_add_epi32(_mm512_add_epi32(t[0], t[1]), _mm512_add_epi32(t[2], t[3])));
                 continue;
             }

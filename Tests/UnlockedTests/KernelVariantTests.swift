@@ -47,21 +47,37 @@ import Unlocked
         }
     }
 
-    /// Lengths past the vector kernels' blocks (AVX-512 int32 sums add 1024
-    /// elements at a time in 32-bit lanes when every distance is small, and
-    /// redo a block exactly otherwise): small data, small data with one
-    /// large distance in the second block, and full-range data.
+    /// Lengths past the vector kernels' blocks (x86 int32 sums add 1024
+    /// elements at a time as abs of the wrapped x - c in 32-bit lanes when
+    /// every distance is small, and redo a block exactly otherwise): small
+    /// data, small data with one large distance in the second block,
+    /// full-range data, centres near the int32 limits with data near both
+    /// limits (a wrapped x - c is small, the distance is not), and distances
+    /// just past the block's bound.
     @Test(arguments: DType.allCases)
     func longRangesEqualReference(dtype: DType) {
         var rng = SplitMix(seed: 0x10A6)
+        let low = Int64(Int32.min), high = Int64(Int32.max)
         for count in [1_023, 1_024, 1_025, 2_048 + 77, 20_000] {
             let bench = VariantBench(dtype: dtype, maxCount: count)
-            for (pattern, offset) in zip(0..<3, [0, 3, 61]) {
-                var values = (0..<count).map { _ in
-                    pattern == 2 ? Sample.random(dtype, &rng) : Sample.integral(Int64(rng.next() % 100), dtype)
+            for (pattern, offset) in zip(0..<7, [0, 3, 61, 1, 2, 7, 5]) {
+                let center: Int64 = switch pattern {
+                case 3: low + 5
+                case 4: high - 5
+                case 5: (1 << 30) - 1
+                default: 50
+                }
+                var values = (0..<count).map { _ -> Sample in
+                    let near = Int64(rng.next() % 100)
+                    switch pattern {
+                    case 2: return Sample.random(dtype, &rng)
+                    case 3, 4, 5: return Sample.integral(rng.next() % 2 == 0 ? low + near : high - near, dtype)
+                    case 6: return Sample.integral(50 + (1 << 26) + near, dtype) // 64 of them wrap 32 bits
+                    default: return Sample.integral(near, dtype)
+                    }
                 }
                 if pattern == 1 { values[min(1_500, count - 1)] = Sample.integral(1 << 30, dtype) }
-                bench.check(values: values, center: Sample.integral(50, dtype), byteOffset: offset, counts: [count])
+                bench.check(values: values, center: Sample.integral(center, dtype), byteOffset: offset, counts: [count])
             }
         }
     }
