@@ -21,13 +21,21 @@ echo "== int32 absdist.sum, 64Ki elements, single thread"
 echo "plain C loop, gcc -O3 -march=native: $(.build/bench/absdist_loop 65536 200 | sed -n 's/^throughput *//p')"
 echo "unlocked run ($(.build/release/unlocked kernels | sed -n '1s/selected variant: \([a-z0-9]*\).*/\1/p')):              $(.build/release/unlocked run --kernel absdist.sum --dtype i32 --size 64Ki --reps 200 | sed -n 's/^throughput *//p')"
 
-echo "== int32, 256Mi elements (1 GiB), single thread, median of 5 reps each"
+echo "== int32, 256Mi elements (1 GiB), single thread, median of 5 reps per run, $rounds alternating rounds"
 for round in $(seq "$rounds"); do
     for kernel in absdist.sum stream.sum; do
         median=$(.build/release/unlocked run --kernel "$kernel" --dtype i32 --size 256Mi --reps 5 --json |
                  sed -n 's/.*"time_median_ns" : \([0-9.e+]*\).*/\1/p')
         printf '%s %s %s\n' "$round" "$kernel" "$median"
     done
-done | awk '{ t[$2] = t[$2] " " sprintf("%.2f", $3 / 1e6); s[$2] += $3; n[$2]++ }
-            END { for (k in t) printf "%-12s median ms per round:%s\n", k, t[k];
-                  printf "absdist.sum / stream.sum time: %.3f (mean of rounds)\n", s["absdist.sum"] / s["stream.sum"] }'
+done | awk '{ n[$2]++; t[$2, n[$2]] = $3 / 1e6; line[$2] = line[$2] sprintf(" %.2f", $3 / 1e6) }
+            function median(k,   i, j, v, m) {
+                m = n[k]; for (i = 1; i <= m; i++) v[i] = t[k, i]
+                for (i = 2; i <= m; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
+                return m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2
+            }
+            END {
+                for (k in n) printf "%-12s median ms per round:%s\n", k, line[k]
+                a = median("absdist.sum"); s = median("stream.sum")
+                printf "median of rounds: absdist.sum %.2f ms, stream.sum %.2f ms, ratio %.3f\n", a, s, a / s
+            }'
