@@ -47,9 +47,9 @@ import Unlocked
         }
     }
 
-    /// Lengths past the vector kernels' blocks (x86 int32 sums add 1024
-    /// elements at a time as abs of the wrapped x - c in 32-bit lanes when
-    /// every distance is small, and redo a block exactly otherwise): small
+    /// Lengths past the vector kernels' blocks (x86 integer sums add 4 KiB
+    /// at a time as abs of the wrapped x - c in narrow lanes when every
+    /// distance is small, and redo a block exactly otherwise): small
     /// data, small data with one large distance in the second block,
     /// full-range data, centres near the int32 limits with data near both
     /// limits (a wrapped x - c is small, the distance is not), and distances
@@ -57,14 +57,16 @@ import Unlocked
     @Test(arguments: DType.allCases)
     func longRangesEqualReference(dtype: DType) {
         var rng = SplitMix(seed: 0x10A6)
-        let low = Int64(Int32.min), high = Int64(Int32.max)
+        let low = dtype == .i64 ? Int64.min : Int64(Int32.min), high = dtype == .i64 ? Int64.max : Int64(Int32.max)
+        // Past the block bound of the type: 2^26 (int32), 2^58 (int64).
+        let bound: Int64 = dtype == .i64 ? 3 << 57 : 1 << 26
         for count in [1_023, 1_024, 1_025, 2_048 + 77, 20_000] {
             let bench = VariantBench(dtype: dtype, maxCount: count)
             for (pattern, offset) in zip(0..<7, [0, 3, 61, 1, 2, 7, 5]) {
                 let center: Int64 = switch pattern {
                 case 3: low + 5
                 case 4: high - 5
-                case 5: (1 << 30) - 1
+                case 5: dtype == .i64 ? (1 << 62) - 1 : (1 << 30) - 1
                 default: 50
                 }
                 var values = (0..<count).map { _ -> Sample in
@@ -72,7 +74,7 @@ import Unlocked
                     switch pattern {
                     case 2: return Sample.random(dtype, &rng)
                     case 3, 4, 5: return Sample.integral(rng.next() % 2 == 0 ? low + near : high - near, dtype)
-                    case 6: return Sample.integral(50 + (1 << 26) + near, dtype) // 64 of them wrap 32 bits
+                    case 6: return Sample.integral(50 + bound + near, dtype) // 64 of them wrap the lane
                     default: return Sample.integral(near, dtype)
                     }
                 }
