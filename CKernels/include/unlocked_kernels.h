@@ -10,9 +10,11 @@
  * Exact integer semantics — never a silent wrap:
  *   - int32 in → uint32 distance, int64 in → uint64 distance, so
  *     |INT32_MIN - INT32_MAX| = 4294967295 is exact.
- *   - absdist.sum accumulates int32 distances in uint64 lanes and folds them
+ *   - absdist.sum accumulates int32 distances in uint64 lanes (x86: 32-bit
+ *     lanes over blocks whose distances are all proven small) and folds them
  *     into the 128-bit accumulator before they could wrap; int64 distances
- *     are summed in 128 bits. Both are read as UK_ACC_UINT128.
+ *     are summed in 128 bits (a low half and a carry count per lane). Both
+ *     are read as UK_ACC_UINT128.
  *   - stream.sum of int32 / int64 is an exact signed 128-bit sum
  *     (UK_ACC_INT128).
  * Floats (IEEE 754, no fast-math):
