@@ -3,15 +3,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kernel_common.h"
 
 static const char *const isa_names[UK_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
 
+/* What each variant needs, as the CPU reports it (see uk_cpu_has). */
+static const char *const isa_requirements[UK_ISA_COUNT] = {
+    "any CPU", "x86-64 with AVX2 and FMA", "x86-64 with AVX-512 F, BW, DQ and VL",
+    "arm64 (Advanced SIMD)"};
+
+#if defined(__x86_64__)
+#define UK_BUILD_ARCH "x86-64"
+#elif defined(__aarch64__)
+#define UK_BUILD_ARCH "arm64"
+#else
+#define UK_BUILD_ARCH "this architecture"
+#endif
+
 /* The table this build contains for `isa`, whatever the CPU. */
 static const uk_isa_table *uk_isa_table_compiled(uk_isa isa) {
     switch (isa) {
     case UK_ISA_SCALAR: return &uk_table_scalar;
+#if defined(__x86_64__)
+    case UK_ISA_AVX2: return &uk_table_avx2;
+    case UK_ISA_AVX512: return &uk_table_avx512;
+#endif
+#if defined(__aarch64__)
+    case UK_ISA_NEON: return &uk_table_neon;
+#endif
     default: return NULL;
     }
 }
@@ -37,10 +58,12 @@ static int uk_cpu_has(uk_isa isa) {
     }
 }
 
-static const char *uk_isa_supported_list(void);
-
 const char *uk_isa_name(uk_isa isa) {
     return (unsigned)isa < UK_ISA_COUNT ? isa_names[isa] : "unknown";
+}
+
+const char *uk_isa_requirement(uk_isa isa) {
+    return (unsigned)isa < UK_ISA_COUNT ? isa_requirements[isa] : "unknown";
 }
 
 int uk_isa_compiled(uk_isa isa) {
@@ -84,12 +107,18 @@ static void select_once(void) {
     const char *forced = getenv("UNLOCKED_ISA");
     if (forced && *forced) {
         for (int isa = 0; isa < UK_ISA_COUNT; isa++) {
-            if (strcmp(forced, isa_names[isa]) != 0) continue;
-            if (!uk_isa_supported((uk_isa)isa)) {
+            if (strcasecmp(forced, isa_names[isa]) != 0) continue;
+            if (!uk_isa_compiled((uk_isa)isa)) {
                 snprintf(selection_error, sizeof selection_error,
-                         "UNLOCKED_ISA=%s: this %s cannot run it (supported here: %s)", forced,
-                         uk_isa_compiled((uk_isa)isa) ? "CPU" : "build",
-                         uk_isa_supported_list());
+                         "UNLOCKED_ISA=%s: this " UK_BUILD_ARCH
+                         " build has no %s variant, it needs %s (accepted here: %s)",
+                         forced, isa_names[isa], isa_requirements[isa], uk_isa_supported_list());
+                return;
+            }
+            if (!uk_cpu_has((uk_isa)isa)) {
+                snprintf(selection_error, sizeof selection_error,
+                         "UNLOCKED_ISA=%s: this CPU cannot run it, it needs %s (accepted here: %s)",
+                         forced, isa_requirements[isa], uk_isa_supported_list());
                 return;
             }
             selected = (uk_isa)isa;
@@ -98,14 +127,19 @@ static void select_once(void) {
             return;
         }
         snprintf(selection_error, sizeof selection_error,
-                 "UNLOCKED_ISA=%s is not a variant (accepted: scalar, avx2, avx512, neon)", forced);
+                 "UNLOCKED_ISA=%s: unknown variant (accepted: scalar, avx2, avx512, neon; "
+                 "this CPU runs: %s)",
+                 forced, uk_isa_supported_list());
         return;
     }
     selected = best_supported();
     selected_table = uk_isa_table_for(selected);
-    snprintf(selection_reason, sizeof selection_reason,
-             selected == UK_ISA_SCALAR ? "no vector variant supported by this CPU"
-                                       : "best variant this CPU supports");
+    if (selected == UK_ISA_SCALAR)
+        snprintf(selection_reason, sizeof selection_reason,
+                 "no vector variant of this build runs on this CPU");
+    else
+        snprintf(selection_reason, sizeof selection_reason,
+                 "widest variant this CPU runs (%s)", isa_requirements[selected]);
 }
 
 int uk_dispatch_init(char *error) {

@@ -2,7 +2,14 @@
 #ifndef UNLOCKED_KERNEL_COMMON_H
 #define UNLOCKED_KERNEL_COMMON_H
 
+#include <string.h>
+
 #include "include/unlocked_kernels.h"
+
+/* Vector helpers take function pointers and vector arguments; forcing them
+ * inline lets the compiler specialise each kernel's loop (and keeps vector
+ * values out of memory at call boundaries). */
+#define UK_ALWAYS_INLINE static inline __attribute__((always_inline))
 
 typedef unsigned __int128 uk_u128;
 typedef __int128 uk_i128;
@@ -37,6 +44,33 @@ static inline uint32_t uk_absdist_i32(int32_t x, int32_t c) {
 
 static inline uint64_t uk_absdist_i64(int64_t x, int64_t c) {
     return x >= c ? (uint64_t)x - (uint64_t)c : (uint64_t)c - (uint64_t)x;
+}
+
+/* Element loads and stores at any byte address. Arrays may start at any byte
+ * (a chunk of a file, a caller's packed struct), and memcpy is the one
+ * access to a misaligned object that is defined C (UBSan-clean); compilers
+ * turn it into a single plain load or store. */
+#define UK_DEFINE_ACCESS(T, suffix)                                              \
+    static inline T uk_load_##suffix(const void *base, size_t i) {              \
+        T v;                                                                     \
+        memcpy(&v, (const char *)base + i * sizeof(T), sizeof(T));              \
+        return v;                                                                \
+    }                                                                            \
+    static inline void uk_store_##suffix(void *base, size_t i, T v) {           \
+        memcpy((char *)base + i * sizeof(T), &v, sizeof(T));                    \
+    }
+UK_DEFINE_ACCESS(int32_t, i32)
+UK_DEFINE_ACCESS(int64_t, i64)
+UK_DEFINE_ACCESS(uint32_t, u32)
+UK_DEFINE_ACCESS(uint64_t, u64)
+UK_DEFINE_ACCESS(float, f32)
+UK_DEFINE_ACCESS(double, f64)
+#undef UK_DEFINE_ACCESS
+
+/* The scalar reference of one table entry; vector variants finish their
+ * ranges with it where masked operations are unavailable. */
+static inline uk_variant_fn uk_scalar(uk_op op, uk_elem elem) {
+    return uk_table_scalar.fn[op][elem];
 }
 
 /* How many int32 distances (each < 2^32) one uint64 lane may add before it

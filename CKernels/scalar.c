@@ -8,76 +8,70 @@
 static void absdist_map_i32(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
     (void)acc;
-    const int32_t *x = input;
-    uint32_t *out = output;
     const int32_t c = (int32_t)p->center_int;
-    for (size_t i = begin; i < end; i++) out[i] = uk_absdist_i32(x[i], c);
+    for (size_t i = begin; i < end; i++) uk_store_u32(output, i, uk_absdist_i32(uk_load_i32(input, i), c));
 }
 
 static void absdist_map_i64(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
     (void)acc;
-    const int64_t *x = input;
-    uint64_t *out = output;
     const int64_t c = p->center_int;
-    for (size_t i = begin; i < end; i++) out[i] = uk_absdist_i64(x[i], c);
+    for (size_t i = begin; i < end; i++) uk_store_u64(output, i, uk_absdist_i64(uk_load_i64(input, i), c));
 }
 
 static void absdist_map_f32(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
     (void)acc;
-    const float *x = input;
-    float *out = output;
     const float c = (float)p->center_float;
-    for (size_t i = begin; i < end; i++) out[i] = fabsf(x[i] - c);
+    for (size_t i = begin; i < end; i++) uk_store_f32(output, i, fabsf(uk_load_f32(input, i) - c));
 }
 
 static void absdist_map_f64(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
     (void)acc;
-    const double *x = input;
-    double *out = output;
     const double c = p->center_float;
-    for (size_t i = begin; i < end; i++) out[i] = fabs(x[i] - c);
+    for (size_t i = begin; i < end; i++) uk_store_f64(output, i, fabs(uk_load_f64(input, i) - c));
 }
 
 static void absdist_sum_i32(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
     (void)output;
-    const int32_t *x = input;
     const int32_t c = (int32_t)p->center_int;
     uk_u128 sum = 0;
-    for (size_t i = begin; i < end; i++) sum += uk_absdist_i32(x[i], c);
+    for (size_t i = begin; i < end;) {
+        /* A uint64 holds UK_I32_FOLD_INTERVAL distances without wrapping. */
+        const size_t stop = end - i > UK_I32_FOLD_INTERVAL ? i + UK_I32_FOLD_INTERVAL : end;
+        uint64_t part = 0;
+        for (; i < stop; i++) part += uk_absdist_i32(uk_load_i32(input, i), c);
+        sum += part;
+    }
     uk_acc_add_u128(acc, sum);
 }
 
 static void absdist_sum_i64(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
     (void)output;
-    const int64_t *x = input;
     const int64_t c = p->center_int;
     uk_u128 sum = 0;
-    for (size_t i = begin; i < end; i++) sum += uk_absdist_i64(x[i], c);
+    for (size_t i = begin; i < end; i++) sum += uk_absdist_i64(uk_load_i64(input, i), c);
     uk_acc_add_u128(acc, sum);
 }
 
 static void absdist_sum_f32(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
     (void)output;
-    const float *x = input;
     const float c = (float)p->center_float;
     double sum = 0;
-    for (size_t i = begin; i < end; i++) sum += (double)fabsf(x[i] - c);
+    for (size_t i = begin; i < end; i++) sum += (double)fabsf(uk_load_f32(input, i) - c);
     acc->f += sum;
 }
 
 static void absdist_sum_f64(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
     (void)output;
-    const double *x = input;
     const double c = p->center_float;
     double sum = 0;
-    for (size_t i = begin; i < end; i++) sum += fabs(x[i] - c);
+    for (size_t i = begin; i < end; i++) sum += fabs(uk_load_f64(input, i) - c);
     acc->f += sum;
 }
 
@@ -85,9 +79,13 @@ static void stream_sum_i32(const void *input, void *output, size_t begin, size_t
                            const uk_params *p, uk_acc *acc) {
     (void)output;
     (void)p;
-    const int32_t *x = input;
     uk_i128 sum = 0;
-    for (size_t i = begin; i < end; i++) sum += x[i];
+    for (size_t i = begin; i < end;) {
+        const size_t stop = end - i > UK_I32_FOLD_INTERVAL ? i + UK_I32_FOLD_INTERVAL : end;
+        int64_t part = 0;
+        for (; i < stop; i++) part += uk_load_i32(input, i);
+        sum += part;
+    }
     uk_acc_add_u128(acc, (uk_u128)sum);
 }
 
@@ -95,9 +93,8 @@ static void stream_sum_i64(const void *input, void *output, size_t begin, size_t
                            const uk_params *p, uk_acc *acc) {
     (void)output;
     (void)p;
-    const int64_t *x = input;
     uk_i128 sum = 0;
-    for (size_t i = begin; i < end; i++) sum += x[i];
+    for (size_t i = begin; i < end; i++) sum += uk_load_i64(input, i);
     uk_acc_add_u128(acc, (uk_u128)sum);
 }
 
@@ -105,9 +102,8 @@ static void stream_sum_f32(const void *input, void *output, size_t begin, size_t
                            const uk_params *p, uk_acc *acc) {
     (void)output;
     (void)p;
-    const float *x = input;
     double sum = 0;
-    for (size_t i = begin; i < end; i++) sum += (double)x[i];
+    for (size_t i = begin; i < end; i++) sum += (double)uk_load_f32(input, i);
     acc->f += sum;
 }
 
@@ -115,9 +111,8 @@ static void stream_sum_f64(const void *input, void *output, size_t begin, size_t
                            const uk_params *p, uk_acc *acc) {
     (void)output;
     (void)p;
-    const double *x = input;
     double sum = 0;
-    for (size_t i = begin; i < end; i++) sum += x[i];
+    for (size_t i = begin; i < end; i++) sum += uk_load_f64(input, i);
     acc->f += sum;
 }
 

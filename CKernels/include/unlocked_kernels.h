@@ -10,27 +10,37 @@
  * Exact integer semantics — never a silent wrap:
  *   - int32 in → uint32 distance, int64 in → uint64 distance, so
  *     |INT32_MIN - INT32_MAX| = 4294967295 is exact.
- *   - absdist.sum accumulates int32 distances in uint64 lanes and folds them
+ *   - absdist.sum accumulates int32 distances in uint64 lanes (x86: 32-bit
+ *     lanes over blocks whose distances are all proven small) and folds them
  *     into the 128-bit accumulator before they could wrap; int64 distances
- *     are summed in 128 bits. Both are read as UK_ACC_UINT128.
+ *     are summed in 128 bits (a low half and a carry count per lane). Both
+ *     are read as UK_ACC_UINT128.
  *   - stream.sum of int32 / int64 is an exact signed 128-bit sum
  *     (UK_ACC_INT128).
  * Floats (IEEE 754, no fast-math):
  *   - d = |x - c| is computed in the element type with one rounding, so every
  *     variant produces bit-identical map output; NaN in gives NaN out, and
  *     |(-0.0) - 0| = +0.0.
- *   - Sums accumulate in double (float32 distances are widened exactly).
- *     Variants add in different orders, so the documented bound for a sum of
- *     n non-negative terms is |S_variant - S_exact| <= (n - 1) * 2^-53 * S_exact
- *     (the recursive-summation bound, valid for every order). Any NaN term
- *     makes the sum NaN; +Inf terms give +Inf.
+ *   - Sums accumulate in double (float32 values and distances are widened
+ *     exactly). Variants add in different orders (several vector
+ *     accumulators), so the documented bound for a sum of n terms t_i is
+ *     |S_variant - S_exact| <= (n - 1) * 2^-53 * Σ|t_i|
+ *     (Rump's bound for round-to-nearest summation, valid for every order;
+ *     for absdist.sum Σ|t_i| = S_exact), as long as no partial sum
+ *     overflows. Any NaN term makes the sum NaN; +Inf terms give +Inf, and
+ *     +Inf with -Inf (stream.sum) gives NaN.
  *
  * Every variant takes an explicit half-open range [begin, end) over a
- * caller-owned array, reads nothing outside it, accepts any length and any
- * alignment of the element pointer (element-aligned), and uses streaming
- * (non-temporal) stores for map output when params->flags has
- * UK_FLAG_STREAMING_STORES (the host sets it when the whole output exceeds
- * the last-level cache).
+ * caller-owned array and reads and writes nothing outside it: whole vectors,
+ * then a remainder done with masked loads and stores (AVX-512) or the
+ * scalar reference (AVX2, NEON). Any length, and any BYTE alignment of
+ * input and output (an int32 array may start at an odd address: every
+ * access is an unaligned load or a memcpy). Map output uses streaming
+ * (non-temporal) stores when params->flags has UK_FLAG_STREAMING_STORES
+ * (the host sets it when the whole output exceeds the last-level cache):
+ * variants first reach vector alignment with ordinary stores (an output
+ * that is not even element-aligned never streams); x86 ends with an sfence,
+ * NEON uses STNP.
  */
 #ifndef UNLOCKED_KERNELS_H
 #define UNLOCKED_KERNELS_H
@@ -75,8 +85,9 @@ typedef struct uk_isa_table {
     uk_variant_fn fn[UK_OP_COUNT][UK_ELEM_COUNT];
 } uk_isa_table;
 
-/* Selects the variant once: UNLOCKED_ISA if set (scalar|avx2|avx512|neon),
- * otherwise the best the CPU supports. Returns 0, or -1 with a one-line
+/* Selects the variant once: UNLOCKED_ISA if set (scalar|avx2|avx512|neon,
+ * any case), otherwise the widest the CPU supports (avx512 > avx2 > scalar
+ * on x86-64, neon on arm64). Returns 0, or -1 with a one-line
  * message in `error` (UK_ERROR_CAPACITY bytes) when UNLOCKED_ISA names an
  * unknown variant or one this CPU or build lacks. Safe to call repeatedly
  * and from several threads; the first call decides. */
@@ -90,6 +101,9 @@ const char *uk_isa_selection_reason(void);
 
 /* "scalar", "avx2", "avx512", "neon". */
 const char *uk_isa_name(uk_isa isa);
+
+/* What the variant needs from the CPU, e.g. "x86-64 with AVX2 and FMA". */
+const char *uk_isa_requirement(uk_isa isa);
 
 /* 1 if this build contains the variant AND this CPU can run it. */
 int uk_isa_supported(uk_isa isa);

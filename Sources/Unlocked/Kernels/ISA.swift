@@ -13,6 +13,10 @@ public enum ISA: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// What the variant needs from the CPU, e.g. "x86-64 with AVX2 and FMA".
+    /// The corresponding C function is `uk_isa_requirement`.
+    public var requirement: String { String(cString: uk_isa_requirement(raw)) }
+
     /// Whether this build contains the variant.
     public var isCompiled: Bool { uk_isa_compiled(raw) != 0 }
     /// Whether this build contains it and this CPU runs it.
