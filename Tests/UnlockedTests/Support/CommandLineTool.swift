@@ -37,18 +37,33 @@ struct CommandLineTool {
         let errData = Mutex(Data())
         let errDone = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
+            let data = readToEnd(err.fileHandleForReading.fileDescriptor)
             errData.withLock { $0 = data }
             errDone.signal()
         }
         let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let outData = readToEnd(out.fileHandleForReading.fileDescriptor)
         process.waitUntilExit()
         watchdog.cancel()
         errDone.wait()
         return Outcome(status: process.terminationStatus,
                        stdout: String(decoding: outData, as: UTF8.self),
                        stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
+    }
+
+    /// Reads until end of file, retrying EINTR: FileHandle's reader traps on it,
+    /// and signals (SIGCHLD from the children these tests start) do arrive.
+    private static func readToEnd(_ fd: Int32) -> Data {
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                data.append(contentsOf: chunk[0..<count])
+            } else if count == 0 || errno != EINTR {
+                return data
+            }
+        }
     }
 }
