@@ -8,7 +8,8 @@ struct UnlockedCommand: ParsableCommand {
         commandName: "unlocked",
         abstract: "Run one hot loop on every core, and compare honestly how each way of going parallel does.",
         version: "0.1.0",
-        subcommands: [RunCommand.self, KernelsCommand.self],
+        subcommands: [RunCommand.self, KernelsCommand.self,
+                      WorkerCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

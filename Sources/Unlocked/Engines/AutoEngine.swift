@@ -120,3 +120,12 @@ public func measureRoundTrip(_ engine: any Engine, jobs: Int) throws(UnlockedErr
     return Summary(samples)!
 }
 #endif
+
+/// Starts the engine `configuration` names and measures `jobs` empty-job
+/// round trips through it (what `unlocked run --round-trip` prints).
+@available(*, noasync, message: "blocks until the jobs finish")
+public func measureEmptyJobRoundTrip(_ configuration: EngineConfiguration, jobs: Int) throws(UnlockedError) -> Summary {
+    let engine = try makeEngine(configuration)
+    defer { engine.close() }
+    return try measureRoundTrip(engine, jobs: jobs)
+}

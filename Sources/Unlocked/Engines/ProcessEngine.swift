@@ -237,6 +237,9 @@ final class ProcessEngine: Engine {
                 throw .internal("processes-shm runs only on buffers from its makeBuffer (shared memory)")
             }
         }
+        guard job.kernel.plugin === PluginInstance.builtin || job.kernel.plugin.path != nil else {
+            throw .usage("kernel \(job.kernel.name) of plugin \(job.kernel.plugin.name): worker processes load plugins from a file, and this one has no path")
+        }
         let start = monotonicNanoseconds()
         let params = jobParameters(job)
         let plan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
