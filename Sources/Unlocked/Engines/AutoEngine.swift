@@ -26,7 +26,7 @@ final class AutoEngine: Engine {
         roundTripNanoseconds = try measureRoundTrip(pool, jobs: 64).median
     }
 
-    deinit { contexts.releaseAll() }
+    deinit { close() }
 
     var workerCount: Int { pool.workerCount }
     var startup: EngineStartup { pool.startup }
@@ -74,7 +74,10 @@ final class AutoEngine: Engine {
         return result
     }
 
-    func close() { pool.close() }
+    func close() {
+        pool.close()
+        contexts.releaseAll()
+    }
 
     /// Nanoseconds per element of the job's kernel: the fastest of three
     /// calls over 64Ki generated elements in a scratch buffer, measured once

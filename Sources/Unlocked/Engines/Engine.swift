@@ -183,7 +183,7 @@ public func makeEngine(_ configuration: EngineConfiguration) throws(UnlockedErro
     case .gil: return try LockFreePool(configuration, globalLock: GlobalLock())
     case .lockedPool: return try LockedPool(configuration)
     case .lockfreePool: return try LockFreePool(configuration, globalLock: nil)
-    case .tasks, .gcd: return RuntimeEngine(configuration)
+    case .tasks, .gcd: return try RuntimeEngine(configuration)
     case .processesShm, .processesPipe: return try ProcessEngine(configuration)
     case .auto: return try AutoEngine(configuration)
     }

@@ -1,22 +1,110 @@
 #if os(Linux)
 import CKernels
 import Dispatch
+import Glibc
+import Synchronization
 
-/// Engines whose threads belong to a runtime (the Swift concurrency pool,
-/// GCD): workers claim chunks from one shared counter. Their threads are not
-/// bound (pinning a runtime's shared threads would change every later user
-/// of them), and the report says so.
+/// A task executor on threads of our own, named and bound like the pools'
+/// workers. The tasks engine runs its task group here rather than on the
+/// shared cooperative pool: a caller blocked waiting for the group (a
+/// synchronous test running on that pool, say) could otherwise starve it.
+final class ThreadTaskExecutor: TaskExecutor {
+    private struct Queue {
+        var jobs: [UnownedJob] = []
+        var stopping = false
+    }
+
+    private let queue = Mutex(Queue())
+    private let available = DispatchSemaphore(value: 0)
+    private let started = DispatchSemaphore(value: 0)
+    private let observations = Mutex<[Int: Result<BindingObservation, UnlockedError>]>([:])
+    private var threads: [pthread_t] = []
+
+    /// Starts one thread per worker of `plan` and waits until each is bound.
+    init(plan: PlacementPlan) throws(UnlockedError) {
+        for worker in plan.workers.indices {
+            do throws(UnlockedError) {
+                threads.append(try startThread(name: workerThreadName("tasks", worker)) { [self] in serve(worker: worker, plan: plan) })
+            } catch {
+                shutdown()
+                throw error
+            }
+        }
+        for _ in threads { started.wait() }
+    }
+
+    /// Where each thread runs, in worker order; throws the first failed binding.
+    func bindings() throws(UnlockedError) -> [BindingObservation] {
+        let results = observations.withLock { $0 }
+        var bindings: [BindingObservation] = []
+        for worker in results.keys.sorted() { bindings.append(try results[worker]!.get()) }
+        return bindings
+    }
+
+    private func serve(worker: Int, plan: PlacementPlan) {
+        let bound = Result { () throws(UnlockedError) in try plan.bindCurrentThread(worker: worker) }
+        observations.withLock { $0[worker] = bound }
+        started.signal()
+        while true {
+            available.wait()
+            let next: UnownedJob? = queue.withLock { $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }
+            guard let next else { return }  // woken without a job: shutting down
+            next.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.withLock { $0.jobs.append(job) }
+        available.signal()
+    }
+
+    /// Wakes every thread with no job, so each returns, and joins them.
+    /// Called when no task is running any more.
+    func shutdown() {
+        queue.withLock { $0.stopping = true }
+        for _ in threads { available.signal() }
+        threads.forEach(joinThread)
+        threads = []
+    }
+}
+
+// The queue is behind a Mutex; `threads` is touched only by the owning engine.
+extension ThreadTaskExecutor: @unchecked Sendable {}
+
+/// Engines built on a runtime: `tasks` (a task group of one child task per
+/// worker, on a `ThreadTaskExecutor`) and `gcd` (`concurrentPerform`, whose
+/// threads belong to GCD and are not bound: pinning them would change every
+/// later user of GCD; the report says so). Workers claim chunks from one
+/// shared counter.
 final class RuntimeEngine: Engine {
     let kind: EngineKind
     let workerCount: Int
-    let startup = EngineStartup(nanoseconds: 0, bindings: [])
+    let startup: EngineStartup
     private let chunk: Int?
+    private let executor: ThreadTaskExecutor?
 
-    init(_ configuration: EngineConfiguration) {
+    init(_ configuration: EngineConfiguration) throws(UnlockedError) {
+        let start = monotonicNanoseconds()
         kind = configuration.kind
         workerCount = configuration.workers
         chunk = configuration.chunk
+        if kind == .tasks {
+            let executor = try ThreadTaskExecutor(plan: configuration.placement)
+            self.executor = executor
+            do throws(UnlockedError) {
+                startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: try executor.bindings())
+            } catch {
+                executor.shutdown()
+                throw error
+            }
+        } else {
+            executor = nil
+            startup = EngineStartup(nanoseconds: 0, bindings: [])
+        }
     }
+
+    deinit { close() }
 
     func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
         try JobBuffer(count: count, width: width)
@@ -48,32 +136,31 @@ final class RuntimeEngine: Engine {
             runClaimedChunks(worker: worker, plan: plan, counter: counter, invoker: invoker, slots: slots)
         }
         if let error = slots.takeError() { throw error }
-        let runtime = kind == .tasks ? "Swift concurrency's cooperative pool" : "GCD"
+        let note = kind == .tasks ? "one child task per worker, on a task executor of \(workerCount) threads of ours"
+            : "workers are GCD threads: not bound to the placement"
         var statistics = EngineStatistics(engine: kind, plan: plan, tallies: slots.tallies,
-                                          notes: KernelInvoker.notes(for: job.kernel)
-                                              + ["workers are \(runtime) threads: not bound to the placement"])
+                                          notes: KernelInvoker.notes(for: job.kernel) + [note])
         statistics.computeNanoseconds = monotonicNanoseconds() - start
         return EngineResult(acc: slots.merged(job.kernel), statistics: statistics)
     }
 
-    func close() {}
+    func close() { executor?.shutdown() }
 
     /// Runs `body(worker)` for every worker on the runtime and waits.
     private func perform(_ body: @escaping @Sendable (Int) -> Void) {
         let workers = workerCount
-        switch kind {
-        case .tasks:
-            // The caller is not a task: block it on a semaphore while a task
-            // group runs the workers on the cooperative pool.
+        if let executor {
+            // The caller is not a task: it waits on a semaphore while the
+            // group's child tasks (which inherit the executor) run.
             let done = DispatchSemaphore(value: 0)
-            Task.detached {
+            Task(executorPreference: executor) {
                 await withTaskGroup(of: Void.self) { group in
                     for worker in 0..<workers { group.addTask { body(worker) } }
                 }
                 done.signal()
             }
             done.wait()
-        default:
+        } else {
             DispatchQueue.concurrentPerform(iterations: workers, execute: body)
         }
     }

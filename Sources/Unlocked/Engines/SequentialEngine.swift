@@ -16,7 +16,7 @@ final class SequentialEngine: Engine {
         plan = configuration.placement
     }
 
-    deinit { contexts.releaseAll() }
+    deinit { close() }
 
     func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
         try JobBuffer(count: count, width: width)
@@ -43,7 +43,7 @@ final class SequentialEngine: Engine {
         return EngineResult(acc: acc, statistics: statistics)
     }
 
-    func close() {}
+    func close() { contexts.releaseAll() }
 
     private func bindCaller() throws(UnlockedError) {
         try caller.bind(plan)
@@ -94,6 +94,7 @@ final class SpawnEngine: Engine {
         let chunkPlan = ChunkPlan(count: job.count, chunkSize: max(1, (job.count + blocks - 1) / blocks), workers: blocks)
         var statistics = EngineStatistics(engine: kind, plan: chunkPlan, tallies: slots.tallies,
                                           notes: KernelInvoker.notes(for: job.kernel))
+        statistics.chunkCount = min(job.count, blocks)  // the non-empty blocks
         statistics.startupNanoseconds = spawnNanoseconds
         statistics.computeNanoseconds = monotonicNanoseconds() - start
         return EngineResult(acc: slots.merged(job.kernel), statistics: statistics)
