@@ -27,3 +27,5 @@ run: build
 
 test: deps
 	$(SWIFT) test
+	# The engines again under the thread sanitizer, in their own build tree.
+	$(SWIFT) test --sanitize=thread --filter Engine --scratch-path .build-tsan

@@ -19,6 +19,12 @@ private func waitUntilGone(_ pids: [pid_t], seconds: Double = 5) -> Bool {
     return false
 }
 
+/// Waits up to 20 s for `condition`.
+private func settle(_ condition: () -> Bool) {
+    let deadline = Date().addingTimeInterval(20)
+    while !condition(), Date() < deadline { usleep(50_000) }
+}
+
 private func sumJob(_ engine: any Engine, count: Int = 10_000) throws -> EngineJob {
     let kernel = try KernelCatalog().kernel(named: "absdist.sum", dtype: .i32)
     let input = try engine.makeBuffer(count: count, width: 4)
@@ -94,8 +100,9 @@ private func sumJob(_ engine: any Engine, count: Int = 10_000) throws -> EngineJ
 
 @Suite(.serialized) struct EngineLeakTests {
     /// Thousands of pools and jobs: no thread, file descriptor or memory left
-    /// behind. Other suites run in parallel, so a small slack is allowed; a
-    /// leak per pool would show as hundreds.
+    /// behind. Other suites run in parallel and hold threads and pipes of
+    /// their own, so 64 of slack are allowed; a leak per pool would show as
+    /// at least 2,000.
     @Test func poolsAndJobsLeakNothing() throws {
         let kinds: [EngineKind] = [.lockfreePool, .lockedPool, .gil, .auto]
         for kind in kinds { _ = try sumThrough(kind, jobs: 1) }  // warm caches and runtime pools
@@ -103,16 +110,21 @@ private func sumJob(_ engine: any Engine, count: Int = 10_000) throws -> EngineJ
         for round in 0..<2_000 { _ = try sumThrough(kinds[round % kinds.count], jobs: 2) }
         _ = try sumThrough(.lockfreePool, jobs: 5_000)
         _ = try sumThrough(.lockedPool, jobs: 5_000)
-        #expect(ProcessCounts.threads - threads <= 8, "threads \(threads) → \(ProcessCounts.threads)")
-        #expect(ProcessCounts.fileDescriptors - fds <= 8, "fds \(fds) → \(ProcessCounts.fileDescriptors)")
+        // Suites running in parallel hold threads and pipes for a while; a
+        // leak never goes away, so wait for the transient ones to.
+        settle { ProcessCounts.threads - threads <= 64 && ProcessCounts.fileDescriptors - fds <= 64 }
+        #expect(ProcessCounts.threads - threads <= 64, "threads \(threads) → \(ProcessCounts.threads)")
+        #expect(ProcessCounts.fileDescriptors - fds <= 64, "fds \(fds) → \(ProcessCounts.fileDescriptors): \(ProcessCounts.fileDescriptorTargets)")
         #expect(ProcessCounts.residentKilobytes - memory < 64 << 10, "RSS \(memory) kB → \(ProcessCounts.residentKilobytes) kB")
     }
 
+    /// 40 process engines of two workers (four pipe ends each): a leak per
+    /// engine would show as 160 descriptors; 32 of slack for other suites.
     @Test func processEnginesLeaveNoProcessOrDescriptor() throws {
         _ = try sumThrough(.processesShm, jobs: 1)
         let fds = ProcessCounts.fileDescriptors
         var pids: [pid_t] = []
-        for round in 0..<20 {
+        for round in 0..<40 {
             let engine = try #require(try makeEngine(EngineFixture.configuration(round % 2 == 0 ? .processesShm : .processesPipe, workers: 2)) as? ProcessEngine)
             pids += engine.workerProcessIDs
             let job = try sumJob(engine)
@@ -120,7 +132,8 @@ private func sumJob(_ engine: any Engine, count: Int = 10_000) throws -> EngineJ
             engine.close()
         }
         #expect(waitUntilGone(pids))
-        #expect(ProcessCounts.fileDescriptors - fds <= 8, "fds \(fds) → \(ProcessCounts.fileDescriptors)")
+        settle { ProcessCounts.fileDescriptors - fds <= 32 }
+        #expect(ProcessCounts.fileDescriptors - fds <= 32, "fds \(fds) → \(ProcessCounts.fileDescriptors): \(ProcessCounts.fileDescriptorTargets)")
     }
 
     private func sumThrough(_ kind: EngineKind, jobs: Int) throws -> KernelValue {

@@ -36,6 +36,12 @@ enum EngineFixture {
 enum ProcessCounts {
     static var threads: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1 }
     static var fileDescriptors: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+    /// What each open descriptor points at, for failure messages.
+    static var fileDescriptorTargets: String {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.sorted().map { "\($0)→\((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "?")" }
+            .joined(separator: " ")
+    }
     /// Resident memory in kB.
     static var residentKilobytes: Int {
         let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
@@ -133,5 +139,5 @@ struct UncheckedKernelPointer: @unchecked Sendable {
 
 /// The kernel `get_kernel` returns and the mode the kernel checks; the
 /// concurrency suite is serialized, so one test plugin exists at a time.
-let testKernel = Mutex<UncheckedKernelPointer?>(nil)
+let testKernel = LockedValue<UncheckedKernelPointer?>(nil)
 let concurrencyOfCurrentPlugin = Atomic<Int>(0)

@@ -2,7 +2,6 @@
 import CKernels
 import CSupport
 import Glibc
-import Synchronization
 
 /// The words the pool's threads share, each on its own 128-byte block, in
 /// memory we allocate: a futex needs the word's address and Synchronization's
@@ -78,7 +77,7 @@ final class LockFreeCore {
     static let spinNanoseconds: UInt64 = 50_000
     var job: PoolJob = .stop
     /// Binding results of helpers, by worker index (written once at start-up).
-    let observations = Mutex<[Int: Result<BindingObservation, UnlockedError>]>([:])
+    let observations = LockedValue<[Int: Result<BindingObservation, UnlockedError>]>([:])
 
     init(workers: Int, stealing: Bool) {
         control = PoolControl(workers: workers)

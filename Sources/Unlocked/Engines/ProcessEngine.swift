@@ -3,10 +3,9 @@ import CKernels
 import CSupport
 import Foundation
 import Glibc
-import Synchronization
 
 /// Every worker process started and not yet reaped, so an interrupt can stop them all.
-private let liveWorkerProcesses = Mutex<Set<pid_t>>([])
+private let liveWorkerProcesses = LockedValue<Set<pid_t>>([])
 
 /// Kills (SIGKILL) every worker process this process started and has not
 /// reaped. For the CLI's SIGINT handling: call it, then exit 130. Workers

@@ -2,7 +2,6 @@
 import CKernels
 import Dispatch
 import Glibc
-import Synchronization
 
 /// A task executor on threads of our own, named and bound like the pools'
 /// workers. The tasks engine runs its task group here rather than on the
@@ -14,10 +13,10 @@ final class ThreadTaskExecutor: TaskExecutor {
         var stopping = false
     }
 
-    private let queue = Mutex(Queue())
+    private let queue = LockedValue(Queue())
     private let available = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
-    private let observations = Mutex<[Int: Result<BindingObservation, UnlockedError>]>([:])
+    private let observations = LockedValue<[Int: Result<BindingObservation, UnlockedError>]>([:])
     private var threads: [pthread_t] = []
 
     /// Starts one thread per worker of `plan` and waits until each is bound.

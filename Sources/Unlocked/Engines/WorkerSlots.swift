@@ -19,7 +19,7 @@ final class WorkerSlots {
     static let stride = 128
     let count: Int
     private let raw: UnsafeMutableRawPointer
-    private let firstError = Mutex<UnlockedError?>(nil)
+    private let firstError = LockedValue<UnlockedError?>(nil)
 
     init(count: Int) {
         self.count = count

@@ -33,7 +33,12 @@ struct CommandLineTool {
         try process.run()
         // Read both pipes while the child runs so a full pipe cannot stall it.
         nonisolated(unsafe) var errData = Data()
-        let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        // The semaphore orders the reader's write before our read (the thread sanitizer checks it).
+        let errRead = DispatchSemaphore(value: 0)
+        let reader = Thread {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            errRead.signal()
+        }
         reader.start()
         let deadline = Date().addingTimeInterval(timeout)
         let outData = out.fileHandleForReading.readDataToEndOfFile()
@@ -41,7 +46,7 @@ struct CommandLineTool {
             if Date() > deadline { process.terminate() }
             usleep(1_000)
         }
-        while !reader.isFinished { usleep(1_000) }
+        errRead.wait()
         return Outcome(status: process.terminationStatus,
                        stdout: String(decoding: outData, as: UTF8.self),
                        stderr: String(decoding: errData, as: UTF8.self))
