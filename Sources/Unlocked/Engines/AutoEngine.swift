@@ -16,6 +16,8 @@ final class AutoEngine: Engine {
     let roundTripNanoseconds: Double
     /// Nanoseconds per element of each kernel measured so far.
     private var speeds: [UnsafePointer<uk_kernel>: Double] = [:]
+    /// The last decision, so repeated jobs do not pay for formatting it again.
+    private var lastDecision: (kernel: UnsafePointer<uk_kernel>, count: Int, parallel: Bool, note: String)?
     private var contexts = WorkerKernelContexts(worker: 0)
 
     init(_ configuration: EngineConfiguration) throws(UnlockedError) {
@@ -23,7 +25,7 @@ final class AutoEngine: Engine {
         poolConfiguration.kind = .lockfreePool
         pool = try LockFreePool(poolConfiguration, globalLock: nil)
         userChunk = configuration.chunk
-        roundTripNanoseconds = try measureRoundTrip(pool, jobs: 64).median
+        roundTripNanoseconds = try measureRoundTrip(pool, jobs: 200).median
     }
 
     deinit { close() }
@@ -43,13 +45,8 @@ final class AutoEngine: Engine {
         try job.validate()
         let start = monotonicNanoseconds()
         let perElement = try speed(of: job)
-        let workers = Double(workerCount)
-        let sequential = perElement * Double(job.count)
-        let parallel = roundTripNanoseconds + sequential / workers
-        let estimate = "sequential ≈ \(formatSeconds(sequential * 1e-9)), pool ≈ \(formatSeconds(parallel * 1e-9)) "
-            + "(round trip \(formatSeconds(roundTripNanoseconds * 1e-9)), \(String(format: "%.3f", perElement)) ns/element)"
-
-        guard workerCount > 1, parallel * 1.25 < sequential else {
+        let decision = decide(job, perElement: perElement)
+        guard decision.parallel else {
             var params = jobParameters(job)
             var acc = uk_acc()
             var tally = WorkerTally()
@@ -57,7 +54,7 @@ final class AutoEngine: Engine {
                                         params: &params, engineLock: nil)
             if job.count > 0 { try invoker.run(0..<job.count, acc: &acc, contexts: &contexts, tally: &tally) }
             var statistics = EngineStatistics(engine: .sequential, plan: ChunkPlan(count: job.count, chunkSize: max(job.count, 1), workers: 1),
-                                              tallies: [tally], notes: KernelInvoker.notes(for: job.kernel) + ["auto chose sequential: \(estimate)"])
+                                              tallies: [tally], notes: KernelInvoker.notes(for: job.kernel) + [decision.note])
             statistics.computeNanoseconds = monotonicNanoseconds() - start
             return EngineResult(acc: acc, statistics: statistics)
         }
@@ -69,9 +66,24 @@ final class AutoEngine: Engine {
             return (min(max(balanced, minimum), 1 << 20) + 15) / 16 * 16
         }()
         var result = try pool.run(job, chunk: chunk)
-        result.statistics.notes.append("auto chose lockfree-pool: \(estimate)")
+        result.statistics.notes.append(decision.note)
         result.statistics.computeNanoseconds = monotonicNanoseconds() - start
         return result
+    }
+
+    /// Sequential unless the pool's estimate, with a 25% margin, is faster.
+    private func decide(_ job: EngineJob, perElement: Double) -> (parallel: Bool, note: String) {
+        if let last = lastDecision, last.kernel == job.kernel.descriptor, last.count == job.count {
+            return (last.parallel, last.note)
+        }
+        let sequential = perElement * Double(job.count)
+        let parallel = roundTripNanoseconds + sequential / Double(workerCount)
+        let chosen = workerCount > 1 && parallel * 1.25 < sequential
+        let note = "auto chose \(chosen ? "lockfree-pool" : "sequential"): sequential ≈ \(formatSeconds(sequential * 1e-9)), "
+            + "pool ≈ \(formatSeconds(parallel * 1e-9)) (round trip \(formatSeconds(roundTripNanoseconds * 1e-9)), "
+            + "\(String(format: "%.3f", perElement)) ns/element)"
+        lastDecision = (job.kernel.descriptor, job.count, chosen, note)
+        return (chosen, note)
     }
 
     func close() {
@@ -104,9 +116,11 @@ final class AutoEngine: Engine {
     }
 }
 
-/// Round trips of `jobs` empty jobs (no elements) through `engine`, after a
-/// few untimed ones: what dispatching a job and collecting its completion
-/// costs, nothing else. Wall time per job, in nanoseconds.
+/// Round trips of empty jobs (no elements) through `engine`: what
+/// dispatching a job and collecting its completion costs, nothing else.
+/// Timed in batches of 100 back-to-back jobs, after 100 untimed ones, as
+/// EPCC's syncbench (and bench/openmp_absdist.c) time OpenMP; each sample is
+/// a batch's wall time per job, in nanoseconds.
 @available(*, noasync, message: "blocks until the jobs finish")
 public func measureRoundTrip(_ engine: any Engine, jobs: Int) throws(UnlockedError) -> Summary {
     let kernel = try KernelCatalog().kernel(named: "absdist.sum", dtype: .i32)
@@ -114,15 +128,16 @@ public func measureRoundTrip(_ engine: any Engine, jobs: Int) throws(UnlockedErr
     var params = uk_params()
     params.size = UInt32(MemoryLayout<uk_params>.size)
     let job = EngineJob(kernel: kernel, input: buffer, output: nil, count: 0, params: params)
+    let batch = min(100, max(1, jobs))
+    for _ in 0..<batch { _ = try engine.run(job) }
     var samples: [Double] = []
-    for index in 0..<(jobs + 8) {
+    for _ in 0..<max(1, jobs / batch) {
         let start = monotonicNanoseconds()
-        _ = try engine.run(job)
-        if index >= 8 { samples.append(Double(monotonicNanoseconds() - start)) }
+        for _ in 0..<batch { _ = try engine.run(job) }
+        samples.append(Double(monotonicNanoseconds() - start) / Double(batch))
     }
     return Summary(samples)!
 }
-#endif
 
 /// Starts the engine `configuration` names and measures `jobs` empty-job
 /// round trips through it (what `unlocked run --round-trip` prints).
@@ -132,3 +147,4 @@ public func measureEmptyJobRoundTrip(_ configuration: EngineConfiguration, jobs:
     defer { engine.close() }
     return try measureRoundTrip(engine, jobs: jobs)
 }
+#endif

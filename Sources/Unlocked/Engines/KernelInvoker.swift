@@ -54,12 +54,23 @@ struct WorkerTally: Sendable {
 extension EngineStatistics {
     /// Statistics of a job whose workers reported `tallies`, in worker order.
     init(engine: EngineKind, plan: ChunkPlan, tallies: [WorkerTally], notes: [String]) {
-        self.init(engine: engine, workers: tallies.count, chunkSize: plan.chunkSize, chunkCount: plan.chunkCount,
-                  chunksPerWorker: tallies.map(\.chunks), notes: notes)
-        steals = tallies.reduce(0) { $0 + $1.steals }
-        lockAcquisitions = tallies.reduce(0) { $0 + $1.lockAcquisitions }
-        lockWaitNanoseconds = tallies.reduce(0) { $0 + $1.lockWaitNanoseconds }
-        bytesCopied = tallies.reduce(0) { $0 + $1.bytesCopied }
+        self.init(engine: engine, plan: plan, workers: tallies.count, notes: notes) { tallies[$0] }
+    }
+
+    /// Statistics from `workers` tallies read through `tally`, without an intermediate array.
+    init(engine: EngineKind, plan: ChunkPlan, workers: Int, notes: [String], tally: (Int) -> WorkerTally) {
+        var chunks = [Int](repeating: 0, count: workers)
+        self.init(engine: engine, workers: workers, chunkSize: plan.chunkSize, chunkCount: plan.chunkCount,
+                  chunksPerWorker: [], notes: notes)
+        for worker in 0..<workers {
+            let t = tally(worker)
+            chunks[worker] = t.chunks
+            steals += t.steals
+            lockAcquisitions += t.lockAcquisitions
+            lockWaitNanoseconds += t.lockWaitNanoseconds
+            bytesCopied += t.bytesCopied
+        }
+        chunksPerWorker = chunks
     }
 }
 

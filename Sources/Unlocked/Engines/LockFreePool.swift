@@ -184,7 +184,8 @@ final class LockFreeCore {
                        contexts: inout WorkerKernelContexts, stealing: Bool = false) throws(UnlockedError) {
         let end = Int64(plan.ownedChunks(worker: owner).upperBound)
         let cursor = control.cursor(owner)
-        while uk_load_acquire_u32(control.abort) == 0 {
+        // Look before claiming: a read of a drained cursor leaves its line shared.
+        while uk_load_relaxed_i64(cursor) < end, uk_load_acquire_u32(control.abort) == 0 {
             let chunk = uk_fetch_add_relaxed_i64(cursor, 1)
             guard chunk < end else { return }
             try invoker.run(plan.range(ofChunk: Int(chunk)), acc: &slot.pointee.acc, contexts: &contexts, tally: &slot.pointee.tally)
@@ -224,6 +225,8 @@ final class LockFreePool: Engine {
     private var state = Lifecycle.running
     private var caller = CallerBinding()
     private var callerContexts = WorkerKernelContexts(worker: 0)
+    /// The current job's parameters; reused, as jobs run one at a time.
+    private let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
 
     init(_ configuration: EngineConfiguration, globalLock: GlobalLock?) throws(UnlockedError) {
         let start = monotonicNanoseconds()
@@ -264,7 +267,10 @@ final class LockFreePool: Engine {
         startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: bindings)
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        params.deallocate()
+    }
 
     func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
         try JobBuffer(count: count, width: width)
@@ -287,16 +293,15 @@ final class LockFreePool: Engine {
         try job.validate()
         let start = monotonicNanoseconds()
         try caller.bind(plan)
-        let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
-        params.initialize(to: jobParameters(job))
-        defer { params.deallocate() }
+        params.pointee = jobParameters(job)
         let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
                                     params: params, engineLock: globalLock)
         let chunkPlan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
         core.perform(.run(invoker, chunkPlan), contexts: &callerContexts)
         if let error = core.slots.takeError() { throw error }
-        var statistics = EngineStatistics(engine: kind, plan: chunkPlan, tallies: core.slots.tallies,
-                                          notes: KernelInvoker.notes(for: job.kernel))
+        let slots = core.slots
+        var statistics = EngineStatistics(engine: kind, plan: chunkPlan, workers: workerCount,
+                                          notes: KernelInvoker.notes(for: job.kernel)) { slots.slot($0).pointee.tally }
         statistics.computeNanoseconds = monotonicNanoseconds() - start
         return EngineResult(acc: core.slots.merged(job.kernel), statistics: statistics)
     }

@@ -20,6 +20,8 @@ final class WorkerSlots {
     let count: Int
     private let raw: UnsafeMutableRawPointer
     private let firstError = LockedValue<UnlockedError?>(nil)
+    /// Set with the first error, so a job without one never takes the lock.
+    private let failed = Atomic<Bool>(false)
 
     init(count: Int) {
         self.count = count
@@ -39,11 +41,13 @@ final class WorkerSlots {
     /// Keeps the first error of a job; later ones are consequences.
     func record(_ error: UnlockedError) {
         firstError.withLock { if $0 == nil { $0 = error } }
+        failed.store(true, ordering: .releasing)
     }
 
     /// The job's first error, cleared for the next job.
     func takeError() -> UnlockedError? {
-        firstError.withLock { error in
+        guard failed.exchange(false, ordering: .acquiring) else { return nil }
+        return firstError.withLock { error in
             defer { error = nil }
             return error
         }
