@@ -32,3 +32,5 @@ run: build
 
 test: test-deps
 	$(SWIFT) test
+	# The engines again under the thread sanitizer, in their own build tree.
+	$(SWIFT) test --sanitize=thread --filter Engine --scratch-path .build-tsan

@@ -33,9 +33,11 @@ let package = Package(
             pkgConfig: "numa",
             providers: [.apt(["libnuma-dev"])]
         ),
+        // Linux calls the engines need that Swift cannot reach (futex, memfd, prctl).
+        .target(name: "CSupport"),
         .target(
             name: "Unlocked",
-            dependencies: ["CKernels", "CHwloc", "CNuma"]
+            dependencies: ["CKernels", "CHwloc", "CNuma", "CSupport"]
         ),
         .executableTarget(
             name: "unlocked",

@@ -12,6 +12,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var plugins: PluginOptions
 
+    @OptionGroup var engine: EngineOptions
+
     @Option(help: "Timed repetitions (the median is reported).")
     var reps = 5
 
@@ -28,6 +30,17 @@ extension RunCommand {
             guard reps > 0 else { throw UnlockedError.usage("--reps \(reps): must be a whole number ≥ 1") }
             guard warmup >= 0 else { throw UnlockedError.usage("--warmup \(warmup): must be a whole number ≥ 0") }
             try ISA.initializeDispatch()
+            try stopOnInterrupt()
+            let configuration = try engine.configuration()
+            if engine.roundTrip {
+                let jobs = reps * 2_000
+                let summary = try measureEmptyJobRoundTrip(configuration, jobs: jobs)
+                print(json ? jsonString(["engine": configuration.kind.rawValue, "workers": configuration.workers, "jobs": jobs,
+                                         "round_trip_median_ns": summary.median, "round_trip_min_ns": summary.min])
+                           : "empty-job round trip through \(configuration.kind.rawValue), \(configuration.workers) workers: "
+                             + "median \(formatSeconds(summary.median * 1e-9)), min \(formatSeconds(summary.min * 1e-9)) (\(jobs) jobs)")
+                return
+            }
             let catalog = try plugins.catalog()
             if let fileRun = try data.fileRun(workload: workload, catalog: catalog, warmup: warmup, reps: reps) {
                 return try data.printRun(fileRun, json: json)
@@ -36,7 +49,7 @@ extension RunCommand {
             let spec = RunSpec(kernel: kernel, count: try workload.count(),
                                params: try workload.dtype.parseCenter(workload.center),
                                seed: workload.seed, warmup: warmup, reps: reps)
-            let report = try runSequentialBenchmark(spec)
+            let report = try runBenchmark(spec, engine: configuration)
             print(json ? jsonString(report.jsonObject) : report.text)
         }
     }

@@ -8,7 +8,8 @@ struct UnlockedCommand: ParsableCommand {
         commandName: "unlocked",
         abstract: "Run one hot loop on every core, and compare honestly how each way of going parallel does.",
         version: BuildInfo.version,
-        subcommands: [CompareCommand.self, BenchCommand.self, RunCommand.self, TopoCommand.self, KernelsCommand.self, PluginsCommand.self],
+        subcommands: [CompareCommand.self, BenchCommand.self, RunCommand.self, TopoCommand.self, KernelsCommand.self, PluginsCommand.self,
+                      WorkerCommand.self],
         defaultSubcommand: CompareCommand.self
     )
 }

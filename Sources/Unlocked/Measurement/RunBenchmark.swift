@@ -36,42 +36,59 @@ public struct RunReport: Sendable {
     /// Wall time of each timed repetition, in nanoseconds.
     public let samplesNanoseconds: [Double]
     public let summary: Summary
+    /// How the engine started and what its last timed repetition did.
+    public let engine: EngineRun?
 
     public var elementsPerSecond: Double { Double(spec.count) / (summary.median * 1e-9) }
     public var bytesPerSecond: Double { Double(spec.bytesPerRep) / (summary.median * 1e-9) }
 }
 
+/// What an engine reported for a benchmark: its start-up, and the
+/// statistics of the last timed repetition.
+public struct EngineRun: Sendable {
+    public let configuration: EngineConfiguration
+    public let startup: EngineStartup
+    public let statistics: EngineStatistics
+}
+
 /// Runs `spec` on the calling thread and times each repetition.
 public func runSequentialBenchmark(_ spec: RunSpec) throws(UnlockedError) -> RunReport {
+    try runBenchmark(spec, engine: EngineConfiguration(kind: .sequential, placement: .unbound(1)))
+}
+
+/// Runs `spec` through the engine `configuration` describes: the engine is
+/// started (start-up timed separately), its workers fill the input with the
+/// chunks they will process (first-touch), then each repetition is timed
+/// around `Engine.run`, from the call to the merged result.
+@available(*, noasync, message: "blocks until the run finishes")
+public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfiguration) throws(UnlockedError) -> RunReport {
     guard spec.reps > 0 else { throw .usage("--reps \(spec.reps): must be at least 1") }
-    let input = try AlignedBuffer(count: spec.count, width: spec.dtype.byteWidth)
+    let engine = try makeEngine(configuration)
+    defer { engine.close() }
+    let input = try engine.makeBuffer(count: spec.count, width: spec.dtype.byteWidth)
     let output = try spec.kernel.outputType.map { type throws(UnlockedError) in
-        try AlignedBuffer(count: spec.count, width: type.byteWidth)
+        try engine.makeBuffer(count: spec.count, width: type.byteWidth)
     }
-    DataGenerator(seed: spec.seed).fill(input.base, dtype: spec.dtype, range: 0..<spec.count)
+    try engine.initialize(input, dtype: spec.dtype, count: spec.count, generator: DataGenerator(seed: spec.seed))
 
-    var params = spec.params
-    if let output, output.byteCount > lastLevelCacheBytes { params.flags |= UK_FLAG_STREAMING_STORES }
-
-    // The calling thread is worker 0: PER_WORKER plugins need a context of their own.
-    let context = try spec.kernel.plugin.makeWorkerContext(worker: 0)
-    defer { spec.kernel.plugin.releaseWorkerContext(context) }
-    var acc = uk_acc()
+    let job = EngineJob(kernel: spec.kernel, input: input, output: output, count: spec.count, params: spec.params)
+    var last: EngineResult?
     var samples: [Double] = []
     for rep in 0..<(spec.warmup + spec.reps) {
-        acc = uk_acc()
         let start = monotonicNanoseconds()
-        try spec.kernel.run(context: context, input: input.base, output: output?.base,
-                            range: 0..<spec.count, params: &params, acc: &acc)
+        let result = try engine.run(job)
         let elapsed = monotonicNanoseconds() - start
         if rep >= spec.warmup { samples.append(Double(elapsed)) }
+        last = result
     }
+    guard let last else { throw .internal("no repetition ran") }
     let value = if let output, let type = spec.kernel.outputType {
         checksum(output.base, type: type, count: spec.count)
     } else {
-        spec.kernel.value(of: acc)
+        spec.kernel.value(of: last.acc)
     }
-    return RunReport(spec: spec, isa: .selected, value: value, samplesNanoseconds: samples, summary: Summary(samples)!)
+    return RunReport(spec: spec, isa: .selected, value: value, samplesNanoseconds: samples, summary: Summary(samples)!,
+                     engine: EngineRun(configuration: configuration, startup: engine.startup, statistics: last.statistics))
 }
 
 /// The exact sum of a map's output, so map runs can be checked like reductions.

@@ -4,13 +4,14 @@ extension RunReport {
     /// The human report of `unlocked run`.
     public var text: String {
         let s = summary
+        let engineLines = engine.map { "\n" + $0.text } ?? ""
         return """
         kernel      \(spec.kernel.name) \(spec.dtype.rawValue) (\(spec.kernel.plugin.name), \(isa.rawValue))
         size        \(spec.count) elements, \(formatBytes(Double(spec.bytesPerRep))) per repetition
         result      \(value)
         time        median \(formatSeconds(s.median * 1e-9))  min \(formatSeconds(s.min * 1e-9))  max \(formatSeconds(s.max * 1e-9))  (\(s.count) reps, \(spec.warmup) warm-up)
         throughput  \(formatRate(elementsPerSecond)) elements/s, \(formatBytes(bytesPerSecond))/s
-        """
+        """ + engineLines
     }
 
     /// One JSON object for scripts. Integer results are exact decimal strings
@@ -34,6 +35,7 @@ extension RunReport {
             "bytes_per_second": bytesPerSecond,
             "bytes_per_rep": spec.bytesPerRep,
         ]
+        result["engine"] = engine?.jsonObject
         result["center"] = spec.dtype.isInteger ? "\(spec.params.center_int)" : "\(spec.params.center_float)"
         return result
     }

@@ -1,0 +1,48 @@
+/*
+ * unlocked_support.h — the few Linux calls the engines need that Swift
+ * cannot reach directly: futex, memfd, pipe2, prctl (all variadic, macros or
+ * _GNU_SOURCE-only in glibc), plus C11 atomics on plain words whose address
+ * we need (a futex waits on an address; Synchronization.Atomic gives none).
+ */
+#ifndef UNLOCKED_SUPPORT_H
+#define UNLOCKED_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Blocks while *word == expected (FUTEX_WAIT_PRIVATE). Returns 0 when woken
+ * or when *word already differed, -1 with errno on other failures. */
+int uk_futex_wait(uint32_t *word, uint32_t expected);
+/* Wakes up to `count` waiters on word (FUTEX_WAKE_PRIVATE). */
+int uk_futex_wake(uint32_t *word, int count);
+
+/* An anonymous shared-memory file (close-on-exec), or -1 with errno. */
+int uk_memfd_create(const char *name);
+/* pipe2(fds, O_CLOEXEC): neither end leaks into other children. */
+int uk_pipe_cloexec(int fds[2]);
+/* prctl(PR_SET_PDEATHSIG, sig): this process gets `sig` when its parent dies. */
+int uk_set_parent_death_signal(int sig);
+/* Names the calling thread (at most 15 characters are kept). */
+int uk_set_thread_name(const char *name);
+
+/* Spin-wait hint (PAUSE on x86, YIELD on Arm). */
+static inline void uk_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Sequentially consistent unless the name says otherwise. */
+static inline uint32_t uk_load_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static inline uint32_t uk_load_acquire_u32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void uk_store_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static inline void uk_store_release_u32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline uint32_t uk_fetch_add_u32(uint32_t *p, uint32_t v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+static inline uint32_t uk_fetch_sub_u32(uint32_t *p, uint32_t v) { return __atomic_fetch_sub(p, v, __ATOMIC_SEQ_CST); }
+static inline int64_t uk_fetch_add_relaxed_i64(int64_t *p, int64_t v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+static inline int64_t uk_load_relaxed_i64(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void uk_store_relaxed_i64(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
+
+#endif

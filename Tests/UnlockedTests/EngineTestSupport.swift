@@ -1,0 +1,143 @@
+import CKernels
+import Foundation
+import Synchronization
+import Testing
+@testable import Unlocked
+
+/// Engines built the way the tests need them: unbound workers (tests run in
+/// parallel and must not pin shared threads), process workers running the
+/// built `unlocked` executable.
+enum EngineFixture {
+    static func configuration(_ kind: EngineKind, workers: Int = 3, chunk: Int? = 1000, blocks: Int = 7,
+                              environment: [String: String] = [:]) -> EngineConfiguration {
+        EngineConfiguration(kind: kind, placement: .unbound(workers), chunk: chunk, blocks: blocks,
+                            workerExecutable: CommandLineTool.executable.path, workerEnvironment: environment)
+    }
+
+    static func params(_ dtype: DType, center: String = "50") -> uk_params {
+        try! dtype.parseCenter(center)
+    }
+
+    /// The reference: one scalar call over the whole range.
+    static func reference(_ kernel: Kernel, input: UnsafeRawPointer, count: Int, params: uk_params) throws -> (uk_acc, [UInt8]) {
+        var params = params
+        var acc = uk_acc()
+        let width = kernel.outputType?.byteWidth ?? 0
+        var output = [UInt8](repeating: 0, count: max(count * width, 1))
+        try output.withUnsafeMutableBytes { raw in
+            try kernel.run(context: kernel.plugin.state, input: input, output: kernel.isMap ? raw.baseAddress : nil,
+                           range: 0..<count, params: &params, acc: &acc)
+        }
+        return (acc, Array(output.prefix(count * width)))
+    }
+}
+
+/// Counts of threads and file descriptors of this process, from /proc.
+enum ProcessCounts {
+    static var threads: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1 }
+    static var fileDescriptors: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+    /// What each open descriptor points at, for failure messages.
+    static var fileDescriptorTargets: String {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.sorted().map { "\($0)→\((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "?")" }
+            .joined(separator: " ")
+    }
+    /// Resident memory in kB.
+    static var residentKilobytes: Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    }
+}
+
+/// A plugin written in Swift for the concurrency-mode tests: one reduce
+/// kernel `test.sum` (Σ x over i32, exact) whose calls check the promise of
+/// the plugin's mode and fail with a message when it is broken.
+enum TestPlugin {
+    /// Kernel calls in progress at once (SERIAL must keep it at 1).
+    static let inside = Atomic<Int>(0)
+    static let workerInits = Atomic<Int>(0)
+    static let workerFinis = Atomic<Int>(0)
+    static let calls = Atomic<Int>(0)
+
+    /// A PER_WORKER context: the thread that created it.
+    struct Context {
+        var thread: pthread_t
+        var worker: UInt32
+    }
+
+    static func make(_ concurrency: uk_concurrency) -> PluginInstance {
+        let kernel = UnsafeMutablePointer<uk_kernel>.allocate(capacity: 1)
+        kernel.initialize(to: uk_kernel(
+            size: UInt32(MemoryLayout<uk_kernel>.size), reserved: 0, name: strdup("test.sum"), description: nil,
+            input_type: UK_DTYPE_I32, output_type: UK_DTYPE_I32, kind: UK_KIND_REDUCE, acc_kind: UK_ACC_INT128,
+            run: { ctx, input, _, begin, end, _, acc, error in
+                TestPlugin.calls.add(1, ordering: .relaxed)
+                let concurrent = TestPlugin.inside.add(1, ordering: .sequentiallyConsistent).newValue
+                defer { TestPlugin.inside.subtract(1, ordering: .sequentiallyConsistent) }
+                let mode = concurrencyOfCurrentPlugin.load(ordering: .relaxed)
+                if mode == Int(UK_CONCURRENCY_SERIAL.rawValue) {
+                    // Stay inside long enough for an unserialised call to overlap.
+                    for _ in 0..<200 { _ = monotonicNanoseconds() }
+                    if concurrent > 1 { return fail(error, "SERIAL kernel entered by \(concurrent) threads at once") }
+                }
+                if mode == Int(UK_CONCURRENCY_PER_WORKER.rawValue) {
+                    guard let context = ctx?.assumingMemoryBound(to: Context.self) else { return fail(error, "PER_WORKER kernel got no context") }
+                    if pthread_equal(context.pointee.thread, pthread_self()) == 0 {
+                        return fail(error, "context of worker \(context.pointee.worker) used on another thread")
+                    }
+                }
+                let x = input!.assumingMemoryBound(to: Int32.self)
+                var sum: Int64 = 0
+                for i in begin..<end { sum += Int64(x[i]) }
+                let total = (Int128(Int64(bitPattern: acc!.pointee.lo)) | (Int128(acc!.pointee.hi) << 64)) &+ Int128(sum)
+                let bits = UInt128(bitPattern: total)
+                acc!.pointee.lo = UInt64(truncatingIfNeeded: bits)
+                acc!.pointee.hi = UInt64(truncatingIfNeeded: bits >> 64)
+                return 0
+            },
+            combine: { into, from in
+                let a = UInt128(into!.pointee.hi) << 64 | UInt128(into!.pointee.lo)
+                let b = UInt128(from!.pointee.hi) << 64 | UInt128(from!.pointee.lo)
+                let sum = a &+ b
+                into!.pointee.lo = UInt64(truncatingIfNeeded: sum)
+                into!.pointee.hi = UInt64(truncatingIfNeeded: sum >> 64)
+            }))
+        testKernel.withLock { $0 = UncheckedKernelPointer(pointer: kernel) }
+        concurrencyOfCurrentPlugin.store(Int(concurrency.rawValue), ordering: .relaxed)
+
+        let plugin = UnsafeMutablePointer<uk_plugin>.allocate(capacity: 1)
+        plugin.initialize(to: uk_plugin(
+            size: UInt32(MemoryLayout<uk_plugin>.size), abi_major: UInt32(UK_ABI_MAJOR), abi_minor: UInt32(UK_ABI_MINOR),
+            concurrency: concurrency, name: strdup("testplugin"), version: strdup("1"), init: nil, fini: nil,
+            worker_init: concurrency == UK_CONCURRENCY_PER_WORKER ? { _, worker, context, _ in
+                TestPlugin.workerInits.add(1, ordering: .relaxed)
+                let made = UnsafeMutablePointer<Context>.allocate(capacity: 1)
+                made.initialize(to: Context(thread: pthread_self(), worker: worker))
+                context!.pointee = UnsafeMutableRawPointer(made)
+                return 0
+            } : nil,
+            worker_fini: concurrency == UK_CONCURRENCY_PER_WORKER ? { _, context in
+                TestPlugin.workerFinis.add(1, ordering: .relaxed)
+                context?.assumingMemoryBound(to: Context.self).deallocate()
+            } : nil,
+            get_kernel: { index in index == 0 ? testKernel.withLock { UnsafePointer($0!.pointer) } : nil }))
+        return PluginInstance(descriptor: plugin, path: nil, state: nil)
+    }
+
+}
+
+/// Writes a kernel's error message and returns its failure status.
+private func fail(_ error: UnsafeMutablePointer<CChar>?, _ message: String) -> Int32 {
+    _ = message.withCString { strncpy(error!, $0, Int(UK_ERROR_CAPACITY) - 1) }
+    return 1
+}
+
+struct UncheckedKernelPointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<uk_kernel>
+}
+
+/// The kernel `get_kernel` returns and the mode the kernel checks; the
+/// concurrency suite is serialized, so one test plugin exists at a time.
+let testKernel = LockedValue<UncheckedKernelPointer?>(nil)
+let concurrencyOfCurrentPlugin = Atomic<Int>(0)
