@@ -122,7 +122,7 @@ enum TestPlugin {
                 context?.assumingMemoryBound(to: Context.self).deallocate()
             } : nil,
             get_kernel: { index in index == 0 ? testKernel.withLock { UnsafePointer($0!.pointer) } : nil }))
-        return PluginInstance(descriptor: plugin, path: nil, state: nil)
+        return PluginInstance(descriptor: plugin, kernels: [UnsafePointer(kernel)], path: nil, state: nil, handle: nil)
     }
 
 }

@@ -88,20 +88,13 @@ struct WorkerKernelContexts {
     mutating func context(for plugin: PluginInstance) throws(UnlockedError) -> UnsafeMutableRawPointer? {
         guard plugin.concurrency == UK_CONCURRENCY_PER_WORKER else { return plugin.state }
         if let entry = entries.first(where: { $0.plugin === plugin }) { return entry.context }
-        guard let initialize = plugin.descriptor.pointee.worker_init else {
-            throw .badData("plugin \(plugin.name) is PER_WORKER but has no worker_init")
-        }
-        var context: UnsafeMutableRawPointer?
-        var error = [CChar](repeating: 0, count: Int(UK_ERROR_CAPACITY))
-        guard initialize(plugin.state, UInt32(worker), &context, &error) == 0 else {
-            throw .badData("plugin \(plugin.name): worker_init of worker \(worker) failed: \(string(fromCBuffer: error))")
-        }
+        let context = try plugin.makeWorkerContext(worker: worker)
         entries.append((plugin, context))
         return context
     }
 
     mutating func releaseAll() {
-        for entry in entries { entry.plugin.descriptor.pointee.worker_fini?(entry.plugin.state, entry.context) }
+        for entry in entries { entry.plugin.releaseWorkerContext(entry.context) }
         entries = []
     }
 }
