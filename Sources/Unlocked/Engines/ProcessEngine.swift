@@ -7,12 +7,25 @@ import Glibc
 /// Every worker process started and not yet reaped, so an interrupt can stop them all.
 private let liveWorkerProcesses = LockedValue<Set<pid_t>>([])
 
-/// Kills (SIGKILL) every worker process this process started and has not
-/// reaped. For the CLI's SIGINT handling: call it, then exit 130. Workers
-/// also die on their own when this process dies (PR_SET_PDEATHSIG).
+/// Kills (SIGKILL) and reaps every worker process this process started and
+/// has not reaped yet, waiting at most about a second. For the CLI's SIGINT
+/// handling: call it, then exit 130; no worker outlives the run, not even as
+/// a zombie. Workers also die on their own when this process dies
+/// (PR_SET_PDEATHSIG). Engines whose workers were killed fail their next job.
 public func terminateWorkerProcesses() {
-    liveWorkerProcesses.withLock { pids in
-        for pid in pids { kill(pid, SIGKILL) }
+    let pids = liveWorkerProcesses.withLock { pids in
+        defer { pids.removeAll() }
+        return pids
+    }
+    for pid in pids { kill(pid, SIGKILL) }
+    var waiting = pids
+    for _ in 0..<200 where !waiting.isEmpty {
+        var status: Int32 = 0
+        waiting = waiting.filter { pid in
+            let result = waitpid(pid, &status, WNOHANG)
+            return result == 0 || (result < 0 && errno == EINTR)
+        }
+        if !waiting.isEmpty { usleep(5_000) }
     }
 }
 
