@@ -3,6 +3,7 @@ import CKernels
 import CSupport
 import Foundation
 import Glibc
+import Synchronization
 
 /// Every worker process started and not yet reaped, so an interrupt can stop them all.
 private let liveWorkerProcesses = LockedValue<Set<pid_t>>([])
@@ -160,6 +161,7 @@ final class ProcessEngine: Engine {
     /// Reaps a worker whose pipe closed (waiting at most a second before
     /// SIGKILL) and describes how it ended.
     private func died(_ worker: WorkerProcess, while doing: String) -> UnlockedError {
+        while interruptInProgress.load(ordering: .sequentiallyConsistent) { sleep(1) }  // the handler exits 130
         let status = reap(worker)
         let how: String
         if let status {
