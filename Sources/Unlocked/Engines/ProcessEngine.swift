@@ -50,7 +50,9 @@ struct WorkerProcess {
 /// Each worker processes the chunks it owns (the same split as the thread
 /// pools, so first-touch matches). A worker that dies fails the job at once
 /// with its index, pid and exit status, and the engine kills and reaps the
-/// others; workers also die with the engine (PR_SET_PDEATHSIG).
+/// others; workers also die with the engine (PR_SET_PDEATHSIG, which Linux
+/// fires when the *thread* that started them exits: create process engines
+/// from a thread that outlives them, such as the main thread).
 ///
 /// One job at a time, from one thread at a time.
 final class ProcessEngine: Engine {
