@@ -1,5 +1,11 @@
 #if os(Linux)
 import Glibc
+import Synchronization
+
+/// Set once SIGINT arrived: from then on a worker's death is the interrupt's
+/// doing, and the thread that notices it waits for the exit with 130
+/// instead of reporting the death.
+let interruptInProgress = Atomic<Bool>(false)
 
 /// Makes Ctrl-C stop the run cleanly: SIGINT is blocked in the calling
 /// thread (and so in every thread created after this call) and taken by one
@@ -15,6 +21,7 @@ public func stopOnInterrupt(message: String = "unlocked: interrupted\n") throws(
         var set = blocked
         var received: Int32 = 0
         while sigwait(&set, &received) != 0 {}
+        interruptInProgress.store(true, ordering: .sequentiallyConsistent)
         terminateWorkerProcesses()
         _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         _exit(UnlockedError.Kind.interrupted.rawValue)

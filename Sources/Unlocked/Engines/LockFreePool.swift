@@ -48,12 +48,18 @@ struct PoolControl {
 /// uses no CPU.
 @inline(__always)
 private func spin(_ spinNanoseconds: UInt64, until condition: () -> Bool) -> Bool {
-    let start = monotonicNanoseconds()
+    // The clock is read only once spinning lasts: a quick hand-over pays no clock read.
+    var start: UInt64 = 0
     var spins = 0
     while !condition() {
         uk_cpu_relax()
         spins += 1
-        if spins & 63 == 0, monotonicNanoseconds() - start > spinNanoseconds { return false }
+        guard spins & 63 == 0 else { continue }
+        if start == 0 {
+            start = monotonicNanoseconds()
+        } else if monotonicNanoseconds() - start > spinNanoseconds {
+            return false
+        }
     }
     return true
 }
@@ -75,7 +81,9 @@ final class LockFreeCore {
     let slots: WorkerSlots
     let stealing: Bool
     static let spinNanoseconds: UInt64 = 50_000
-    var job: PoolJob = .stop
+    /// The current job, in memory of our own rather than a class property, so
+    /// reading it costs no dynamic exclusivity check on the hot path.
+    private let job = UnsafeMutablePointer<PoolJob>.allocate(capacity: 1)
     /// Binding results of helpers, by worker index (written once at start-up).
     let observations = LockedValue<[Int: Result<BindingObservation, UnlockedError>]>([:])
 
@@ -83,9 +91,14 @@ final class LockFreeCore {
         control = PoolControl(workers: workers)
         slots = WorkerSlots(count: workers)
         self.stealing = stealing
+        job.initialize(to: .stop)
     }
 
-    deinit { control.deallocate() }
+    deinit {
+        job.deinitialize(count: 1)
+        job.deallocate()
+        control.deallocate()
+    }
 
     /// A helper thread: bind, report ready, then run jobs until `.stop`.
     func helperMain(worker: Int, plan: PlacementPlan) {
@@ -99,7 +112,7 @@ final class LockFreeCore {
         var seen: UInt32 = 0
         while true {
             seen = awaitGeneration(after: seen)
-            if case .stop = job { return }
+            if case .stop = job.pointee { return }
             execute(worker: worker, contexts: &contexts)
             if uk_fetch_sub_u32(control.remaining, 1) == 1, uk_load_u32(control.ownerSleeping) == 1 {
                 _ = uk_futex_wake(control.remaining, 1)
@@ -125,7 +138,7 @@ final class LockFreeCore {
     /// waits for every helper to finish it.
     func perform(_ job: PoolJob, contexts: inout WorkerKernelContexts) {
         let workers = control.workers
-        self.job = job
+        self.job.pointee = job
         let plan: ChunkPlan? = switch job {
         case .run(_, let plan), .fill(_, _, _, let plan): plan
         case .stop: nil
@@ -156,7 +169,7 @@ final class LockFreeCore {
     private func execute(worker: Int, contexts: inout WorkerKernelContexts) {
         let slot = slots.slot(worker)
         slot.pointee = WorkerSlot()
-        switch job {
+        switch job.pointee {
         case .stop:
             return
         case .fill(let base, let dtype, let generator, let plan):
@@ -222,9 +235,11 @@ final class LockFreePool: Engine {
     private let chunk: Int?
     private let globalLock: GlobalLock?
     private var helpers: [pthread_t] = []
-    private var state = Lifecycle.running
-    private var caller = CallerBinding()
-    private var callerContexts = WorkerKernelContexts(worker: 0)
+    // Touched only by the thread running a job, on every job: no dynamic
+    // exclusivity checks (they cost tens of nanoseconds per round trip).
+    @exclusivity(unchecked) private var state = Lifecycle.running
+    @exclusivity(unchecked) private var caller = CallerBinding()
+    @exclusivity(unchecked) private var callerContexts = WorkerKernelContexts(worker: 0)
     /// The current job's parameters; reused, as jobs run one at a time.
     private let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
 

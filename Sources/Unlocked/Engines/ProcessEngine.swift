@@ -3,16 +3,30 @@ import CKernels
 import CSupport
 import Foundation
 import Glibc
+import Synchronization
 
 /// Every worker process started and not yet reaped, so an interrupt can stop them all.
 private let liveWorkerProcesses = LockedValue<Set<pid_t>>([])
 
-/// Kills (SIGKILL) every worker process this process started and has not
-/// reaped. For the CLI's SIGINT handling: call it, then exit 130. Workers
-/// also die on their own when this process dies (PR_SET_PDEATHSIG).
+/// Kills (SIGKILL) and reaps every worker process this process started and
+/// has not reaped yet, waiting at most about a second. For the CLI's SIGINT
+/// handling: call it, then exit 130; no worker outlives the run, not even as
+/// a zombie. Workers also die on their own when this process dies
+/// (PR_SET_PDEATHSIG). Engines whose workers were killed fail their next job.
 public func terminateWorkerProcesses() {
-    liveWorkerProcesses.withLock { pids in
-        for pid in pids { kill(pid, SIGKILL) }
+    let pids = liveWorkerProcesses.withLock { pids in
+        defer { pids.removeAll() }
+        return pids
+    }
+    for pid in pids { kill(pid, SIGKILL) }
+    var waiting = pids
+    for _ in 0..<200 where !waiting.isEmpty {
+        var status: Int32 = 0
+        waiting = waiting.filter { pid in
+            let result = waitpid(pid, &status, WNOHANG)
+            return result == 0 || (result < 0 && errno == EINTR)
+        }
+        if !waiting.isEmpty { usleep(5_000) }
     }
 }
 
@@ -36,7 +50,9 @@ struct WorkerProcess {
 /// Each worker processes the chunks it owns (the same split as the thread
 /// pools, so first-touch matches). A worker that dies fails the job at once
 /// with its index, pid and exit status, and the engine kills and reaps the
-/// others; workers also die with the engine (PR_SET_PDEATHSIG).
+/// others; workers also die with the engine (PR_SET_PDEATHSIG, which Linux
+/// fires when the *thread* that started them exits: create process engines
+/// from a thread that outlives them, such as the main thread).
 ///
 /// One job at a time, from one thread at a time.
 final class ProcessEngine: Engine {
@@ -147,6 +163,7 @@ final class ProcessEngine: Engine {
     /// Reaps a worker whose pipe closed (waiting at most a second before
     /// SIGKILL) and describes how it ended.
     private func died(_ worker: WorkerProcess, while doing: String) -> UnlockedError {
+        while interruptInProgress.load(ordering: .sequentiallyConsistent) { sleep(1) }  // the handler exits 130
         let status = reap(worker)
         let how: String
         if let status {

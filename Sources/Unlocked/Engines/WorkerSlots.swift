@@ -46,7 +46,7 @@ final class WorkerSlots {
 
     /// The job's first error, cleared for the next job.
     func takeError() -> UnlockedError? {
-        guard failed.exchange(false, ordering: .acquiring) else { return nil }
+        guard failed.load(ordering: .acquiring), failed.exchange(false, ordering: .acquiring) else { return nil }
         return firstError.withLock { error in
             defer { error = nil }
             return error
