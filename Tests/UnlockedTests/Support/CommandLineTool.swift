@@ -47,6 +47,10 @@ struct CommandLineTool {
         process.waitUntilExit()
         watchdog.cancel()
         errDone.wait()
+        // Close the read ends now: leaving them to deallocation keeps them open
+        // long enough for the engine leak test to count them as leaked.
+        try? out.fileHandleForReading.close()
+        try? err.fileHandleForReading.close()
         return Outcome(status: process.terminationStatus,
                        stdout: String(decoding: outData, as: UTF8.self),
                        stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
