@@ -16,10 +16,10 @@ final class ScriptedRunner: CellRunner {
     var log: [String] = []
     var fills: [String] = []
 
-    func fillInput(_ base: UnsafeMutableRawPointer, dtype: DType, count: Int, generator: DataGenerator,
+    func fillInput(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator,
                    mem: String, pin: String, workers: Int) throws(UnlockedError) {
         fills.append("\(mem)/\(pin)/\(workers)")
-        generator.fill(base, dtype: dtype, range: 0..<count)
+        generator.fill(buffer.base, dtype: dtype, range: 0..<count)
     }
 
     var engineNames: [String] { ["a", "b", "c"] }

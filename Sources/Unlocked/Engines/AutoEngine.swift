@@ -78,13 +78,19 @@ final class AutoEngine: Engine {
         }
         let sequential = perElement * Double(job.count)
         let parallel = roundTripNanoseconds + sequential / Double(workerCount)
-        let chosen = workerCount > 1 && parallel * 1.25 < sequential
+        // The calibrated round trip is warm; workers that parked on a futex
+        // between jobs take tens of µs to wake, so below this much work the
+        // pool cannot reliably win and sequential is never slower.
+        let chosen = workerCount > 1 && parallel * 1.25 < sequential && sequential > Self.minimumParallelWorkNanoseconds
         let note = "auto chose \(chosen ? "lockfree-pool" : "sequential"): sequential ≈ \(formatSeconds(sequential * 1e-9)), "
             + "pool ≈ \(formatSeconds(parallel * 1e-9)) (round trip \(formatSeconds(roundTripNanoseconds * 1e-9)), "
             + "\(String(format: "%.3f", perElement)) ns/element)"
         lastDecision = (job.kernel.descriptor, job.count, chosen, note)
         return (chosen, note)
     }
+
+    /// Work below which `auto` stays sequential whatever the calibration says.
+    static let minimumParallelWorkNanoseconds = 50_000.0
 
     func close() {
         pool.close()

@@ -14,8 +14,8 @@ public final class JobBuffer {
     public let sharedFileDescriptor: Int32?
     /// Unique per process, so a worker process can tell a new buffer from one it already mapped.
     let id: UInt64
-    /// Keeps private memory alive; nil for shared buffers, which this class unmaps itself.
-    private let privateMemory: AlignedBuffer?
+    /// Keeps private or borrowed memory alive; nil for shared buffers, which this class unmaps itself.
+    private let owner: AnyObject?
 
     private static let nextID = Atomic<UInt64>(1)
 
@@ -24,7 +24,7 @@ public final class JobBuffer {
         let memory = try AlignedBuffer(count: count, width: width)
         base = memory.base
         byteCount = memory.byteCount
-        privateMemory = memory
+        owner = memory
         sharedFileDescriptor = nil
         id = Self.nextID.add(1, ordering: .relaxed).oldValue
     }
@@ -51,8 +51,19 @@ public final class JobBuffer {
         }
         base = pointer
         byteCount = bytes
-        privateMemory = nil
+        owner = nil
         sharedFileDescriptor = fd
+        id = Self.nextID.add(1, ordering: .relaxed).oldValue
+    }
+
+    /// Memory someone else owns (a mapped input file, an output file being
+    /// written), kept alive by holding `owner`. Private: process engines that
+    /// need shared memory copy it into a buffer of their own.
+    public init(borrowing base: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject) {
+        self.base = base
+        self.byteCount = byteCount
+        self.owner = owner
+        sharedFileDescriptor = nil
         id = Self.nextID.add(1, ordering: .relaxed).oldValue
     }
 

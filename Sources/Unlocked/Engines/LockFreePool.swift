@@ -328,6 +328,7 @@ final class LockFreePool: Engine {
         helpers.forEach(joinThread)
         helpers = []
         callerContexts.releaseAll()
+        caller.restore()
     }
 
     private func checkRunning() throws(UnlockedError) {

@@ -43,7 +43,10 @@ final class SequentialEngine: Engine {
         return EngineResult(acc: acc, statistics: statistics)
     }
 
-    func close() { contexts.releaseAll() }
+    func close() {
+        contexts.releaseAll()
+        caller.restore()
+    }
 
     private func bindCaller() throws(UnlockedError) {
         try caller.bind(plan)

@@ -1,5 +1,6 @@
 #if os(Linux)
 import CSupport
+import CHwloc
 import Glibc
 
 private final class ThreadStart {
@@ -43,17 +44,54 @@ func workerThreadName(_ engine: String, _ index: Int) -> String {
 #if os(Linux)
 /// Binds the thread that calls an engine to worker 0's PU, once per thread:
 /// engines whose caller computes (sequential, lockfree-pool's worker 0) pin
-/// it like OpenMP pins its master thread. The thread stays bound afterwards.
+/// it like OpenMP pins its master thread. When the last engine bound to a
+/// thread closes, the thread gets the affinity it had before the first:
+/// left bound, the process would look confined to one CPU to every later
+/// topology query and engine.
 ///
 /// Owned by the engine; used only by the thread running a job.
 struct CallerBinding {
     private var boundThread: pthread_t?
     private(set) var observation: BindingObservation?
 
+    /// Per thread: how many engines hold it bound, and its affinity before the first.
+    private static let holds = LockedValue([UInt: (count: Int, original: uk_affinity)]())
+
     mutating func bind(_ plan: PlacementPlan) throws(UnlockedError) {
         if let boundThread, pthread_equal(boundThread, pthread_self()) != 0 { return }
-        observation = try plan.bindCurrentThread(worker: 0)
+        restore()
+        let thread = UInt(pthread_self())
+        let saved: Bool = Self.holds.withLock { holds in
+            if var hold = holds[thread] {
+                hold.count += 1
+                holds[thread] = hold
+                return true
+            }
+            var original = uk_affinity()
+            guard uk_get_thread_affinity(&original) == 0 else { return false }
+            holds[thread] = (1, original)
+            return true
+        }
+        guard saved else { throw .internal("cannot read the calling thread's CPU affinity: \(String(cString: strerror(errno)))") }
         boundThread = pthread_self()
+        observation = try plan.bindCurrentThread(worker: 0)
+    }
+
+    /// Releases this engine's hold on the bound caller, when called on that thread.
+    mutating func restore() {
+        guard let boundThread, pthread_equal(boundThread, pthread_self()) != 0 else { return }
+        self.boundThread = nil
+        let thread = UInt(pthread_self())
+        Self.holds.withLock { holds in
+            guard var hold = holds[thread] else { return }
+            hold.count -= 1
+            if hold.count == 0 {
+                _ = uk_set_thread_affinity(&hold.original)
+                holds[thread] = nil
+            } else {
+                holds[thread] = hold
+            }
+        }
     }
 }
 #endif

@@ -174,23 +174,28 @@ public struct BenchSweep {
         guard kernels.contains(where: { $0 != nil }) else { return results }
         tracker.report()  // shows the bar while the input is generated, which can take seconds
 
-        let input = try AlignedBuffer(count: count, width: dtype.byteWidth)
+        // Worker processes map shared memory; every other engine reads it as well.
+        let shared = group.contains { $0.engine == EngineKind.processesShm.rawValue }
+        func buffer(width: Int) throws(UnlockedError) -> JobBuffer {
+            shared ? try JobBuffer(sharedCount: count, width: width) : try JobBuffer(count: count, width: width)
+        }
+        let input = try buffer(width: dtype.byteWidth)
         let widest = group.max { $0.workers < $1.workers }!
-        try runner.fillInput(input.base, dtype: dtype, count: count, generator: DataGenerator(seed: plan.seed),
+        try runner.fillInput(input, dtype: dtype, count: count, generator: DataGenerator(seed: plan.seed),
                              mem: widest.mem, pin: widest.pin, workers: widest.workers)
-        var outputs: [Int: AlignedBuffer] = [:]  // by output width
+        var outputs: [Int: JobBuffer] = [:]  // by output width
         let params = try dtype.parseCenter(plan.center)
 
         var prepared: [(any PreparedCell)?] = []
         for index in results.indices {
             guard let kernel = kernels[index] else { prepared.append(nil); continue }
             do throws(UnlockedError) {
-                var output: UnsafeMutableRawPointer?
+                var output: JobBuffer?
                 if let width = kernel.outputType?.byteWidth {
-                    if outputs[width] == nil { outputs[width] = try AlignedBuffer(count: count, width: width) }
-                    output = outputs[width]!.base
+                    if outputs[width] == nil { outputs[width] = try buffer(width: width) }
+                    output = outputs[width]
                 }
-                let data = CellData(input: input.base, output: output, count: count, params: params)
+                let data = CellData(input: input, output: output, count: count, params: params)
                 let cell = try runner.prepare(group[index], kernel: kernel, data: data)
                 results[index].startupNanoseconds = cell.startupNanoseconds
                 results[index].placement = cell.placement

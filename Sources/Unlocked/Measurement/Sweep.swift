@@ -29,13 +29,13 @@ public struct BenchCell: Sendable, Hashable {
 
 /// The memory a cell runs over, owned by the sweep for the cell's lifetime.
 public struct CellData {
-    public var input: UnsafeRawPointer
+    public var input: JobBuffer
     /// The output array of map kernels (nil for reductions).
-    public var output: UnsafeMutableRawPointer?
+    public var output: JobBuffer?
     public var count: Int
     public var params: uk_params
 
-    public init(input: UnsafeRawPointer, output: UnsafeMutableRawPointer?, count: Int, params: uk_params) {
+    public init(input: JobBuffer, output: JobBuffer?, count: Int, params: uk_params) {
         self.input = input
         self.output = output
         self.count = count
@@ -103,19 +103,19 @@ public protocol CellRunner {
     /// to `workers` workers pinned by `pin`. The thread that writes a page first
     /// decides its NUMA node, so a placement-aware runner fills each chunk from
     /// the worker that will read it. The default fills on the calling thread.
-    func fillInput(_ base: UnsafeMutableRawPointer, dtype: DType, count: Int, generator: DataGenerator,
+    func fillInput(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator,
                    mem: String, pin: String, workers: Int) throws(UnlockedError)
 }
 
 extension CellRunner {
-    public func fillInput(_ base: UnsafeMutableRawPointer, dtype: DType, count: Int, generator: DataGenerator,
+    public func fillInput(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator,
                           mem: String, pin: String, workers: Int) throws(UnlockedError) {
-        generator.fill(base, dtype: dtype, range: 0..<count)
+        generator.fill(buffer.base, dtype: dtype, range: 0..<count)
     }
 }
 
-/// The runner every command uses. Engines replace this one line.
-public func defaultCellRunner() -> any CellRunner { SequentialCellRunner() }
+/// The runner every command uses: every engine, placed as each cell asks.
+public func defaultCellRunner() -> any CellRunner { EngineCellRunner() }
 
 /// Runs cells of the `sequential` engine: one kernel call on the calling
 /// thread, unbound. Everything else is refused with the reason, so a sweep
@@ -156,11 +156,11 @@ final class SequentialPreparedCell: PreparedCell {
     func runOnce() throws(UnlockedError) -> CellSample {
         var acc = uk_acc()
         let start = monotonicNanoseconds()
-        try kernel.run(context: kernel.plugin.state, input: data.input, output: data.output,
+        try kernel.run(context: kernel.plugin.state, input: data.input.base, output: data.output?.base,
                        range: 0..<data.count, params: &data.params, acc: &acc)
         let elapsed = Double(monotonicNanoseconds() - start)
         let value = if let output = data.output, let type = kernel.outputType {
-            checksum(output, type: type, count: data.count)
+            checksum(output.base, type: type, count: data.count)
         } else {
             kernel.value(of: acc)
         }

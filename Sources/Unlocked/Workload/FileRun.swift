@@ -47,7 +47,14 @@ public struct FileRun {
         } : nil
         let cell = BenchCell(engine: engine, kernel: kernel.name, dtype: kernel.inputType, size: input.count,
                              workers: workers, pin: pin, mem: mem)
-        let data = CellData(input: input.base, output: outputFile?.base ?? scratch?.base, count: input.count, params: params)
+        let inputBuffer = JobBuffer(borrowing: UnsafeMutableRawPointer(mutating: input.base),
+                                    byteCount: input.count * kernel.inputType.byteWidth, owner: input)
+        let outputBuffer: JobBuffer? = if let outputFile {
+            JobBuffer(borrowing: outputFile.base, byteCount: input.count * kernel.outputType!.byteWidth, owner: outputFile)
+        } else {
+            scratch.map { JobBuffer(borrowing: $0.base, byteCount: $0.byteCount, owner: $0) }
+        }
+        let data = CellData(input: inputBuffer, output: outputBuffer, count: input.count, params: params)
         let prepared = try runner.prepare(cell, kernel: kernel, data: data)
         var samples: [CellSample] = []
         for rep in 0..<(warmup + reps) {
