@@ -122,7 +122,8 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
     /// The real sequential path: results equal a plain Swift loop over the same data.
     @Test func sequentialRunnerComputesTheRightSums() throws {
         try ISA.initializeDispatch()
-        let results = try BenchSweep(plan: plan(["sequential"], sizes: [1000], kernels: ["absdist.sum", "stream.sum", "absdist.map"])).run()
+        let results = try BenchSweep(plan: plan(["sequential"], sizes: [1000], kernels: ["absdist.sum", "stream.sum", "absdist.map"]),
+                                     runner: SequentialCellRunner()).run()
         let data = try AlignedBuffer(count: 1000, width: 4)
         DataGenerator(seed: 1).fill(data.base, dtype: .i32, range: 0..<1000)
         let values = UnsafeBufferPointer(start: data.base.assumingMemoryBound(to: Int32.self), count: 1000)
@@ -131,6 +132,22 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
                                          .unsigned(UInt128(distances))])
         #expect(results[2].bytesPerRep == 8000 && results[0].bytesPerRep == 4000)
         #expect(results.allSatisfy { $0.placement == "calling thread, unbound" })
+    }
+
+    /// The default runner: every engine, two workers, the same sums as a plain Swift loop.
+    @Test func everyEngineComputesTheRightSums() throws {
+        try ISA.initializeDispatch()
+        let engines = EngineKind.allCases.map(\.rawValue)
+        let results = try BenchSweep(plan: plan(engines, workers: [2], sizes: [10_007], kernels: ["absdist.sum", "absdist.map"]),
+                                     runner: EngineCellRunner(workerExecutable: CommandLineTool.executable.path)).run()
+        let data = try AlignedBuffer(count: 10_007, width: 4)
+        DataGenerator(seed: 1).fill(data.base, dtype: .i32, range: 0..<10_007)
+        let values = UnsafeBufferPointer(start: data.base.assumingMemoryBound(to: Int32.self), count: 10_007)
+        let distances = KernelValue.unsigned(UInt128(values.reduce(0) { $0 + abs(Int($1) - 50) }))
+        #expect(results.count == 2 * engines.count)
+        for result in results {
+            #expect(result.value == distances, "\(result.cell.engine) \(result.cell.kernel): \(result.status)")
+        }
     }
 
     @Test func badPlansAreUsageErrors() {
@@ -164,12 +181,13 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
 
     @Test func benchCommandTableAndFailedCells() throws {
         let outcome = try CommandLineTool.run(["bench", "--engines", "sequential,lockfree-pool", "--sizes", "1000,4Ki",
-                                               "--workers", "1", "--reps", "3"])
+                                               "--workers", "1,2", "--pin", "0", "--reps", "3"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stderr.isEmpty)  // not a terminal: no progress bar
         let lines = outcome.stdout.split(separator: "\n")
-        #expect(lines.count == 4 + 4)
-        #expect(lines.filter { $0.contains("FAILED: engine lockfree-pool is not available") }.count == 2)
+        #expect(lines.count == 4 + 6)  // sequential runs on one worker only
+        // Two workers cannot be placed on the one CPU of --pin 0: failed with the reason, the sweep carries on.
+        #expect(lines.filter { $0.contains("FAILED") && $0.contains("--oversubscribe") }.count == 2)
     }
 
     @Test(arguments: [["bench", "--engines", "nope"], ["bench", "--workers", "0"], ["bench", "--sizes", "1e5,x"],

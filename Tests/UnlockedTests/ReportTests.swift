@@ -147,7 +147,7 @@ func sampleReport() throws -> BenchReport {
         defer { try? FileManager.default.removeItem(at: directory) }
         var paths: [String] = []
         for name in ["a.json", "b.json"] {
-            let run = try CommandLineTool.run(["bench", "--sizes", "2000", "--reps", "5", "--json"])
+            let run = try CommandLineTool.run(["bench", "--engines", "sequential", "--sizes", "2000", "--reps", "5", "--json"])
             #expect(run.status == 0, "\(run.stderr)")
             let path = directory.appendingPathComponent(name).path
             try Data(run.stdout.utf8).write(to: URL(fileURLWithPath: path))

@@ -5,7 +5,13 @@ import Glibc
 /// Runs `bench` and `compare` cells through the real engines, each placed by
 /// its cell's `--pin` and `--mem` policies on this machine's topology.
 public struct EngineCellRunner: CellRunner {
-    public init() {}
+    /// The `unlocked` binary process engines start; nil is this executable
+    /// (a program embedding the library names the CLI here).
+    public var workerExecutable: String?
+
+    public init(workerExecutable: String? = nil) {
+        self.workerExecutable = workerExecutable
+    }
 
     public var engineNames: [String] { EngineKind.allCases.map(\.rawValue) }
 
@@ -16,32 +22,35 @@ public struct EngineCellRunner: CellRunner {
     }
 
     /// The cell's engine configuration, or a usage error naming what is wrong.
-    static func configuration(engine name: String, workers: Int, pin: String,
-                              mem: String) throws(UnlockedError) -> (EngineConfiguration, ResolvedPlacement) {
+    func configuration(engine name: String, workers: Int, pin: String,
+                       mem: String) throws(UnlockedError) -> (EngineConfiguration, ResolvedPlacement) {
         guard let kind = EngineKind(rawValue: name) else {
             throw .usage("engine \(name): unknown (accepted: \(EngineKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         let request = PlacementRequest(workers: workers, pin: try PinPolicy(parsing: pin), memory: try MemoryPolicy(parsing: mem))
         let placement = try request.resolve()
-        return (EngineConfiguration(kind: kind, placement: placement.plan), placement)
+        return (EngineConfiguration(kind: kind, placement: placement.plan, workerExecutable: workerExecutable), placement)
     }
 
     /// Each pinned worker of a pool placed like the widest cell writes the
     /// chunks it will read (first-touch); `none` fills on the calling thread.
     public func fillInput(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator,
                           mem: String, pin: String, workers: Int) throws(UnlockedError) {
-        guard try MemoryPolicy(parsing: mem) == .firstTouch, buffer.sharedFileDescriptor == nil else {
+        // A placement that cannot be made here fails its cells in `prepare`,
+        // with the reason; the input is then written by the calling thread.
+        guard try MemoryPolicy(parsing: mem) == .firstTouch, buffer.sharedFileDescriptor == nil,
+              let (configuration, _) = try? configuration(engine: EngineKind.lockfreePool.rawValue, workers: workers,
+                                                          pin: pin, mem: mem) else {
             generator.fill(buffer.base, dtype: dtype, range: 0..<count)
             return
         }
-        let (configuration, _) = try Self.configuration(engine: EngineKind.lockfreePool.rawValue, workers: workers, pin: pin, mem: mem)
         let pool = try makeEngine(configuration)
         defer { pool.close() }
         try pool.initialize(buffer, dtype: dtype, count: count, generator: generator)
     }
 
     public func prepare(_ cell: BenchCell, kernel: Kernel, data: CellData) throws(UnlockedError) -> any PreparedCell {
-        let (configuration, placement) = try Self.configuration(engine: cell.engine, workers: cell.workers, pin: cell.pin, mem: cell.mem)
+        let (configuration, placement) = try configuration(engine: cell.engine, workers: cell.workers, pin: cell.pin, mem: cell.mem)
         let start = monotonicNanoseconds()
         let engine = try makeEngine(configuration)
         let startup = Double(monotonicNanoseconds() - start)
