@@ -34,3 +34,8 @@ test: test-deps
 	$(SWIFT) test
 	# The engines again under the thread sanitizer, in their own build tree.
 	$(SWIFT) test --sanitize=thread --filter Engine --scratch-path .build-tsan
+	# The C kernels and the plugin loader under the address sanitizer; fixture plugins get
+	# ASan+UBSan too. Leak checking is off: Foundation's Process leaks in the test helper.
+	ASAN_OPTIONS=detect_leaks=0 UNLOCKED_PLUGIN_CC=clang \
+	UNLOCKED_PLUGIN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+		$(SWIFT) test --sanitize=address --filter 'Plugin|Kernel' --scratch-path .build-asan
