@@ -14,6 +14,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
+    @OptionGroup var placement: PlacementOptions
+
     @Option(help: "Timed repetitions (the median is reported).")
     var reps = 5
 
@@ -31,7 +33,9 @@ extension RunCommand {
             guard warmup >= 0 else { throw UnlockedError.usage("--warmup \(warmup): must be a whole number ≥ 0") }
             try ISA.initializeDispatch()
             try stopOnInterrupt()
-            let configuration = try engine.configuration()
+            let placement = try placement.resolve()
+            try placement.requireThisMachine(for: "run")
+            let configuration = try engine.configuration(placement: placement.plan)
             if engine.roundTrip {
                 let jobs = reps * 2_000
                 let summary = try measureEmptyJobRoundTrip(configuration, jobs: jobs)
@@ -49,7 +53,7 @@ extension RunCommand {
             let spec = RunSpec(kernel: kernel, count: try workload.count(),
                                params: try workload.dtype.parseCenter(workload.center),
                                seed: workload.seed, warmup: warmup, reps: reps)
-            let report = try runBenchmark(spec, engine: configuration)
+            let report = try runBenchmark(spec, engine: configuration, placement: placement)
             print(json ? jsonString(report.jsonObject) : report.text)
         }
     }
