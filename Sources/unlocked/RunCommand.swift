@@ -40,9 +40,11 @@ extension RunCommand {
                 let jobs = reps * 2_000
                 let summary = try measureEmptyJobRoundTrip(configuration, jobs: jobs)
                 print(json ? jsonString(["engine": configuration.kind.rawValue, "workers": configuration.workers, "jobs": jobs,
-                                         "round_trip_median_ns": summary.median, "round_trip_min_ns": summary.min])
+                                         "round_trip_median_ns": summary.median, "round_trip_min_ns": summary.min,
+                                         "round_trip_mad_ns": summary.mad])
                            : "empty-job round trip through \(configuration.kind.rawValue), \(configuration.workers) workers: "
-                             + "median \(formatSeconds(summary.median * 1e-9)), min \(formatSeconds(summary.min * 1e-9)) (\(jobs) jobs)")
+                             + "median \(formatSeconds(summary.median * 1e-9)), min \(formatSeconds(summary.min * 1e-9)), "
+                             + "MAD \(formatSeconds(summary.mad * 1e-9)) (\(jobs) jobs)")
                 return
             }
             let catalog = try plugins.catalog()
