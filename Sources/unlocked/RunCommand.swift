@@ -14,6 +14,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
+    @OptionGroup var placement: PlacementOptions
+
     @Option(help: "Timed repetitions (the median is reported).")
     var reps = 5
 
@@ -31,14 +33,18 @@ extension RunCommand {
             guard warmup >= 0 else { throw UnlockedError.usage("--warmup \(warmup): must be a whole number ≥ 0") }
             try ISA.initializeDispatch()
             try stopOnInterrupt()
-            let configuration = try engine.configuration()
+            let placement = try placement.resolve()
+            try placement.requireThisMachine(for: "run")
+            let configuration = try engine.configuration(placement: placement.plan)
             if engine.roundTrip {
                 let jobs = reps * 2_000
                 let summary = try measureEmptyJobRoundTrip(configuration, jobs: jobs)
                 print(json ? jsonString(["engine": configuration.kind.rawValue, "workers": configuration.workers, "jobs": jobs,
-                                         "round_trip_median_ns": summary.median, "round_trip_min_ns": summary.min])
+                                         "round_trip_median_ns": summary.median, "round_trip_min_ns": summary.min,
+                                         "round_trip_mad_ns": summary.mad])
                            : "empty-job round trip through \(configuration.kind.rawValue), \(configuration.workers) workers: "
-                             + "median \(formatSeconds(summary.median * 1e-9)), min \(formatSeconds(summary.min * 1e-9)) (\(jobs) jobs)")
+                             + "median \(formatSeconds(summary.median * 1e-9)), min \(formatSeconds(summary.min * 1e-9)), "
+                             + "MAD \(formatSeconds(summary.mad * 1e-9)) (\(jobs) jobs)")
                 return
             }
             let catalog = try plugins.catalog()
@@ -49,7 +55,7 @@ extension RunCommand {
             let spec = RunSpec(kernel: kernel, count: try workload.count(),
                                params: try workload.dtype.parseCenter(workload.center),
                                seed: workload.seed, warmup: warmup, reps: reps)
-            let report = try runBenchmark(spec, engine: configuration)
+            let report = try runBenchmark(spec, engine: configuration, placement: placement)
             print(json ? jsonString(report.jsonObject) : report.text)
         }
     }

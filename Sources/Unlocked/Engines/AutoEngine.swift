@@ -128,7 +128,7 @@ final class AutoEngine: Engine {
 /// EPCC's syncbench (and bench/openmp_absdist.c) time OpenMP; each sample is
 /// a batch's wall time per job, in nanoseconds.
 @available(*, noasync, message: "blocks until the jobs finish")
-public func measureRoundTrip(_ engine: any Engine, jobs: Int) throws(UnlockedError) -> Summary {
+public func measureRoundTrip(_ engine: any Engine, jobs: Int) throws(UnlockedError) -> SampleStatistics {
     let kernel = try KernelCatalog().kernel(named: "absdist.sum", dtype: .i32)
     let buffer = try engine.makeBuffer(count: 1, width: DType.i32.byteWidth)
     var params = uk_params()
@@ -142,13 +142,13 @@ public func measureRoundTrip(_ engine: any Engine, jobs: Int) throws(UnlockedErr
         for _ in 0..<batch { _ = try engine.run(job) }
         samples.append(Double(monotonicNanoseconds() - start) / Double(batch))
     }
-    return Summary(samples)!
+    return SampleStatistics(samples)!
 }
 
 /// Starts the engine `configuration` names and measures `jobs` empty-job
 /// round trips through it (what `unlocked run --round-trip` prints).
 @available(*, noasync, message: "blocks until the jobs finish")
-public func measureEmptyJobRoundTrip(_ configuration: EngineConfiguration, jobs: Int) throws(UnlockedError) -> Summary {
+public func measureEmptyJobRoundTrip(_ configuration: EngineConfiguration, jobs: Int) throws(UnlockedError) -> SampleStatistics {
     let engine = try makeEngine(configuration)
     defer { engine.close() }
     return try measureRoundTrip(engine, jobs: jobs)

@@ -157,7 +157,9 @@ final class ProcessEngine: Engine {
         let cpu = Int(try reader.read(Int32.self))
         let warning = try reader.readString()
         if warning.hasPrefix("!") { throw .usage(String(warning.dropFirst())) }
-        return BindingObservation(worker: worker.index, plannedPU: planned, observedCPU: cpu, warning: warning.isEmpty ? nil : warning)
+        // The worker's bindCurrentThread either bound a planned PU or said why not (a warning).
+        return BindingObservation(worker: worker.index, plannedPU: planned, observedCPU: cpu,
+                                  bound: planned != nil && warning.isEmpty, warning: warning.isEmpty ? nil : warning)
     }
 
     /// Reaps a worker whose pipe closed (waiting at most a second before

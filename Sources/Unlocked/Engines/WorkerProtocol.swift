@@ -155,16 +155,23 @@ enum PipeIO {
 }
 
 /// Finds the kernel a worker process is asked to run. Built-in kernels are
-/// looked up by name and type in `KernelCatalog`.
-///
-/// Plugin kernels: this is the one place to load them. Once the plugin
-/// loader exists, load `pluginPath` here (once per process, cached), then
-/// look the kernel up in `KernelCatalog(plugins: [thatInstance])`.
-func resolveWorkerKernel(name: String, dtype: DType, pluginPath: String) throws(UnlockedError) -> Kernel {
-    guard pluginPath.isEmpty else {
-        throw .usage("plugin \(pluginPath): worker processes cannot load plugins yet (use a thread engine)")
+/// looked up by name and type in `KernelCatalog`; a plugin kernel comes from
+/// the plugin at `pluginPath` (the resolved path the engine loaded it from),
+/// loaded with the same checks once per process and kept in `plugins`.
+/// The permission checks run again: the file could have been replaced since
+/// the engine checked it.
+func resolveWorkerKernel(name: String, dtype: DType, pluginPath: String,
+                         plugins: inout [String: PluginInstance]) throws(UnlockedError) -> Kernel {
+    guard !pluginPath.isEmpty else { return try KernelCatalog().kernel(named: name, dtype: dtype) }
+    let plugin: PluginInstance
+    if let loaded = plugins[pluginPath] {
+        plugin = loaded
+    } else {
+        plugin = try PluginLoader.load(path: pluginPath)
+        plugins[pluginPath] = plugin
     }
-    return try KernelCatalog().kernel(named: name, dtype: dtype)
+    // Qualified, so a plugin kernel that reuses a built-in name is not taken for the built-in.
+    return try KernelCatalog(plugins: [plugin]).kernel(named: "\(plugin.name):\(name)", dtype: dtype)
 }
 
 /// The worker side: what `unlocked __worker` runs. Reads jobs from stdin,
@@ -204,6 +211,8 @@ private struct ProcessWorker {
     var contexts: WorkerKernelContexts
     var scratchIn: JobBuffer?
     var scratchOut: JobBuffer?
+    /// Plugins loaded for jobs, by path: each is loaded (and initialised) once per process.
+    var plugins: [String: PluginInstance] = [:]
     /// Set while a pipe-transport job streams: after an error the stream is
     /// out of step, so the worker replies and exits instead of reading on.
     var streaming = false
@@ -310,7 +319,7 @@ private struct ProcessWorker {
         let input = try reader.readBuffer()
         let output = try reader.readBuffer()
         let share = try reader.readShare()
-        let kernel = try resolveWorkerKernel(name: name, dtype: dtype, pluginPath: pluginPath)
+        let kernel = try resolveWorkerKernel(name: name, dtype: dtype, pluginPath: pluginPath, plugins: &plugins)
         var acc = uk_acc()
         var tally = WorkerTally()
         let plan = share.plan

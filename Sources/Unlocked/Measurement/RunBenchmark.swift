@@ -38,6 +38,15 @@ public struct RunReport: Sendable {
     public let summary: Summary
     /// How the engine started and what its last timed repetition did.
     public let engine: EngineRun?
+    /// What became of `--huge-pages` and `--mem` on the data buffers
+    /// (empty when the run had no placement request).
+    public var memory: [MemoryOutcome] = []
+    /// Where the input's pages really were after filling, as the kernel says.
+    public var pages: PageLocationReport?
+    /// The machine and limits the placement was planned under.
+    public var placementContext: PlacementContext?
+    /// The plan the workers were bound by; observations are `engine.startup.bindings`.
+    public var plan: PlacementPlan?
 
     public var elementsPerSecond: Double { Double(spec.count) / (summary.median * 1e-9) }
     public var bytesPerSecond: Double { Double(spec.bytesPerRep) / (summary.median * 1e-9) }
@@ -57,11 +66,14 @@ public func runSequentialBenchmark(_ spec: RunSpec) throws(UnlockedError) -> Run
 }
 
 /// Runs `spec` through the engine `configuration` describes: the engine is
-/// started (start-up timed separately), its workers fill the input with the
-/// chunks they will process (first-touch), then each repetition is timed
+/// started (start-up timed separately), the data buffers are placed as
+/// `placement` asks (huge pages, `mbind`) before any page is touched, the
+/// input is filled (by the workers, each its own chunks, unless memory
+/// placement is `none`) and its pages located, then each repetition is timed
 /// around `Engine.run`, from the call to the merged result.
 @available(*, noasync, message: "blocks until the run finishes")
-public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfiguration) throws(UnlockedError) -> RunReport {
+public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfiguration,
+                         placement: ResolvedPlacement? = nil) throws(UnlockedError) -> RunReport {
     guard spec.reps > 0 else { throw .usage("--reps \(spec.reps): must be at least 1") }
     let engine = try makeEngine(configuration)
     defer { engine.close() }
@@ -69,7 +81,24 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
     let output = try spec.kernel.outputType.map { type throws(UnlockedError) in
         try engine.makeBuffer(count: spec.count, width: type.byteWidth)
     }
-    try engine.initialize(input, dtype: spec.dtype, count: spec.count, generator: DataGenerator(seed: spec.seed))
+    var memory: [MemoryOutcome] = []
+    if let placement {
+        // Input first: its outcomes are the ones reported; the output gets the same treatment.
+        for buffer in [input] + (output.map { [$0] } ?? []) {
+            var outcomes: [MemoryOutcome] = []
+            if placement.hugePages { outcomes.append(buffer.adviseHugePages()) }
+            outcomes.append(try buffer.apply(placement.memory, topology: placement.topology))
+            if memory.isEmpty { memory = outcomes }
+        }
+    }
+    let generator = DataGenerator(seed: spec.seed)
+    if placement?.memory == MemoryPolicy.none {
+        // No placement wanted: the allocator's default, as a single-threaded program would get.
+        generator.fill(input.base, dtype: spec.dtype, range: 0..<spec.count)
+    } else {
+        try engine.initialize(input, dtype: spec.dtype, count: spec.count, generator: generator)
+    }
+    let pages = placement.map { _ in input.pageLocations() }
 
     let job = EngineJob(kernel: spec.kernel, input: input, output: output, count: spec.count, params: spec.params)
     var last: EngineResult?
@@ -88,7 +117,8 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
         spec.kernel.value(of: last.acc)
     }
     return RunReport(spec: spec, isa: .selected, value: value, samplesNanoseconds: samples, summary: Summary(samples)!,
-                     engine: EngineRun(configuration: configuration, startup: engine.startup, statistics: last.statistics))
+                     engine: EngineRun(configuration: configuration, startup: engine.startup, statistics: last.statistics),
+                     memory: memory, pages: pages, placementContext: placement?.context, plan: placement?.plan)
 }
 
 /// The exact sum of a map's output, so map runs can be checked like reductions.

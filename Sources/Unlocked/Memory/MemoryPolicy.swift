@@ -54,6 +54,11 @@ public struct MemoryOutcome: Sendable, Equatable, Codable {
         self.note = note
     }
 
+    /// One report line: `memory      interleave: NOT applied (why)`.
+    public var line: String {
+        "memory      \(requested): \(applied ? "applied" : "NOT applied")" + (note.map { " (\($0))" } ?? "")
+    }
+
     public var jsonObject: [String: Any] {
         var object: [String: Any] = ["requested": requested, "applied": applied]
         object["note"] = note
@@ -61,7 +66,7 @@ public struct MemoryOutcome: Sendable, Equatable, Codable {
     }
 }
 
-extension AlignedBuffer {
+extension MappedMemory {
     /// Applies `policy` to the whole buffer with `mbind(2)`; call it before
     /// any page is touched (pages already present keep their node).
     /// `first-touch` and `none` change nothing here: first-touch is done by

@@ -47,7 +47,7 @@ public struct PageLocationReport: Sendable, Equatable, Codable {
     }
 }
 
-extension AlignedBuffer {
+extension MappedMemory {
     /// Asks the kernel where every page of the buffer lives. Pages never
     /// touched count as not present. The corresponding C function is
     /// `numa_move_pages` with no target nodes, which only queries.

@@ -18,9 +18,7 @@ public struct PlacementVerification: Sendable {
     public var text: String {
         var lines = ["verify      \(binaryBytes(byteCount)) buffer, \(observations.count) worker\(observations.count == 1 ? "" : "s"), \(landed) on their planned CPU"]
         lines += plan.lines(observations: observations)
-        for outcome in memory {
-            lines.append("memory      \(outcome.requested): \(outcome.applied ? "applied" : "NOT applied")" + (outcome.note.map { " (\($0))" } ?? ""))
-        }
+        lines += memory.map(\.line)
         lines.append("pages       \(pages.summary)")
         return lines.joined(separator: "\n")
     }

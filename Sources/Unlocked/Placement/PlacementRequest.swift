@@ -49,6 +49,14 @@ public struct ResolvedPlacement: Sendable {
     public var hugePages: Bool
     public var context: PlacementContext
 
+    /// Refuses a plan for another machine where `command` would run workers:
+    /// its CPU and node numbers mean nothing here.
+    public func requireThisMachine(for command: String) throws(UnlockedError) {
+        guard topology.isThisMachine else {
+            throw .usage("--topology: \(command) runs on this machine, not on \(topology.source) (to plan for it: unlocked topo --topology ...)")
+        }
+    }
+
     /// Allocates a buffer placed as requested: huge pages advised and the
     /// memory policy applied before any page is touched. The outcomes say
     /// what was really applied; first-touch is left to the workers.

@@ -5,13 +5,41 @@ extension RunReport {
     public var text: String {
         let s = summary
         let engineLines = engine.map { "\n" + $0.text } ?? ""
+        let placementLines = placementText.map { "\n" + $0 } ?? ""
         return """
         kernel      \(spec.kernel.name) \(spec.dtype.rawValue) (\(spec.kernel.plugin.name), \(isa.rawValue))
         size        \(spec.count) elements, \(formatBytes(Double(spec.bytesPerRep))) per repetition
         result      \(value)
         time        median \(formatSeconds(s.median * 1e-9))  min \(formatSeconds(s.min * 1e-9))  max \(formatSeconds(s.max * 1e-9))  (\(s.count) reps, \(spec.warmup) warm-up)
         throughput  \(formatRate(elementsPerSecond)) elements/s, \(formatBytes(bytesPerSecond))/s
-        """ + engineLines
+        """ + engineLines + placementLines
+    }
+
+    /// Planned versus observed placement, memory outcomes, pages per node
+    /// and the machine's context; nil when the run had no placement.
+    var placementText: String? {
+        guard let plan else { return nil }
+        var lines = ["placement   \(plan.policy)" + (plan.bindingSkipped.map { " (not bound: \($0))" } ?? "")]
+        lines += plan.lines(observations: engine?.startup.bindings ?? [])
+        lines += memory.map(\.line)
+        if let pages { lines.append("pages       input: \(pages.summary)") }
+        lines += placementContext?.lines ?? []
+        return lines.joined(separator: "\n")
+    }
+
+    /// The `placement` object of `--json`; nil when the run had no placement.
+    var placementJSON: [String: Any]? {
+        guard let plan else { return nil }
+        var object: [String: Any] = [
+            "policy": plan.policy,
+            "workers": plan.rows(observations: engine?.startup.bindings ?? []),
+            "memory": memory.map(\.jsonObject),
+            "warnings": plan.warnings,
+        ]
+        object["binding_skipped"] = plan.bindingSkipped
+        object["pages"] = pages?.jsonObject
+        object["context"] = placementContext?.jsonObject
+        return object
     }
 
     /// One JSON object for scripts. Integer results are exact decimal strings
@@ -36,6 +64,7 @@ extension RunReport {
             "bytes_per_rep": spec.bytesPerRep,
         ]
         result["engine"] = engine?.jsonObject
+        result["placement"] = placementJSON
         result["center"] = spec.dtype.isInteger ? "\(spec.params.center_int)" : "\(spec.params.center_float)"
         return result
     }
