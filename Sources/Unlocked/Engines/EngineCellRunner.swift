@@ -32,18 +32,22 @@ public struct EngineCellRunner: CellRunner {
         return (EngineConfiguration(kind: kind, placement: placement.plan, workerExecutable: workerExecutable), placement)
     }
 
-    /// Each pinned worker of a pool placed like the widest cell writes the
-    /// chunks it will read (first-touch); `none` fills on the calling thread.
+    /// Applies the cell's memory policy before any page is touched, then has
+    /// each pinned worker of a pool placed like the widest cell write the
+    /// chunks it will read (first-touch). `none`, and shared memory whose
+    /// pages the allocation already placed, are filled by the calling thread.
     public func fillInput(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator,
                           mem: String, pin: String, workers: Int) throws(UnlockedError) {
+        let policy = try MemoryPolicy(parsing: mem)
         // A placement that cannot be made here fails its cells in `prepare`,
         // with the reason; the input is then written by the calling thread.
-        guard try MemoryPolicy(parsing: mem) == .firstTouch, buffer.sharedFileDescriptor == nil,
-              let (configuration, _) = try? configuration(engine: EngineKind.lockfreePool.rawValue, workers: workers,
-                                                          pin: pin, mem: mem) else {
+        guard policy != .none, buffer.sharedFileDescriptor == nil,
+              let (configuration, placement) = try? configuration(engine: EngineKind.lockfreePool.rawValue, workers: workers,
+                                                                  pin: pin, mem: mem) else {
             generator.fill(buffer.base, dtype: dtype, range: 0..<count)
             return
         }
+        _ = try buffer.apply(policy, topology: placement.topology)
         let pool = try makeEngine(configuration)
         defer { pool.close() }
         try pool.initialize(buffer, dtype: dtype, count: count, generator: generator)
