@@ -35,7 +35,7 @@ public struct RunReport: Sendable {
     public let value: KernelValue
     /// Wall time of each timed repetition, in nanoseconds.
     public let samplesNanoseconds: [Double]
-    public let summary: Summary
+    public let summary: SampleStatistics
     /// How the engine started and what its last timed repetition did.
     public let engine: EngineRun?
     /// What became of `--huge-pages` and `--mem` on the data buffers
@@ -116,7 +116,7 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
     } else {
         spec.kernel.value(of: last.acc)
     }
-    return RunReport(spec: spec, isa: .selected, value: value, samplesNanoseconds: samples, summary: Summary(samples)!,
+    return RunReport(spec: spec, isa: .selected, value: value, samplesNanoseconds: samples, summary: SampleStatistics(samples)!,
                      engine: EngineRun(configuration: configuration, startup: engine.startup, statistics: last.statistics),
                      memory: memory, pages: pages, placementContext: placement?.context, plan: placement?.plan)
 }

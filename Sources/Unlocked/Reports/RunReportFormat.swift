@@ -10,7 +10,7 @@ extension RunReport {
         kernel      \(spec.kernel.name) \(spec.dtype.rawValue) (\(spec.kernel.plugin.name), \(isa.rawValue))
         size        \(spec.count) elements, \(formatBytes(Double(spec.bytesPerRep))) per repetition
         result      \(value)
-        time        median \(formatSeconds(s.median * 1e-9))  min \(formatSeconds(s.min * 1e-9))  max \(formatSeconds(s.max * 1e-9))  (\(s.count) reps, \(spec.warmup) warm-up)
+        time        median \(formatSeconds(s.median * 1e-9))  min \(formatSeconds(s.min * 1e-9))  max \(formatSeconds(s.max * 1e-9))  (\(s.count) reps, \(spec.warmup) warm-up)\(s.isNoisy ? String(format: "  NOISY: MAD/median %.1f%%", s.relativeSpread * 100) : "")
         throughput  \(formatRate(elementsPerSecond)) elements/s, \(formatBytes(bytesPerSecond))/s
         """ + engineLines + placementLines
     }
@@ -58,6 +58,9 @@ extension RunReport {
             "time_median_ns": summary.median,
             "time_min_ns": summary.min,
             "time_max_ns": summary.max,
+            "time_p5_ns": summary.p5,
+            "time_p95_ns": summary.p95,
+            "time_mad_over_median": summary.relativeSpread,
             "samples_ns": samplesNanoseconds,
             "elements_per_second": elementsPerSecond,
             "bytes_per_second": bytesPerSecond,

@@ -64,7 +64,7 @@ public struct FileRun {
         try outputFile?.commit()
         let spec = RunSpec(kernel: kernel, count: input.count, params: params, seed: 0, warmup: warmup, reps: reps)
         let times = samples.map(\.wallNanoseconds)
-        return RunReport(spec: spec, isa: .selected, value: samples[0].value, samplesNanoseconds: times, summary: Summary(times)!, engine: nil)
+        return RunReport(spec: spec, isa: .selected, value: samples[0].value, samplesNanoseconds: times, summary: SampleStatistics(times)!, engine: nil)
     }
 }
 #endif
