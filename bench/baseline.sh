@@ -19,12 +19,12 @@ rate() { sed -n 's/^throughput *\([0-9.]* [kMGT]*\) *elements\/s.*/\1/p'; }
 
 echo "== int32 absdist.sum, 64Ki elements, single thread"
 echo "plain C loop, gcc -O3 -march=native: $(.build/bench/absdist_loop 65536 200 | sed -n 's/^throughput *//p')"
-echo "unlocked run ($(.build/release/unlocked kernels | sed -n '1s/selected variant: \([a-z0-9]*\).*/\1/p')):              $(.build/release/unlocked run --kernel absdist.sum --dtype i32 --size 64Ki --reps 200 | sed -n 's/^throughput *//p')"
+echo "unlocked run ($(.build/release/unlocked kernels | sed -n '1s/selected variant: \([a-z0-9]*\).*/\1/p')):              $(.build/release/unlocked run --engine sequential --kernel absdist.sum --dtype i32 --size 64Ki --reps 200 | sed -n 's/^throughput *//p')"
 
 echo "== int32, 256Mi elements (1 GiB), single thread, median of 5 reps per run, $rounds alternating rounds"
 for round in $(seq "$rounds"); do
     for kernel in absdist.sum stream.sum; do
-        median=$(.build/release/unlocked run --kernel "$kernel" --dtype i32 --size 256Mi --reps 5 --json |
+        median=$(.build/release/unlocked run --engine sequential --kernel "$kernel" --dtype i32 --size 256Mi --reps 5 --json |
                  sed -n 's/.*"time_median_ns" : \([0-9.e+]*\).*/\1/p')
         printf '%s %s %s\n' "$round" "$kernel" "$median"
     done
