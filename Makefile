@@ -4,6 +4,8 @@
 SWIFT        ?= swift
 APT_PACKAGES := pkg-config gcc libhwloc-dev libnuma-dev hwloc numactl util-linux
 SUDO         := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+# Recorded in every JSON report, so a number can be traced to the code that produced it.
+GIT_COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 .PHONY: run test deps test-deps build
 
@@ -24,7 +26,7 @@ test-deps: deps
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-numpy; }
 
 build: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release -Xcc '-DUK_GIT_COMMIT="$(GIT_COMMIT)"'
 
 # The main job on built-in defaults.
 run: build

@@ -48,7 +48,12 @@ extension RunCommand {
                 return
             }
             let catalog = try plugins.catalog()
-            if let fileRun = try data.fileRun(workload: workload, catalog: catalog, warmup: warmup, reps: reps) {
+            if var fileRun = try data.fileRun(workload: workload, catalog: catalog, warmup: warmup, reps: reps) {
+                // Real data goes through the same engine and placement as generated data.
+                fileRun.engine = configuration.kind.rawValue
+                fileRun.workers = configuration.workers
+                fileRun.pin = self.placement.pin ?? "compact"
+                fileRun.mem = self.placement.mem
                 return try data.printRun(fileRun, json: json)
             }
             let kernel = try catalog.kernel(named: workload.kernel, dtype: workload.dtype)

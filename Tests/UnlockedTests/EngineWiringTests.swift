@@ -50,6 +50,16 @@ import Testing
         #expect(outcome.stderr.filter { $0 == "\n" }.count == 1, "\(outcome.stderr)")
     }
 
+    /// Real data runs through the engine named, worker processes included.
+    @Test(arguments: ["lockfree-pool", "processes-shm", "processes-pipe"])
+    func fileInputRunsThroughTheEngine(engine: String) throws {
+        let common = ["run", "--input", NpyFixtures.path("i4_v1.npy"), "--kernel", "absdist.sum", "--reps", "2", "--json"]
+        let reference = try CommandLineTool.run(common + ["--engine", "sequential"])
+        let outcome = try CommandLineTool.run(common + ["--engine", engine])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(try object(outcome.stdout)["result"] as? String == object(reference.stdout)["result"] as? String)
+    }
+
     private func object(_ json: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
     }

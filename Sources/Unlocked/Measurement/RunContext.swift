@@ -1,14 +1,15 @@
 #if os(Linux)
+import CKernels
 import Foundation
 import Glibc
 
 /// The tool's identity, recorded in every JSON report.
 public enum BuildInfo {
     public static let version = "0.1.0"
-    /// The commit the binary was built from. Nothing embeds it at build time
-    /// yet, and asking `git` at run time would describe whatever directory the
-    /// user stands in, not the binary, so it says so honestly.
-    public static let gitCommit = "unknown"
+    /// The commit the binary was built from, embedded by `make` at build
+    /// time; "unknown" for a plain `swift build`. Asking `git` at run time
+    /// would describe whatever directory the user stands in, not the binary.
+    public static let gitCommit = String(cString: uk_build_commit())
 }
 
 /// What the machine looked like while a measurement ran: enough to tell
