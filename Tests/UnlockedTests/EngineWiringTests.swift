@@ -60,6 +60,15 @@ import Testing
         #expect(try object(outcome.stdout)["result"] as? String == object(reference.stdout)["result"] as? String)
     }
 
+    /// Engines pin the calling thread to worker 0's CPU; a later cell's
+    /// placement must still see every allowed CPU (it saw one, and failed).
+    @Test func pinnedCallerDoesNotShrinkTheAllowedSet() throws {
+        let outcome = try CommandLineTool.run(["bench", "--engines", "sequential,lockfree-pool", "--workers", "1,max",
+                                               "--sizes", "1000", "--reps", "3", "--csv"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(!outcome.stdout.contains("FAILED"), "\(outcome.stdout)")
+    }
+
     private func object(_ json: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
     }

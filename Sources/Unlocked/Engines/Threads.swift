@@ -60,6 +60,7 @@ struct CallerBinding {
     mutating func bind(_ plan: PlacementPlan) throws(UnlockedError) {
         if let boundThread, pthread_equal(boundThread, pthread_self()) != 0 { return }
         restore()
+        _ = initialAffinity  // captured before the caller's affinity changes
         let thread = UInt(pthread_self())
         let saved: Bool = Self.holds.withLock { holds in
             if var hold = holds[thread] {

@@ -79,6 +79,7 @@ extension PlacementPlan {
     /// worker. The corresponding C function is `hwloc_set_cpubind`.
     public func bindCurrentThread(worker: Int) throws(UnlockedError) -> BindingObservation {
         let planned = workers.indices.contains(worker) ? workers[worker].osPU : nil
+        _ = initialAffinity  // captured before this thread's affinity changes
         guard let pu = planned else {
             return BindingObservation(worker: worker, plannedPU: nil, observedCPU: currentCPU())
         }

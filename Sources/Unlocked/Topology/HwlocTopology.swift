@@ -50,19 +50,18 @@ final class HwlocTopology {
     var isThisSystem: Bool { hwloc_topology_is_thissystem(raw) != 0 }
 
     /// The PUs this process may use. On this machine: the topology's allowed
-    /// set (cgroup cpuset) narrowed by the process's affinity (taskset,
-    /// numactl, srun); elsewhere the allowed set recorded in the description.
+    /// set (cgroup cpuset) narrowed by the process's affinity from before any
+    /// binding of ours (taskset, numactl, srun); elsewhere the allowed set
+    /// recorded in the description.
     func allowedCPUs() -> Set<Int> {
         let set = hwloc_bitmap_dup(hwloc_topology_get_allowed_cpuset(raw))!
         defer { hwloc_bitmap_free(set) }
-        if isThisSystem, source == .host {
-            let bound = hwloc_bitmap_alloc()!
-            defer { hwloc_bitmap_free(bound) }
-            if hwloc_get_cpubind(raw, bound, Int32(HWLOC_CPUBIND_PROCESS.rawValue)) == 0 {
-                hwloc_bitmap_and(set, set, bound)
-            }
+        let allowed = Set(members(set))
+        // The affinity from before any engine pinned a thread of ours.
+        if isThisSystem, source == .host, let initial = initialAffinity {
+            return allowed.intersection(initial)
         }
-        return Set(members(set))
+        return allowed
     }
 
     /// The Swift snapshot of this topology.
