@@ -17,7 +17,9 @@ final class AutoEngine: Engine {
     /// Nanoseconds per element of each kernel measured so far.
     private var speeds: [UnsafePointer<uk_kernel>: Double] = [:]
     /// The last decision, so repeated jobs do not pay for formatting it again.
-    private var lastDecision: (kernel: UnsafePointer<uk_kernel>, count: Int, parallel: Bool, note: String)?
+    /// The last decision and the report notes of a sequential run, kept whole
+    /// so a repeated small job costs one comparison, not new strings.
+    private var lastDecision: (kernel: UnsafePointer<uk_kernel>, count: Int, parallel: Bool, note: String, sequentialNotes: [String])?
     private var contexts = WorkerKernelContexts(worker: 0)
 
     init(_ configuration: EngineConfiguration) throws(UnlockedError) {
@@ -54,7 +56,7 @@ final class AutoEngine: Engine {
                                         params: &params, engineLock: nil)
             if job.count > 0 { try invoker.run(0..<job.count, acc: &acc, contexts: &contexts, tally: &tally) }
             var statistics = EngineStatistics(engine: .sequential, plan: ChunkPlan(count: job.count, chunkSize: max(job.count, 1), workers: 1),
-                                              tallies: [tally], notes: KernelInvoker.notes(for: job.kernel) + [decision.note])
+                                              tallies: [tally], notes: decision.sequentialNotes)
             statistics.computeNanoseconds = monotonicNanoseconds() - start
             return EngineResult(acc: acc, statistics: statistics)
         }
@@ -72,9 +74,9 @@ final class AutoEngine: Engine {
     }
 
     /// Sequential unless the pool's estimate, with a 25% margin, is faster.
-    private func decide(_ job: EngineJob, perElement: Double) -> (parallel: Bool, note: String) {
+    private func decide(_ job: EngineJob, perElement: Double) -> (parallel: Bool, note: String, sequentialNotes: [String]) {
         if let last = lastDecision, last.kernel == job.kernel.descriptor, last.count == job.count {
-            return (last.parallel, last.note)
+            return (last.parallel, last.note, last.sequentialNotes)
         }
         let sequential = perElement * Double(job.count)
         let parallel = roundTripNanoseconds + sequential / Double(workerCount)
@@ -85,8 +87,9 @@ final class AutoEngine: Engine {
         let note = "auto chose \(chosen ? "lockfree-pool" : "sequential"): sequential ≈ \(formatSeconds(sequential * 1e-9)), "
             + "pool ≈ \(formatSeconds(parallel * 1e-9)) (round trip \(formatSeconds(roundTripNanoseconds * 1e-9)), "
             + "\(String(format: "%.3f", perElement)) ns/element)"
-        lastDecision = (job.kernel.descriptor, job.count, chosen, note)
-        return (chosen, note)
+        let sequentialNotes = KernelInvoker.notes(for: job.kernel) + [note]
+        lastDecision = (job.kernel.descriptor, job.count, chosen, note, sequentialNotes)
+        return (chosen, note, sequentialNotes)
     }
 
     /// Work below which `auto` stays sequential whatever the calibration says.
