@@ -63,8 +63,10 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
         let runner = ScriptedRunner()
         let results = try BenchSweep(plan: plan(["a", "b"], workers: [1, 2]), runner: runner).run()
         #expect(results.map(\.cell.engine) == ["a", "a", "b", "b"])
-        // One warm-up round then three timed rounds, each visiting every cell once.
-        #expect(runner.log == Array(repeating: ["a/1", "a/2", "b/1", "b/2"], count: 4).flatMap { $0 })
+        // One warm-up round then three timed rounds, each visiting every cell
+        // once, each starting one cell later than the round before.
+        #expect(runner.log == ["a/1", "a/2", "b/1", "b/2", "a/2", "b/1", "b/2", "a/1",
+                               "b/1", "b/2", "a/1", "a/2", "b/2", "a/1", "a/2", "b/1"])
         #expect(results.allSatisfy { $0.status == .ok && $0.samples.count == 3 && $0.startupNanoseconds == 42 })
         #expect(results[1].statistics?.median == 500)
     }

@@ -211,7 +211,10 @@ public struct BenchSweep {
         var timedNanoseconds = [Double](repeating: 0, count: group.count)
         var round = 0
         while prepared.contains(where: { $0 != nil }) {
-            for index in prepared.indices {
+            // Each round starts one cell later, so no cell always runs right
+            // after the same neighbour (which would warm or spoil its caches).
+            let order = prepared.indices.map { ($0 + round) % prepared.count }
+            for index in order {
                 guard let cell = prepared[index] else { continue }
                 do throws(UnlockedError) {
                     let sample = try cell.runOnce()
