@@ -211,10 +211,7 @@ public struct BenchSweep {
         var timedNanoseconds = [Double](repeating: 0, count: group.count)
         var round = 0
         while prepared.contains(where: { $0 != nil }) {
-            // Each round starts one cell later, so no cell always runs right
-            // after the same neighbour (which would warm or spoil its caches).
-            let order = prepared.indices.map { ($0 + round) % prepared.count }
-            for index in order {
+            for index in visitOrder(count: prepared.count, round: round) {
                 guard let cell = prepared[index] else { continue }
                 do throws(UnlockedError) {
                     let sample = try cell.runOnce()
@@ -292,4 +289,17 @@ struct ProgressTracker {
     func report() {
         progress(SweepProgress(done: done.values.reduce(0, +), planned: planned.values.reduce(0, +)))
     }
+}
+
+/// The order cells run in round `round`: a fixed pseudo-random permutation
+/// per round (reproducible run to run), so no cell always runs right after
+/// the same neighbour, whose threads, processes and cache traffic would
+/// otherwise bias it in every round alike.
+func visitOrder(count: Int, round: Int) -> [Int] {
+    var order = Array(0..<count)
+    let generator = DataGenerator(seed: UInt64(round) &+ 0x0DE5)
+    for i in stride(from: count - 1, to: 0, by: -1) {
+        order.swapAt(i, Int(generator.bits(i) % UInt64(i + 1)))
+    }
+    return order
 }
