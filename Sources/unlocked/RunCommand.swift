@@ -4,7 +4,7 @@ import Unlocked
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run one kernel over generated data and report time and throughput."
+        abstract: "Run one kernel over generated or .npy data through one engine, and report time, throughput and placement."
     )
 
     @OptionGroup var workload: WorkloadOptions
