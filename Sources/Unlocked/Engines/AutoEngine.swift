@@ -49,16 +49,7 @@ final class AutoEngine: Engine {
         let perElement = try speed(of: job)
         let decision = decide(job, perElement: perElement)
         guard decision.parallel else {
-            var params = jobParameters(job)
-            var acc = uk_acc()
-            var tally = WorkerTally()
-            let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
-                                        params: &params, engineLock: nil)
-            if job.count > 0 { try invoker.run(0..<job.count, acc: &acc, contexts: &contexts, tally: &tally) }
-            var statistics = EngineStatistics(engine: .sequential, plan: ChunkPlan(count: job.count, chunkSize: max(job.count, 1), workers: 1),
-                                              tallies: [tally], notes: decision.sequentialNotes)
-            statistics.computeNanoseconds = monotonicNanoseconds() - start
-            return EngineResult(acc: acc, statistics: statistics)
+            return try runOnCallingThread(job, contexts: &contexts, notes: decision.sequentialNotes, start: start)
         }
         // Four chunks per worker for balance, each worth at least 2 µs of work
         // so claiming one stays negligible.

@@ -145,6 +145,18 @@ struct KernelInvoker: @unchecked Sendable {
     }
 }
 
+/// Runs `body` with an invoker for `job`. Its parameters live on the heap
+/// until `body` returns, so workers on other threads may read them through
+/// the invoker for the whole job.
+func withJobInvoker<Result>(_ job: EngineJob, engineLock: GlobalLock? = nil,
+                            _ body: (KernelInvoker) throws(UnlockedError) -> Result) throws(UnlockedError) -> Result {
+    let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
+    params.initialize(to: jobParameters(job))
+    defer { params.deallocate() }
+    return try body(KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
+                                  params: params, engineLock: engineLock))
+}
+
 /// Parameters for a job: the streaming-store hint is set when the output
 /// exceeds the last-level cache, as for a sequential run.
 func jobParameters(_ job: EngineJob) -> uk_params {

@@ -200,17 +200,14 @@ final class LockedPool: Engine {
         try checkRunning()
         try job.validate()
         let start = monotonicNanoseconds()
-        let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
-        params.initialize(to: jobParameters(job))
-        defer { params.deallocate() }
-        let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
-                                    params: params, engineLock: nil)
-        let plan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
-        let (acc, tallies, error) = core.perform(.run(invoker), plan: plan)
-        if let error { throw error }
-        var statistics = EngineStatistics(engine: kind, plan: plan, tallies: tallies, notes: KernelInvoker.notes(for: job.kernel))
-        statistics.computeNanoseconds = monotonicNanoseconds() - start
-        return EngineResult(acc: acc, statistics: statistics)
+        return try withJobInvoker(job) { invoker throws(UnlockedError) in
+            let plan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
+            let (acc, tallies, error) = core.perform(.run(invoker), plan: plan)
+            if let error { throw error }
+            var statistics = EngineStatistics(engine: kind, plan: plan, tallies: tallies, notes: KernelInvoker.notes(for: job.kernel))
+            statistics.computeNanoseconds = monotonicNanoseconds() - start
+            return EngineResult(acc: acc, statistics: statistics)
+        }
     }
 
     func close() {

@@ -123,24 +123,21 @@ final class RuntimeEngine: Engine {
     func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
         try job.validate()
         let start = monotonicNanoseconds()
-        let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
-        params.initialize(to: jobParameters(job))
-        defer { params.deallocate() }
-        let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
-                                    params: params, engineLock: nil)
-        let plan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
-        let slots = WorkerSlots(count: workerCount)
-        let counter = ChunkCounter()
-        perform { worker in
-            runClaimedChunks(worker: worker, plan: plan, counter: counter, invoker: invoker, slots: slots)
+        return try withJobInvoker(job) { invoker throws(UnlockedError) in
+            let plan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
+            let slots = WorkerSlots(count: workerCount)
+            let counter = ChunkCounter()
+            perform { worker in
+                runClaimedChunks(worker: worker, plan: plan, counter: counter, invoker: invoker, slots: slots)
+            }
+            if let error = slots.takeError() { throw error }
+            let note = kind == .tasks ? "one child task per worker, on a task executor of \(workerCount) threads of ours"
+                : "workers are GCD threads: not bound to the placement"
+            var statistics = EngineStatistics(engine: kind, plan: plan, tallies: slots.tallies,
+                                              notes: KernelInvoker.notes(for: job.kernel) + [note])
+            statistics.computeNanoseconds = monotonicNanoseconds() - start
+            return EngineResult(acc: slots.merged(job.kernel), statistics: statistics)
         }
-        if let error = slots.takeError() { throw error }
-        let note = kind == .tasks ? "one child task per worker, on a task executor of \(workerCount) threads of ours"
-            : "workers are GCD threads: not bound to the placement"
-        var statistics = EngineStatistics(engine: kind, plan: plan, tallies: slots.tallies,
-                                          notes: KernelInvoker.notes(for: job.kernel) + [note])
-        statistics.computeNanoseconds = monotonicNanoseconds() - start
-        return EngineResult(acc: slots.merged(job.kernel), statistics: statistics)
     }
 
     func close() { executor?.shutdown() }

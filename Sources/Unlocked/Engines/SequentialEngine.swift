@@ -31,16 +31,7 @@ final class SequentialEngine: Engine {
         try job.validate()
         let start = monotonicNanoseconds()
         try bindCaller()
-        var params = jobParameters(job)
-        var acc = uk_acc()
-        var tally = WorkerTally()
-        let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
-                                    params: &params, engineLock: nil)
-        if job.count > 0 { try invoker.run(0..<job.count, acc: &acc, contexts: &contexts, tally: &tally) }
-        var statistics = EngineStatistics(engine: kind, plan: ChunkPlan(count: job.count, chunkSize: max(job.count, 1), workers: 1),
-                                          tallies: [tally], notes: KernelInvoker.notes(for: job.kernel))
-        statistics.computeNanoseconds = monotonicNanoseconds() - start
-        return EngineResult(acc: acc, statistics: statistics)
+        return try runOnCallingThread(job, contexts: &contexts, notes: KernelInvoker.notes(for: job.kernel), start: start)
     }
 
     func close() {
@@ -84,23 +75,20 @@ final class SpawnEngine: Engine {
     func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
         try job.validate()
         let start = monotonicNanoseconds()
-        let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
-        params.initialize(to: jobParameters(job))
-        defer { params.deallocate() }
-        let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
-                                    params: params, engineLock: nil)
-        let (slots, spawnNanoseconds) = try spawnBlocks(count: job.count) { block, range, slot throws(UnlockedError) in
-            var contexts = WorkerKernelContexts(worker: block)
-            defer { contexts.releaseAll() }
-            if !range.isEmpty { try invoker.run(range, acc: &slot.pointee.acc, contexts: &contexts, tally: &slot.pointee.tally) }
+        return try withJobInvoker(job) { invoker throws(UnlockedError) in
+            let (slots, spawnNanoseconds) = try spawnBlocks(count: job.count) { block, range, slot throws(UnlockedError) in
+                var contexts = WorkerKernelContexts(worker: block)
+                defer { contexts.releaseAll() }
+                if !range.isEmpty { try invoker.run(range, acc: &slot.pointee.acc, contexts: &contexts, tally: &slot.pointee.tally) }
+            }
+            let chunkPlan = ChunkPlan(count: job.count, chunkSize: max(1, (job.count + blocks - 1) / blocks), workers: blocks)
+            var statistics = EngineStatistics(engine: kind, plan: chunkPlan, tallies: slots.tallies,
+                                              notes: KernelInvoker.notes(for: job.kernel))
+            statistics.chunkCount = min(job.count, blocks)  // the non-empty blocks
+            statistics.startupNanoseconds = spawnNanoseconds
+            statistics.computeNanoseconds = monotonicNanoseconds() - start
+            return EngineResult(acc: slots.merged(job.kernel), statistics: statistics)
         }
-        let chunkPlan = ChunkPlan(count: job.count, chunkSize: max(1, (job.count + blocks - 1) / blocks), workers: blocks)
-        var statistics = EngineStatistics(engine: kind, plan: chunkPlan, tallies: slots.tallies,
-                                          notes: KernelInvoker.notes(for: job.kernel))
-        statistics.chunkCount = min(job.count, blocks)  // the non-empty blocks
-        statistics.startupNanoseconds = spawnNanoseconds
-        statistics.computeNanoseconds = monotonicNanoseconds() - start
-        return EngineResult(acc: slots.merged(job.kernel), statistics: statistics)
     }
 
     func close() {}
@@ -145,5 +133,21 @@ final class SpawnEngine: Engine {
 struct UncheckedPointer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
+}
+
+/// One kernel call over the whole job on the calling thread, as worker 0:
+/// what `sequential` does, and `auto` when it stays sequential.
+func runOnCallingThread(_ job: EngineJob, contexts: inout WorkerKernelContexts, notes: [String],
+                        start: UInt64) throws(UnlockedError) -> EngineResult {
+    var params = jobParameters(job)
+    var acc = uk_acc()
+    var tally = WorkerTally()
+    let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
+                                params: &params, engineLock: nil)
+    if job.count > 0 { try invoker.run(0..<job.count, acc: &acc, contexts: &contexts, tally: &tally) }
+    var statistics = EngineStatistics(engine: .sequential, plan: ChunkPlan(count: job.count, chunkSize: max(job.count, 1), workers: 1),
+                                      tallies: [tally], notes: notes)
+    statistics.computeNanoseconds = monotonicNanoseconds() - start
+    return EngineResult(acc: acc, statistics: statistics)
 }
 #endif
