@@ -113,11 +113,7 @@ final class EnginePreparedCell: PreparedCell {
             to.base.copyMemory(from: from.base, byteCount: data.count * type.byteWidth)
         }
         let statistics = result.statistics
-        let value = if let output = data.output, let type = kernel.outputType {
-            checksum(output.base, type: type, count: data.count)
-        } else {
-            kernel.value(of: result.acc)
-        }
+        let value = kernel.result(acc: result.acc, output: data.output?.base, count: data.count)
         return CellSample(wallNanoseconds: wall,
                           startupNanoseconds: statistics.startupNanoseconds > 0 ? Double(statistics.startupNanoseconds) : nil,
                           bytesExchanged: statistics.bytesCopied > 0 ? statistics.bytesCopied : nil,

@@ -60,11 +60,6 @@ public struct EngineRun: Sendable {
     public let statistics: EngineStatistics
 }
 
-/// Runs `spec` on the calling thread and times each repetition.
-public func runSequentialBenchmark(_ spec: RunSpec) throws(UnlockedError) -> RunReport {
-    try runBenchmark(spec, engine: EngineConfiguration(kind: .sequential, placement: .unbound(1)))
-}
-
 /// Runs `spec` through the engine `configuration` describes: the engine is
 /// started (start-up timed separately), the data buffers are placed as
 /// `placement` asks (huge pages, `mbind`) before any page is touched, the
@@ -111,14 +106,18 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
         last = result
     }
     guard let last else { throw .internal("no repetition ran") }
-    let value = if let output, let type = spec.kernel.outputType {
-        checksum(output.base, type: type, count: spec.count)
-    } else {
-        spec.kernel.value(of: last.acc)
-    }
-    return RunReport(spec: spec, isa: .selected, value: value, samplesNanoseconds: samples, summary: SampleStatistics(samples)!,
+    return RunReport(spec: spec, isa: .selected, value: spec.kernel.result(acc: last.acc, output: output?.base, count: spec.count), samplesNanoseconds: samples, summary: SampleStatistics(samples)!,
                      engine: EngineRun(configuration: configuration, startup: engine.startup, statistics: last.statistics),
                      memory: memory, pages: pages, placementContext: placement?.context, plan: placement?.plan)
+}
+
+extension Kernel {
+    /// What a run produced: a reduction's value, or for a map kernel the exact
+    /// sum of its `count` outputs at `output`, so maps can be checked like reductions.
+    public func result(acc: uk_acc, output: UnsafeRawPointer?, count: Int) -> KernelValue {
+        if let output, let outputType { return checksum(output, type: outputType, count: count) }
+        return value(of: acc)
+    }
 }
 
 /// The exact sum of a map's output, so map runs can be checked like reductions.

@@ -159,11 +159,6 @@ final class SequentialPreparedCell: PreparedCell {
         try kernel.run(context: kernel.plugin.state, input: data.input.base, output: data.output?.base,
                        range: 0..<data.count, params: &data.params, acc: &acc)
         let elapsed = Double(monotonicNanoseconds() - start)
-        let value = if let output = data.output, let type = kernel.outputType {
-            checksum(output.base, type: type, count: data.count)
-        } else {
-            kernel.value(of: acc)
-        }
-        return CellSample(wallNanoseconds: elapsed, value: value)
+        return CellSample(wallNanoseconds: elapsed, value: kernel.result(acc: acc, output: data.output?.base, count: data.count))
     }
 }
