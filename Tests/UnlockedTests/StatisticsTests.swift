@@ -84,6 +84,7 @@ import Testing
         }
         #expect(try parseSizeList("1e5,64Mi,1Gi") == [100_000, 64 << 20, 1 << 30])
         #expect(throws: UnlockedError.self) { try parseSizeList("1e5,0") }
-        #expect(cpuListCount("0-3,8,10-11") == 7 && cpuListCount("0") == 1 && cpuListCount("3-1") == nil)
+        #expect(try CPUList.parse("0-3,8,10-11").count == 7 && CPUList.parse("0").count == 1)
+        #expect(throws: UnlockedError.self) { try CPUList.parse("3-1") }
     }
 }

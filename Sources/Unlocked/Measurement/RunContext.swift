@@ -37,9 +37,8 @@ public struct RunContext: Sendable {
     /// Reads the context of the current process from /proc and /sys.
     public static func current(procRoot: String = "/proc", sysRoot: String = "/sys") -> RunContext {
         let cpuinfo = (try? String(contentsOfFile: "\(procRoot)/cpuinfo", encoding: .utf8)) ?? ""
-        let status = (try? String(contentsOfFile: "\(procRoot)/self/status", encoding: .utf8)) ?? ""
         let meminfo = (try? String(contentsOfFile: "\(procRoot)/meminfo", encoding: .utf8)) ?? ""
-        let allowed = procField("Cpus_allowed_list", in: status) ?? "unknown"
+        let allowed = PlacementContext.affinity(statusPath: "\(procRoot)/self/status")
         var load = [Double](repeating: 0, count: 3)
         let loaded = getloadavg(&load, 3)
         let nodes = try? FileManager.default.contentsOfDirectory(atPath: "\(sysRoot)/devices/system/node")
@@ -52,7 +51,8 @@ public struct RunContext: Sendable {
             sockets: Set(procValues("physical id", in: cpuinfo)).count.nonZero,
             numaNodes: nodes?.nonZero,
             lastLevelCacheBytes: Unlocked.lastLevelCacheBytes,
-            allowedCPUs: allowed, allowedCPUCount: cpuListCount(allowed) ?? sysconf(Int32(_SC_NPROCESSORS_ONLN)),
+            allowedCPUs: allowed.map { CPUList.format($0) } ?? "unknown",
+            allowedCPUCount: allowed?.count ?? sysconf(Int32(_SC_NPROCESSORS_ONLN)),
             loadAverage: loaded == 3 ? load : [],
             memoryAvailableBytes: procField("MemAvailable", in: meminfo).flatMap { kibibytes($0) },
             placement: nil, startedAt: Date())
@@ -95,22 +95,6 @@ func physicalCoreCount(cpuinfo: String) -> Int? {
 /// "23761 kB" → bytes.
 func kibibytes(_ text: String) -> Int? {
     text.split(separator: " ").first.flatMap { Int($0) }.map { $0 * 1024 }
-}
-
-/// The number of CPUs in a kernel CPU list such as `0-3,8,10-11`; nil when malformed.
-public func cpuListCount(_ list: String) -> Int? {
-    var total = 0
-    for piece in list.split(separator: ",") {
-        let bounds = piece.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        switch bounds.count {
-        case 1: guard bounds[0] != nil else { return nil }; total += 1
-        case 2:
-            guard let low = bounds[0], let high = bounds[1], low <= high else { return nil }
-            total += high - low + 1
-        default: return nil
-        }
-    }
-    return total > 0 ? total : nil
 }
 
 extension Int {
