@@ -1,11 +1,15 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Our own targets build with warnings as errors, so a clean build stays clean
+// (dependencies are not affected: the flag applies per target).
+let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
+
 let package = Package(
     name: "Unlocked",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "unlocked", targets: ["unlocked"]),
+        .executable(name: "unlocked", targets: ["UnlockedCLI"]),
         .library(name: "Unlocked", targets: ["Unlocked"]),
         // Example plugins (plugins/README.md), built as the .so files `--plugin` loads.
         .library(name: "PluginSqdist", type: .dynamic, targets: ["PluginSqdist"]),
@@ -35,20 +39,58 @@ let package = Package(
         ),
         // Linux calls the engines need that Swift cannot reach (futex, memfd, prctl).
         .target(name: "CSupport"),
+
+        // The library's layers, lowest first. Each target may import only the ones
+        // above it in this list, so a wrong-way dependency is a compile error
+        // (README.md, "Architecture").
+        .target(
+            name: "UnlockedCore",
+            dependencies: ["CKernels", "CSupport"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "UnlockedTopology",
+            dependencies: ["UnlockedCore", "CHwloc", "CNuma", "CSupport"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "UnlockedKernels",
+            dependencies: ["UnlockedCore", "CKernels"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "UnlockedEngines",
+            dependencies: ["UnlockedCore", "UnlockedTopology", "UnlockedKernels", "CSupport"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "UnlockedMeasurement",
+            dependencies: ["UnlockedCore", "UnlockedTopology", "UnlockedKernels", "UnlockedEngines"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "UnlockedReports",
+            dependencies: ["UnlockedCore", "UnlockedTopology", "UnlockedKernels", "UnlockedEngines",
+                           "UnlockedMeasurement"],
+            swiftSettings: strict
+        ),
         .target(
             name: "Unlocked",
-            dependencies: ["CKernels", "CHwloc", "CNuma", "CSupport"]
+            dependencies: ["UnlockedCore", "UnlockedTopology", "UnlockedKernels", "UnlockedEngines",
+                           "UnlockedMeasurement", "UnlockedReports"],
+            swiftSettings: strict
         ),
         .executableTarget(
-            name: "unlocked",
+            name: "UnlockedCLI",
             dependencies: [
                 "Unlocked",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: strict
         ),
         .testTarget(
             name: "UnlockedTests",
-            dependencies: ["Unlocked", "CKernels", "unlocked"],
+            dependencies: ["Unlocked", "CKernels", "UnlockedCLI"],
             // Fixture .npy files and C sources the tests compile into fixture plugins.
             exclude: ["Fixtures"]
         ),

@@ -77,7 +77,23 @@ import Testing
         try engine.initialize(input, dtype: .i32, count: 1, generator: DataGenerator(seed: 1))
         let result = try engine.run(EngineJob(kernel: kernel, input: input, output: nil, count: 1, params: EngineFixture.params(.i32)))
         #expect(result.statistics.engine == .sequential)
-        #expect(result.statistics.notes.contains { $0.hasPrefix("auto chose sequential") })
+        let decision = try #require(result.statistics.autoDecision)
+        #expect(decision.chosen == .sequential)
+        #expect(decision.sequentialEstimateNanoseconds < AutoEngine.minimumParallelWorkNanoseconds)
+    }
+
+    @Test func autoChoosesThePoolForLargeInputs() throws {
+        let engine = try makeEngine(EngineFixture.configuration(.auto, workers: 2, chunk: nil))
+        defer { engine.close() }
+        let kernel = try KernelCatalog().kernel(named: "absdist.sum", dtype: .i32)
+        let count = 32 << 20
+        let input = try engine.makeBuffer(count: count, width: 4)
+        try engine.initialize(input, dtype: .i32, count: count, generator: DataGenerator(seed: 1))
+        let result = try engine.run(EngineJob(kernel: kernel, input: input, output: nil, count: count, params: EngineFixture.params(.i32)))
+        let decision = try #require(result.statistics.autoDecision)
+        #expect(decision.chosen == .lockfreePool)
+        #expect(result.statistics.engine == .lockfreePool)
+        #expect(decision.poolEstimateNanoseconds * 1.25 < decision.sequentialEstimateNanoseconds)
     }
 
     @Test func badConfigurationsAreUsageErrors() {

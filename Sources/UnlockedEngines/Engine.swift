@@ -1,0 +1,206 @@
+import CKernels
+import UnlockedCore
+import UnlockedKernels
+import UnlockedTopology
+
+/// The ways of going parallel Unlocked compares, by their CLI names.
+public enum EngineKind: String, CaseIterable, Sendable, Codable {
+    /// One kernel call on the calling thread.
+    case sequential
+    /// A new thread per block, all joined at the end (the seed's `f_threaded`).
+    case spawn
+    /// Pool workers that must hold one global lock while they run a chunk (CPython's GIL).
+    case gil
+    /// Persistent pinned workers, a mutex + condition variable queue, partials merged under the lock.
+    case lockedPool = "locked-pool"
+    /// Persistent pinned workers, chunks claimed with atomics, futex parking.
+    case lockfreePool = "lockfree-pool"
+    /// Swift structured concurrency (`withTaskGroup`), the coroutine model.
+    case tasks
+    /// `DispatchQueue.concurrentPerform`.
+    case gcd
+    /// Worker processes mapping the input from a memfd; only ranges and results cross a pipe.
+    case processesShm = "processes-shm"
+    /// Worker processes receiving their chunks' bytes over a pipe (multiprocessing's pickling).
+    case processesPipe = "processes-pipe"
+    /// `sequential` or `lockfree-pool`, and the chunk size, from a quick calibration.
+    case auto
+}
+
+/// What an engine is built with.
+public struct EngineConfiguration: Sendable {
+    public var kind: EngineKind
+    /// One entry per worker; its count is the worker count.
+    public var placement: PlacementPlan
+    /// Elements per chunk; nil chooses from the size and worker count.
+    public var chunk: Int?
+    /// Threads (blocks) per job of `spawn`.
+    public var blocks: Int
+    /// The `unlocked` executable process workers run in worker mode; nil means
+    /// this process's own executable (tests pass the built CLI).
+    public var workerExecutable: String?
+    /// Extra environment of worker processes (test hooks).
+    public var workerEnvironment: [String: String]
+
+    public init(kind: EngineKind, placement: PlacementPlan, chunk: Int? = nil, blocks: Int = 100,
+                workerExecutable: String? = nil, workerEnvironment: [String: String] = [:]) {
+        self.kind = kind
+        self.placement = placement
+        self.chunk = chunk
+        self.blocks = blocks
+        self.workerExecutable = workerExecutable
+        self.workerEnvironment = workerEnvironment
+    }
+
+    public var workers: Int { placement.workers.count }
+
+    /// Checks what a user could have typed wrong, naming the flag.
+    public func validate() throws(UnlockedError) {
+        guard workers >= 1 else { throw .usage("--workers \(workers): must be at least 1") }
+        guard workers <= 4096 else { throw .usage("--workers \(workers): at most 4096 are accepted") }
+        if let chunk, chunk < 1 { throw .usage("--chunk \(chunk): must be at least 1 element") }
+        guard (1...100_000).contains(blocks) else { throw .usage("--blocks \(blocks): accepted 1...100000") }
+    }
+}
+
+/// One job: a kernel over `[0, count)` of `input`.
+public struct EngineJob: Sendable {
+    public var kernel: Kernel
+    public var input: JobBuffer
+    /// Map kernels only: where the output goes.
+    public var output: JobBuffer?
+    public var count: Int
+    public var params: uk_params
+
+    public init(kernel: Kernel, input: JobBuffer, output: JobBuffer?, count: Int, params: uk_params) {
+        self.kernel = kernel
+        self.input = input
+        self.output = output
+        self.count = count
+        self.params = params
+    }
+
+    /// Refuses buffers too small for `count` (a kernel would read past them).
+    package func validate() throws(UnlockedError) {
+        guard count >= 0 else { throw .internal("job of \(count) elements") }
+        guard input.byteCount >= count * kernel.inputType.byteWidth else {
+            throw .internal("input buffer of \(input.byteCount) bytes is too small for \(count) \(kernel.inputType.rawValue) elements")
+        }
+        if let type = kernel.outputType {
+            guard let output, output.byteCount >= count * type.byteWidth else {
+                throw .internal("map kernel \(kernel.name) needs an output buffer of \(count) \(type.rawValue) elements")
+            }
+        }
+    }
+}
+
+/// What one job did, beyond its result.
+public struct EngineStatistics: Sendable, Equatable {
+    /// The engine that ran the job (`auto` reports the one it chose).
+    public var engine: EngineKind
+    public var workers: Int
+    public var chunkSize: Int
+    public var chunkCount: Int
+    /// Time spent creating threads inside this job (`spawn`); zero for engines
+    /// whose workers exist before the job (their start-up is `EngineStartup`).
+    public var startupNanoseconds: UInt64 = 0
+    /// Wall time of the job, from call to result.
+    public var computeNanoseconds: UInt64 = 0
+    public var chunksPerWorker: [Int]
+    /// Chunks a worker took from another worker's share.
+    public var steals: Int = 0
+    /// Acquisitions of a lock guarding work or a kernel (`gil`, `locked-pool`, SERIAL plugins).
+    public var lockAcquisitions: Int = 0
+    /// Time workers waited to acquire that lock.
+    public var lockWaitNanoseconds: UInt64 = 0
+    /// Bytes written to or read from pipes between processes.
+    public var bytesCopied: Int = 0
+    /// One line each: choices and caveats a reader of the numbers needs.
+    public var notes: [String] = []
+    /// What `auto` chose for this job and the estimates it chose from.
+    public var autoDecision: AutoDecision?
+}
+
+/// `auto`'s choice for one job, from its calibrations (all in nanoseconds).
+public struct AutoDecision: Sendable, Equatable {
+    /// `.sequential` or `.lockfreePool`.
+    public var chosen: EngineKind
+    public var sequentialEstimateNanoseconds: Double
+    public var poolEstimateNanoseconds: Double
+    /// The pool's calibrated empty-job round trip.
+    public var roundTripNanoseconds: Double
+    public var nanosecondsPerElement: Double
+}
+
+/// What creating an engine cost and where its workers ended up.
+public struct EngineStartup: Sendable, Equatable {
+    /// From the start of engine creation until every worker was ready.
+    public var nanoseconds: UInt64
+    /// Per worker, where it really ran (empty for engines whose threads are not ours).
+    public var bindings: [BindingObservation]
+
+    public init(nanoseconds: UInt64, bindings: [BindingObservation]) {
+        self.nanoseconds = nanoseconds
+        self.bindings = bindings
+    }
+}
+
+/// The result of one job.
+public struct EngineResult: Sendable {
+    /// The merged accumulator of a reduction (zero for map kernels).
+    public var acc: uk_acc
+    public var statistics: EngineStatistics
+}
+
+/// Runs kernels over shared buffers with a fixed set of workers.
+///
+/// Create one with `makeEngine(_:)`; allocate buffers with `makeBuffer`, fill
+/// input with `initialize` (each worker writes the chunks it will later
+/// process, so first-touch places pages next to it), then `run` jobs and
+/// `close` it. One job at a time: `run` and `initialize` must not be called
+/// concurrently. They block, so they are `noasync`.
+public protocol Engine: AnyObject {
+    var kind: EngineKind { get }
+    var workerCount: Int { get }
+    var startup: EngineStartup { get }
+
+    /// A buffer this engine's workers can read and write (shared memory for
+    /// `processes-shm`, private memory otherwise).
+    func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer
+
+    /// Writes `generator`'s elements `[0, count)` of `dtype` into `buffer`,
+    /// each chunk by the worker that owns it in `run`.
+    @available(*, noasync, message: "blocks until the workers finish")
+    func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError)
+
+    @available(*, noasync, message: "blocks until the workers finish")
+    func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult
+
+    /// Stops and joins every worker; later calls do nothing. Also done on deinit.
+    @available(*, noasync, message: "blocks until the workers exit")
+    func close()
+}
+
+extension Engine {
+    /// `run`, then the kernel's value of the merged accumulator (`.none` for maps).
+    @available(*, noasync, message: "blocks until the workers finish")
+    public func value(of job: EngineJob) throws(UnlockedError) -> (KernelValue, EngineStatistics) {
+        let result = try run(job)
+        return (job.kernel.isMap ? .none : job.kernel.value(of: result.acc), result.statistics)
+    }
+}
+
+/// Builds the engine `configuration` names, with its workers started and ready.
+public func makeEngine(_ configuration: EngineConfiguration) throws(UnlockedError) -> any Engine {
+    try configuration.validate()
+    switch configuration.kind {
+    case .sequential: return SequentialEngine(configuration)
+    case .spawn: return SpawnEngine(configuration)
+    case .gil: return try LockFreePool(configuration, globalLock: GlobalLock())
+    case .lockedPool: return try LockedPool(configuration)
+    case .lockfreePool: return try LockFreePool(configuration, globalLock: nil)
+    case .tasks, .gcd: return try RuntimeEngine(configuration)
+    case .processesShm, .processesPipe: return try ProcessEngine(configuration)
+    case .auto: return try AutoEngine(configuration)
+    }
+}

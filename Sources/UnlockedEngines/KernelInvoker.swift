@@ -1,0 +1,205 @@
+#if os(Linux)
+import CKernels
+import Glibc
+import UnlockedCore
+import UnlockedKernels
+import UnlockedTopology
+
+/// A process-wide mutex that counts its acquisitions and the time spent
+/// waiting for it: the `gil` engine's global lock, and the lock every call
+/// of a SERIAL plugin goes through.
+///
+/// Any thread may lock it. The corresponding C type is `pthread_mutex_t`.
+package final class GlobalLock {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    package init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Acquires the lock, adding the acquisition and any wait to `tally`.
+    /// An uncontended acquisition reads no clock.
+    @inline(__always)
+    package func lock(_ tally: inout WorkerTally) {
+        tally.lockAcquisitions += 1
+        if pthread_mutex_trylock(mutex) == 0 { return }
+        let start = monotonicNanoseconds()
+        pthread_mutex_lock(mutex)
+        tally.lockWaitNanoseconds += monotonicNanoseconds() - start
+    }
+
+    @inline(__always)
+    package func unlock() { pthread_mutex_unlock(mutex) }
+}
+
+// The pthread mutex is the synchronisation; the pointer never changes.
+extension GlobalLock: @unchecked Sendable {}
+
+/// The single lock of every SERIAL plugin's kernel calls, as the plugin ABI
+/// promises: one for the process, like CPython's GIL.
+package let serialPluginLock = GlobalLock()
+
+/// What one worker did during one job; merged into `EngineStatistics`.
+package struct WorkerTally: Sendable {
+    package var chunks = 0
+    package var steals = 0
+    package var lockAcquisitions = 0
+    package var lockWaitNanoseconds: UInt64 = 0
+    package var bytesCopied = 0
+}
+
+extension EngineStatistics {
+    /// Statistics of a job whose workers reported `tallies`, in worker order.
+    package init(engine: EngineKind, plan: ChunkPlan, tallies: [WorkerTally], notes: [String]) {
+        self.init(engine: engine, plan: plan, workers: tallies.count, notes: notes) { tallies[$0] }
+    }
+
+    /// Statistics from `workers` tallies read through `tally`, without an intermediate array.
+    package init(engine: EngineKind, plan: ChunkPlan, workers: Int, notes: [String], tally: (Int) -> WorkerTally) {
+        var chunks = [Int](repeating: 0, count: workers)
+        self.init(engine: engine, workers: workers, chunkSize: plan.chunkSize, chunkCount: plan.chunkCount,
+                  chunksPerWorker: [], notes: notes)
+        for worker in 0..<workers {
+            let t = tally(worker)
+            chunks[worker] = t.chunks
+            steals += t.steals
+            lockAcquisitions += t.lockAcquisitions
+            lockWaitNanoseconds += t.lockWaitNanoseconds
+            bytesCopied += t.bytesCopied
+        }
+        chunksPerWorker = chunks
+    }
+}
+
+/// The PER_WORKER plugin contexts of one worker: created by `worker_init` on
+/// first use, released by `releaseAll` on the same worker when it finishes.
+///
+/// Owned by one worker thread (or worker process).
+package struct WorkerKernelContexts {
+    package let worker: Int
+    private var entries: [(plugin: PluginInstance, context: UnsafeMutableRawPointer?)] = []
+
+    package init(worker: Int) { self.worker = worker }
+
+    /// The `ctx` argument for `plugin`'s kernels on this worker.
+    package mutating func context(for plugin: PluginInstance) throws(UnlockedError) -> UnsafeMutableRawPointer? {
+        guard plugin.concurrency == UK_CONCURRENCY_PER_WORKER else { return plugin.state }
+        if let entry = entries.first(where: { $0.plugin === plugin }) { return entry.context }
+        let context = try plugin.makeWorkerContext(worker: worker)
+        entries.append((plugin, context))
+        return context
+    }
+
+    package mutating func releaseAll() {
+        for entry in entries { entry.plugin.releaseWorkerContext(entry.context) }
+        entries = []
+    }
+}
+
+/// How every engine calls a kernel on a chunk, honouring the plugin's
+/// concurrency mode in this one place:
+/// - THREAD_SAFE: called freely with the plugin state;
+/// - PER_WORKER: with the calling worker's own context;
+/// - SERIAL: every call holds `serialPluginLock`.
+/// An engine lock (the `gil` engine's) is held around every call too.
+package struct KernelInvoker: @unchecked Sendable {
+    // @unchecked: the pointers are the job's buffers and parameters, valid and
+    // unchanged while the job runs; workers write only their own chunks.
+    package let kernel: Kernel
+    package let input: UnsafeRawPointer
+    package let output: UnsafeMutableRawPointer?
+    package let params: UnsafePointer<uk_params>
+    package let lock: GlobalLock?
+
+    package init(kernel: Kernel, input: UnsafeRawPointer, output: UnsafeMutableRawPointer?,
+         params: UnsafePointer<uk_params>, engineLock: GlobalLock?) {
+        self.kernel = kernel
+        self.input = input
+        self.output = output
+        self.params = params
+        lock = kernel.plugin.concurrency == UK_CONCURRENCY_SERIAL ? serialPluginLock : engineLock
+    }
+
+    /// Runs the kernel over `range`, adding a reduction into `acc`.
+    @inline(__always)
+    package func run(_ range: Range<Int>, acc: UnsafeMutablePointer<uk_acc>, contexts: inout WorkerKernelContexts,
+             tally: inout WorkerTally) throws(UnlockedError) {
+        let context = try contexts.context(for: kernel.plugin)
+        if let lock {
+            lock.lock(&tally)
+            defer { lock.unlock() }
+            try kernel.run(context: context, input: input, output: output, range: range, params: params, acc: acc)
+        } else {
+            try kernel.run(context: context, input: input, output: output, range: range, params: params, acc: acc)
+        }
+        tally.chunks += 1
+    }
+
+    /// What the report must say about how this kernel was called.
+    package static func notes(for kernel: Kernel) -> [String] {
+        kernel.plugin.concurrency == UK_CONCURRENCY_SERIAL
+            ? ["plugin \(kernel.plugin.name) is SERIAL: every kernel call held one global lock"] : []
+    }
+}
+
+/// Runs `body` with an invoker for `job`. Its parameters live on the heap
+/// until `body` returns, so workers on other threads may read them through
+/// the invoker for the whole job.
+package func withJobInvoker<Result>(_ job: EngineJob, engineLock: GlobalLock? = nil,
+                            _ body: (KernelInvoker) throws(UnlockedError) -> Result) throws(UnlockedError) -> Result {
+    let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
+    params.initialize(to: jobParameters(job))
+    defer { params.deallocate() }
+    return try body(KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
+                                  params: params, engineLock: engineLock))
+}
+
+/// Parameters for a job: the streaming-store hint is set when the output
+/// exceeds the last-level cache, as for a sequential run.
+package func jobParameters(_ job: EngineJob) -> uk_params {
+    var params = job.params
+    if let type = job.kernel.outputType, job.count * type.byteWidth > lastLevelCacheBytes {
+        params.flags |= UK_FLAG_STREAMING_STORES
+    }
+    return params
+}
+#endif
+
+#if os(Linux)
+/// A value behind a pthread mutex, with `Mutex.withLock`'s shape.
+///
+/// The engines use it instead of Synchronization's `Mutex`, whose contended
+/// path on Linux hands the lock over inside the kernel (PI futex), where the
+/// thread sanitizer cannot see the synchronisation and reports false races.
+/// Any thread may call `withLock`.
+package final class LockedValue<Value> {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private var value: Value  // protected by mutex
+
+    package init(_ value: Value) {
+        self.value = value
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    package func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
+    }
+}
+
+// `value` is only reached under the mutex.
+extension LockedValue: @unchecked Sendable {}
+#endif

@@ -1,0 +1,340 @@
+#if os(Linux)
+import CKernels
+import CSupport
+import Glibc
+import UnlockedCore
+import UnlockedTopology
+
+/// The words the pool's threads share, each on its own 128-byte block, in
+/// memory we allocate: a futex needs the word's address and Synchronization's
+/// `Atomic` gives none, so these are C11 atomics through `CSupport`.
+package struct PoolControl {
+    private static let line = 128
+    private let raw: UnsafeMutableRawPointer
+    package let workers: Int
+
+    package init(workers: Int) {
+        self.workers = workers
+        let bytes = (3 + workers) * Self.line
+        raw = .allocate(byteCount: bytes, alignment: Self.line)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+    }
+
+    package func deallocate() { raw.deallocate() }
+
+    private func word(_ line: Int, _ index: Int) -> UnsafeMutablePointer<UInt32> {
+        (raw + line * Self.line).assumingMemoryBound(to: UInt32.self) + index
+    }
+
+    /// Bumped to publish a job; helpers park on it.
+    package var generation: UnsafeMutablePointer<UInt32> { word(0, 0) }
+    /// Helpers parked (or about to park) on `generation`.
+    package var sleepers: UnsafeMutablePointer<UInt32> { word(0, 1) }
+    /// Helpers that have not finished the current job; the owner parks on it.
+    package var remaining: UnsafeMutablePointer<UInt32> { word(1, 0) }
+    /// 1 while the owner is parked on `remaining`.
+    package var ownerSleeping: UnsafeMutablePointer<UInt32> { word(1, 1) }
+    /// Helpers started and bound; the creator parks on it.
+    package var ready: UnsafeMutablePointer<UInt32> { word(2, 0) }
+    /// 1 once a worker failed: the others stop claiming chunks.
+    package var abort: UnsafeMutablePointer<UInt32> { word(2, 1) }
+
+    /// Worker `worker`'s next chunk to claim (fetch-add by its owner and by thieves).
+    package func cursor(_ worker: Int) -> UnsafeMutablePointer<Int64> {
+        (raw + (3 + worker) * Self.line).assumingMemoryBound(to: Int64.self)
+    }
+}
+
+/// Spins on `condition` with PAUSE for up to `spinNanoseconds`, then returns
+/// false so the caller parks: a busy pool answers in nanoseconds, an idle one
+/// uses no CPU.
+@inline(__always)
+private func spin(_ spinNanoseconds: UInt64, until condition: () -> Bool) -> Bool {
+    // The clock is read only once spinning lasts: a quick hand-over pays no clock read.
+    var start: UInt64 = 0
+    var spins = 0
+    while !condition() {
+        uk_cpu_relax()
+        spins += 1
+        guard spins & 63 == 0 else { continue }
+        if start == 0 {
+            start = monotonicNanoseconds()
+        } else if monotonicNanoseconds() - start > spinNanoseconds {
+            return false
+        }
+    }
+    return true
+}
+
+/// What the pool runs next.
+package enum PoolJob {
+    case run(KernelInvoker, ChunkPlan)
+    case fill(UncheckedPointer, DType, DataGenerator, ChunkPlan)
+    case stop
+}
+
+/// The state the pool's threads share. Helpers hold it strongly; the public
+/// `LockFreePool` stops them in `close`/`deinit`.
+///
+/// `job` is written only by the owner while no job runs, before the
+/// release of `generation`; helpers read it after acquiring `generation`.
+package final class LockFreeCore {
+    package let control: PoolControl
+    package let slots: WorkerSlots
+    package let stealing: Bool
+    package static let spinNanoseconds: UInt64 = 50_000
+    /// The current job, in memory of our own rather than a class property, so
+    /// reading it costs no dynamic exclusivity check on the hot path.
+    private let job = UnsafeMutablePointer<PoolJob>.allocate(capacity: 1)
+    /// Binding results of helpers, by worker index (written once at start-up).
+    package let observations = LockedValue<[Int: Result<BindingObservation, UnlockedError>]>([:])
+
+    package init(workers: Int, stealing: Bool) {
+        control = PoolControl(workers: workers)
+        slots = WorkerSlots(count: workers)
+        self.stealing = stealing
+        job.initialize(to: .stop)
+    }
+
+    deinit {
+        job.deinitialize(count: 1)
+        job.deallocate()
+        control.deallocate()
+    }
+
+    /// A helper thread: bind, report ready, then run jobs until `.stop`.
+    package func helperMain(worker: Int, plan: PlacementPlan) {
+        let bound = Result { () throws(UnlockedError) in try plan.bindCurrentThread(worker: worker) }
+        observations.withLock { $0[worker] = bound }
+        uk_fetch_add_u32(control.ready, 1)
+        _ = uk_futex_wake(control.ready, 1)
+
+        var contexts = WorkerKernelContexts(worker: worker)
+        defer { contexts.releaseAll() }
+        var seen: UInt32 = 0
+        while true {
+            seen = awaitGeneration(after: seen)
+            if case .stop = job.pointee { return }
+            execute(worker: worker, contexts: &contexts)
+            if uk_fetch_sub_u32(control.remaining, 1) == 1, uk_load_u32(control.ownerSleeping) == 1 {
+                _ = uk_futex_wake(control.remaining, 1)
+            }
+        }
+    }
+
+    /// Waits until `generation` moves past `seen`: spin, then park on the futex.
+    private func awaitGeneration(after seen: UInt32) -> UInt32 {
+        let generation = control.generation
+        while uk_load_acquire_u32(generation) == seen {
+            if spin(Self.spinNanoseconds, until: { uk_load_acquire_u32(generation) != seen }) { break }
+            // Announce the park before re-checking, so a publisher that bumped
+            // the generation after our check is sure to see us and wake us.
+            uk_fetch_add_u32(control.sleepers, 1)
+            if uk_load_u32(generation) == seen { _ = uk_futex_wait(generation, seen) }
+            uk_fetch_sub_u32(control.sleepers, 1)
+        }
+        return uk_load_acquire_u32(generation)
+    }
+
+    /// Publishes `job`, runs worker 0's share on the calling thread, and
+    /// waits for every helper to finish it.
+    package func perform(_ job: PoolJob, contexts: inout WorkerKernelContexts) {
+        let workers = control.workers
+        self.job.pointee = job
+        let plan: ChunkPlan? = switch job {
+        case .run(_, let plan), .fill(_, _, _, let plan): plan
+        case .stop: nil
+        }
+        if let plan {
+            for worker in 0..<workers {
+                uk_store_relaxed_i64(control.cursor(worker), Int64(plan.ownedChunks(worker: worker).lowerBound))
+            }
+        }
+        uk_store_u32(control.abort, 0)
+        uk_store_u32(control.remaining, UInt32(workers - 1))
+        uk_fetch_add_u32(control.generation, 1)
+        if uk_load_u32(control.sleepers) > 0 { _ = uk_futex_wake(control.generation, Int32.max) }
+        if case .stop = job { return }
+
+        execute(worker: 0, contexts: &contexts)
+        let remaining = control.remaining
+        while case let left = uk_load_acquire_u32(remaining), left != 0 {
+            if spin(Self.spinNanoseconds, until: { uk_load_acquire_u32(remaining) == 0 }) { break }
+            uk_store_u32(control.ownerSleeping, 1)
+            if uk_load_u32(remaining) == left { _ = uk_futex_wait(remaining, left) }
+            uk_store_u32(control.ownerSleeping, 0)
+        }
+    }
+
+    /// Worker `worker`'s part of the current job: its own chunks, then
+    /// (when stealing) what is left of the others', each claimed by fetch-add.
+    private func execute(worker: Int, contexts: inout WorkerKernelContexts) {
+        let slot = slots.slot(worker)
+        slot.pointee = WorkerSlot()
+        switch job.pointee {
+        case .stop:
+            return
+        case .fill(let base, let dtype, let generator, let plan):
+            // No stealing: the worker that will process a chunk touches it first.
+            for chunk in plan.ownedChunks(worker: worker) {
+                generator.fill(base.pointer, dtype: dtype, range: plan.range(ofChunk: chunk))
+            }
+        case .run(let invoker, let plan):
+            do throws(UnlockedError) {
+                try drain(owner: worker, plan: plan, invoker: invoker, slot: slot, contexts: &contexts)
+                guard stealing else { return }
+                for offset in 1..<control.workers {
+                    let victim = (worker + offset) % control.workers
+                    try drain(owner: victim, plan: plan, invoker: invoker, slot: slot, contexts: &contexts, stealing: true)
+                }
+            } catch {
+                slots.record(error)
+                uk_store_u32(control.abort, 1)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func drain(owner: Int, plan: ChunkPlan, invoker: KernelInvoker, slot: UnsafeMutablePointer<WorkerSlot>,
+                       contexts: inout WorkerKernelContexts, stealing: Bool = false) throws(UnlockedError) {
+        let end = Int64(plan.ownedChunks(worker: owner).upperBound)
+        let cursor = control.cursor(owner)
+        // Look before claiming: a read of a drained cursor leaves its line shared.
+        while uk_load_relaxed_i64(cursor) < end, uk_load_acquire_u32(control.abort) == 0 {
+            let chunk = uk_fetch_add_relaxed_i64(cursor, 1)
+            guard chunk < end else { return }
+            try invoker.run(plan.range(ofChunk: Int(chunk)), acc: &slot.pointee.acc, contexts: &contexts, tally: &slot.pointee.tally)
+            if stealing { slot.pointee.tally.steals += 1 }
+        }
+    }
+}
+
+// Shared words are atomics; `job` is handed over by the generation's
+// release/acquire; slots are per worker.
+extension LockFreeCore: @unchecked Sendable {}
+
+/// Persistent pinned workers, lock-free: the caller publishes a job by
+/// bumping a generation word and runs worker 0's share itself (as OpenMP's
+/// master thread does); each worker claims the chunks it owns with a
+/// fetch-add on its own cursor, then steals from the others' cursors;
+/// partials go to padded per-worker slots; the last helper to finish
+/// decrements a counter to zero and wakes the caller only if it parked.
+/// Idle workers spin for 50 µs, then park on a futex.
+///
+/// With `globalLock` it is the `gil` engine: the same pool, but each chunk
+/// runs while holding one global lock.
+///
+/// One job at a time, from one thread at a time; that thread is bound to
+/// worker 0's PU on its first job.
+package final class LockFreePool: Engine {
+    private enum Lifecycle { case running, closed }
+
+    package let kind: EngineKind
+    package let workerCount: Int
+    package private(set) var startup: EngineStartup
+    private let core: LockFreeCore
+    private let plan: PlacementPlan
+    private let chunk: Int?
+    private let globalLock: GlobalLock?
+    private var helpers: [pthread_t] = []
+    // Touched only by the thread running a job, on every job: no dynamic
+    // exclusivity checks (they cost tens of nanoseconds per round trip).
+    @exclusivity(unchecked) private var state = Lifecycle.running
+    @exclusivity(unchecked) private var caller = CallerBinding()
+    @exclusivity(unchecked) private var callerContexts = WorkerKernelContexts(worker: 0)
+    /// The current job's parameters; reused, as jobs run one at a time.
+    private let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
+
+    package init(_ configuration: EngineConfiguration, globalLock: GlobalLock?) throws(UnlockedError) {
+        let start = monotonicNanoseconds()
+        kind = globalLock == nil ? .lockfreePool : .gil
+        workerCount = configuration.workers
+        plan = configuration.placement
+        chunk = configuration.chunk
+        self.globalLock = globalLock
+        core = LockFreeCore(workers: workerCount, stealing: true)
+        startup = EngineStartup(nanoseconds: 0, bindings: [])
+        let name = globalLock == nil ? "lockfree" : "gil"
+        do throws(UnlockedError) {
+            try caller.bind(plan)
+            for worker in 1..<workerCount {
+                let core = self.core, plan = self.plan
+                helpers.append(try startThread(name: workerThreadName(name, worker)) { core.helperMain(worker: worker, plan: plan) })
+            }
+        } catch {
+            close()
+            throw error
+        }
+        // Wait until every helper is bound and parked or spinning.
+        let ready = core.control.ready
+        while case let count = uk_load_acquire_u32(ready), count < UInt32(workerCount - 1) {
+            _ = uk_futex_wait(ready, count)
+        }
+        let results = core.observations.withLock { $0 }
+        var bindings = caller.observation.map { [$0] } ?? []
+        for worker in 1..<max(workerCount, 1) {
+            switch results[worker] {
+            case .success(let observation): bindings.append(observation)
+            case .failure(let error):
+                close()
+                throw error
+            case nil: break
+            }
+        }
+        startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: bindings)
+    }
+
+    deinit {
+        close()
+        params.deallocate()
+    }
+
+    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
+        try JobBuffer(count: count, width: width)
+    }
+
+    package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
+        try checkRunning()
+        try caller.bind(plan)
+        let chunkPlan = ChunkPlan(count: count, chunkSize: chunk, workers: workerCount)
+        core.perform(.fill(UncheckedPointer(buffer.base), dtype, generator, chunkPlan), contexts: &callerContexts)
+    }
+
+    package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
+        try run(job, chunk: chunk)
+    }
+
+    /// `run` with a chunk size chosen per job (the `auto` engine's).
+    package func run(_ job: EngineJob, chunk: Int?) throws(UnlockedError) -> EngineResult {
+        try checkRunning()
+        try job.validate()
+        let start = monotonicNanoseconds()
+        try caller.bind(plan)
+        params.pointee = jobParameters(job)
+        let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
+                                    params: params, engineLock: globalLock)
+        let chunkPlan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
+        core.perform(.run(invoker, chunkPlan), contexts: &callerContexts)
+        if let error = core.slots.takeError() { throw error }
+        let slots = core.slots
+        var statistics = EngineStatistics(engine: kind, plan: chunkPlan, workers: workerCount,
+                                          notes: KernelInvoker.notes(for: job.kernel)) { slots.slot($0).pointee.tally }
+        statistics.computeNanoseconds = monotonicNanoseconds() - start
+        return EngineResult(acc: core.slots.merged(job.kernel), statistics: statistics)
+    }
+
+    package func close() {
+        guard state == .running else { return }
+        state = .closed
+        core.perform(.stop, contexts: &callerContexts)
+        helpers.forEach(joinThread)
+        helpers = []
+        callerContexts.releaseAll()
+        caller.restore()
+    }
+
+    private func checkRunning() throws(UnlockedError) {
+        guard state == .running else { throw .internal("the \(kind.rawValue) engine was closed") }
+    }
+}
+#endif

@@ -1,0 +1,227 @@
+#if os(Linux)
+import CKernels
+import Glibc
+import UnlockedCore
+import UnlockedTopology
+
+/// The state of the locked pool, all behind one pthread mutex.
+package final class LockedCore {
+    package enum Work {
+        case run(KernelInvoker)
+        case fill(UncheckedPointer, DType, DataGenerator)
+    }
+
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    /// Signalled when chunks are queued or the pool stops.
+    private let workQueued: UnsafeMutablePointer<pthread_cond_t>
+    /// Signalled when the last chunk of a job is merged.
+    private let jobDone: UnsafeMutablePointer<pthread_cond_t>
+
+    // protected by mutex
+    private var work: Work?
+    private var plan = ChunkPlan(count: 0, chunkSize: 1, workers: 1)
+    private var queue: [Int] = []
+    private var pending = 0
+    private var acc = uk_acc()
+    private var tallies: [WorkerTally]
+    private var error: UnlockedError?
+    private var stopping = false
+    private var observations: [Int: Result<BindingObservation, UnlockedError>] = [:]
+
+    package init(workers: Int) {
+        mutex = .allocate(capacity: 1)
+        workQueued = .allocate(capacity: 1)
+        jobDone = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(workQueued, nil)
+        pthread_cond_init(jobDone, nil)
+        tallies = Array(repeating: WorkerTally(), count: workers)
+    }
+
+    deinit {
+        pthread_cond_destroy(jobDone)
+        pthread_cond_destroy(workQueued)
+        pthread_mutex_destroy(mutex)
+        jobDone.deallocate()
+        workQueued.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Locks, counting the acquisition and any wait into `tally`.
+    private func lock(_ tally: inout WorkerTally) {
+        tally.lockAcquisitions += 1
+        if pthread_mutex_trylock(mutex) == 0 { return }
+        let start = monotonicNanoseconds()
+        pthread_mutex_lock(mutex)
+        tally.lockWaitNanoseconds += monotonicNanoseconds() - start
+    }
+
+    private func unlock() { pthread_mutex_unlock(mutex) }
+
+    /// A worker thread: bind, then take chunks off the queue until stopped.
+    package func workerMain(worker: Int, placement: PlacementPlan) {
+        var local = WorkerTally()
+        let bound = Result { () throws(UnlockedError) in try placement.bindCurrentThread(worker: worker) }
+        lock(&local)
+        observations[worker] = bound
+        pthread_cond_broadcast(jobDone)
+        var contexts = WorkerKernelContexts(worker: worker)
+        while true {
+            while queue.isEmpty && !stopping { pthread_cond_wait(workQueued, mutex) }
+            if stopping { break }
+            let chunk = queue.removeLast()
+            let work = self.work!
+            let range = plan.range(ofChunk: chunk)
+            unlock()
+
+            var partial = uk_acc()
+            var failure: UnlockedError?
+            switch work {
+            case .run(let invoker):
+                do throws(UnlockedError) {
+                    if !range.isEmpty { try invoker.run(range, acc: &partial, contexts: &contexts, tally: &local) }
+                } catch { failure = error }
+            case .fill(let base, let dtype, let generator):
+                generator.fill(base.pointer, dtype: dtype, range: range)
+            }
+
+            lock(&local)
+            if case .run(let invoker) = work { invoker.kernel.combine(&acc, partial) }
+            if let failure, error == nil { error = failure }
+            tallies[worker].chunks += range.isEmpty ? 0 : 1
+            tallies[worker].lockAcquisitions += local.lockAcquisitions
+            tallies[worker].lockWaitNanoseconds += local.lockWaitNanoseconds
+            local = WorkerTally()
+            pending -= 1
+            if pending == 0 { pthread_cond_signal(jobDone) }
+        }
+        unlock()
+        contexts.releaseAll()
+    }
+
+    /// Waits until `workers` workers reported their binding.
+    package func awaitStarted(_ workers: Int) -> [Int: Result<BindingObservation, UnlockedError>] {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while observations.count < workers { pthread_cond_wait(jobDone, mutex) }
+        return observations
+    }
+
+    /// Queues every chunk of `plan` (one empty item for an empty job, so a
+    /// job always goes through the queue), waits for all of them, and
+    /// returns the merged accumulator and the workers' counters.
+    package func perform(_ work: Work, plan: ChunkPlan) -> (uk_acc, [WorkerTally], UnlockedError?) {
+        var own = WorkerTally()
+        lock(&own)
+        self.work = work
+        self.plan = plan
+        queue = plan.chunkCount == 0 ? [0] : Array((0..<plan.chunkCount).reversed())
+        pending = queue.count
+        acc = uk_acc()
+        error = nil
+        for index in tallies.indices { tallies[index] = WorkerTally() }
+        pthread_cond_broadcast(workQueued)
+        while pending > 0 { pthread_cond_wait(jobDone, mutex) }
+        let result = (acc, tallies, error)
+        self.work = nil
+        unlock()
+        return result
+    }
+
+    package func stop() {
+        pthread_mutex_lock(mutex)
+        stopping = true
+        pthread_cond_broadcast(workQueued)
+        pthread_mutex_unlock(mutex)
+    }
+}
+
+// Every mutable field is protected by the pthread mutex.
+extension LockedCore: @unchecked Sendable {}
+
+/// The textbook thread pool: persistent pinned workers take chunk indices
+/// from a queue guarded by a mutex and condition variable, and merge each
+/// chunk's partial into the job's result under the same lock. The caller
+/// waits on a second condition variable. Every acquisition and the time
+/// spent waiting for the lock are counted.
+///
+/// One job at a time, from one thread at a time.
+package final class LockedPool: Engine {
+    private enum Lifecycle { case running, closed }
+
+    package let kind = EngineKind.lockedPool
+    package let workerCount: Int
+    package private(set) var startup = EngineStartup(nanoseconds: 0, bindings: [])
+    private let core: LockedCore
+    private let chunk: Int?
+    private var threads: [pthread_t] = []
+    private var state = Lifecycle.running
+
+    package init(_ configuration: EngineConfiguration) throws(UnlockedError) {
+        let start = monotonicNanoseconds()
+        workerCount = configuration.workers
+        chunk = configuration.chunk
+        core = LockedCore(workers: workerCount)
+        let placement = configuration.placement
+        do throws(UnlockedError) {
+            for worker in 0..<workerCount {
+                let core = self.core
+                threads.append(try startThread(name: workerThreadName("locked", worker)) {
+                    core.workerMain(worker: worker, placement: placement)
+                })
+            }
+        } catch {
+            close()
+            throw error
+        }
+        var bindings: [BindingObservation] = []
+        for (_, result) in core.awaitStarted(workerCount).sorted(by: { $0.key < $1.key }) {
+            switch result {
+            case .success(let observation): bindings.append(observation)
+            case .failure(let error):
+                close()
+                throw error
+            }
+        }
+        startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: bindings)
+    }
+
+    deinit { close() }
+
+    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
+        try JobBuffer(count: count, width: width)
+    }
+
+    package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
+        try checkRunning()
+        _ = core.perform(.fill(UncheckedPointer(buffer.base), dtype, generator),
+                         plan: ChunkPlan(count: count, chunkSize: chunk, workers: workerCount))
+    }
+
+    package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
+        try checkRunning()
+        try job.validate()
+        let start = monotonicNanoseconds()
+        return try withJobInvoker(job) { invoker throws(UnlockedError) in
+            let plan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
+            let (acc, tallies, error) = core.perform(.run(invoker), plan: plan)
+            if let error { throw error }
+            var statistics = EngineStatistics(engine: kind, plan: plan, tallies: tallies, notes: KernelInvoker.notes(for: job.kernel))
+            statistics.computeNanoseconds = monotonicNanoseconds() - start
+            return EngineResult(acc: acc, statistics: statistics)
+        }
+    }
+
+    package func close() {
+        guard state == .running else { return }
+        state = .closed
+        core.stop()
+        threads.forEach(joinThread)
+        threads = []
+    }
+
+    private func checkRunning() throws(UnlockedError) {
+        guard state == .running else { throw .internal("the \(kind.rawValue) engine was closed") }
+    }
+}
+#endif

@@ -1,0 +1,362 @@
+#if os(Linux)
+import CKernels
+import CSupport
+import Glibc
+import UnlockedCore
+import UnlockedKernels
+import UnlockedTopology
+
+/// How process workers get their chunks' elements.
+public enum WorkerTransport: String, Sendable, CaseIterable {
+    /// Workers map the job's memfd; only chunk indices and results cross the pipe.
+    case sharedMemory = "shm"
+    /// Every chunk's bytes cross the pipe to the worker, and map output back.
+    case pipe
+}
+
+/// The messages between an engine and its worker processes. Every message is
+/// a little-endian u32 length and that many bytes; in `pipe` transport each
+/// chunk's raw bytes follow a run message (and map output comes back per
+/// chunk) in lockstep, so neither side ever blocks on a full pipe.
+package enum WorkerOp: UInt32 {
+    case run = 1, fill = 2, exit = 3
+}
+
+/// A buffer as a worker process sees it: the parent's memfd, which it opens
+/// through /proc/<parent>/fd/<fd>, and a process-unique id to cache mappings.
+package struct SharedBufferReference: Equatable {
+    package var id: UInt64
+    package var fd: Int32
+    package var byteCount: Int
+
+    package init(id: UInt64 = 0, fd: Int32 = -1, byteCount: Int = 0) {
+        self.id = id
+        self.fd = fd
+        self.byteCount = byteCount
+    }
+
+    package init(_ buffer: JobBuffer?) {
+        if let buffer, let fd = buffer.sharedFileDescriptor {
+            self.init(id: buffer.id, fd: fd, byteCount: buffer.byteCount)
+        } else {
+            self.init()
+        }
+    }
+}
+
+/// A worker's share of a job: chunks `[firstChunk, endChunk)` of size `chunkSize` over `count` elements.
+package struct WorkerShare: Equatable {
+    package var count: Int
+    package var chunkSize: Int
+    package var firstChunk: Int
+    package var endChunk: Int
+
+    package var plan: ChunkPlan { ChunkPlan(count: count, chunkSize: chunkSize, workers: 1) }
+}
+
+package struct MessageWriter {
+    package private(set) var bytes: [UInt8] = [0, 0, 0, 0]
+
+    package mutating func append<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+    package mutating func append(_ value: Double) { append(value.bitPattern) }
+    package mutating func append(_ text: String) {
+        append(UInt32(text.utf8.count))
+        bytes.append(contentsOf: text.utf8)
+    }
+    package mutating func append(_ buffer: SharedBufferReference) {
+        append(buffer.id)
+        append(buffer.fd)
+        append(UInt64(buffer.byteCount))
+    }
+    package mutating func append(_ share: WorkerShare) {
+        for value in [share.count, share.chunkSize, share.firstChunk, share.endChunk] { append(UInt64(value)) }
+    }
+
+    /// The message with its length prefix filled in.
+    package var framed: [UInt8] {
+        var framed = bytes
+        withUnsafeBytes(of: UInt32(bytes.count - 4).littleEndian) { framed.replaceSubrange(0..<4, with: $0) }
+        return framed
+    }
+}
+
+package struct MessageReader {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    package init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    package mutating func read<T: FixedWidthInteger>(_: T.Type = T.self) throws(UnlockedError) -> T {
+        let size = MemoryLayout<T>.size
+        guard offset + size <= bytes.count else { throw .internal("worker protocol: message too short") }
+        var value = T.zero
+        withUnsafeMutableBytes(of: &value) { $0.copyBytes(from: bytes[offset..<(offset + size)]) }
+        offset += size
+        return T(littleEndian: value)
+    }
+    package mutating func readDouble() throws(UnlockedError) -> Double { Double(bitPattern: try read(UInt64.self)) }
+    package mutating func readString() throws(UnlockedError) -> String {
+        let length = Int(try read(UInt32.self))
+        guard offset + length <= bytes.count else { throw .internal("worker protocol: string too long") }
+        defer { offset += length }
+        return String(decoding: bytes[offset..<(offset + length)], as: UTF8.self)
+    }
+    package mutating func readBuffer() throws(UnlockedError) -> SharedBufferReference {
+        SharedBufferReference(id: try read(), fd: try read(), byteCount: Int(try read(UInt64.self)))
+    }
+    package mutating func readShare() throws(UnlockedError) -> WorkerShare {
+        WorkerShare(count: Int(try read(UInt64.self)), chunkSize: Int(try read(UInt64.self)),
+                    firstChunk: Int(try read(UInt64.self)), endChunk: Int(try read(UInt64.self)))
+    }
+}
+
+/// Blocking pipe I/O that retries EINTR and short transfers.
+package enum PipeIO {
+    /// False when the other end is gone (EPIPE) or on another error.
+    package static func write(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Bool {
+        var done = 0
+        while done < count {
+            let n = Glibc.write(fd, pointer + done, count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            done += n
+        }
+        return true
+    }
+
+    package static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+    }
+
+    /// False at end of file (the writer exited) or on error.
+    package static func read(_ fd: Int32, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Bool {
+        var done = 0
+        while done < count {
+            let n = Glibc.read(fd, pointer + done, count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            if n == 0 { return false }
+            done += n
+        }
+        return true
+    }
+
+    /// One framed message, nil at end of file.
+    package static func readMessage(_ fd: Int32) -> [UInt8]? {
+        var length: UInt32 = 0
+        guard read(fd, &length, 4) else { return nil }
+        var body = [UInt8](repeating: 0, count: Int(UInt32(littleEndian: length)))
+        if body.isEmpty { return body }
+        return body.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) } ? body : nil
+    }
+}
+
+/// Finds the kernel a worker process is asked to run. Built-in kernels are
+/// looked up by name and type in `KernelCatalog`; a plugin kernel comes from
+/// the plugin at `pluginPath` (the resolved path the engine loaded it from),
+/// loaded with the same checks once per process and kept in `plugins`.
+/// The permission checks run again: the file could have been replaced since
+/// the engine checked it.
+package func resolveWorkerKernel(name: String, dtype: DType, pluginPath: String,
+                         plugins: inout [String: PluginInstance]) throws(UnlockedError) -> Kernel {
+    guard !pluginPath.isEmpty else { return try KernelCatalog().kernel(named: name, dtype: dtype) }
+    let plugin: PluginInstance
+    if let loaded = plugins[pluginPath] {
+        plugin = loaded
+    } else {
+        plugin = try PluginLoader.load(path: pluginPath)
+        plugins[pluginPath] = plugin
+    }
+    // Qualified, so a plugin kernel that reuses a built-in name is not taken for the built-in.
+    return try KernelCatalog(plugins: [plugin]).kernel(named: "\(plugin.name):\(name)", dtype: dtype)
+}
+
+/// The worker side: what `unlocked __worker` runs. Reads jobs from stdin,
+/// answers on stdout, and returns the process exit code.
+///
+/// - Parameters:
+///   - cpu: the PU to bind to (nil: unbound).
+///   - parent: the engine's pid; the worker dies with it (PR_SET_PDEATHSIG)
+///     and opens its memfds through /proc/<parent>/fd.
+public func runWorkerProcess(index: Int, cpu: Int?, bestEffort: Bool, parent: Int32) -> Int32 {
+    // Die with the engine, and leave Ctrl-C to it: it stops every worker and exits 130.
+    _ = uk_set_parent_death_signal(SIGKILL)
+    guard getppid() == parent else { return 70 }
+    signal(SIGINT, SIG_IGN)
+    var worker = ProcessWorker(index: index, parent: parent)
+    var placement = PlacementPlan.unbound(index + 1)
+    placement.workers[index].osPU = cpu
+    placement.bestEffort = bestEffort
+    var ready = MessageWriter()
+    do throws(UnlockedError) {
+        let observation = try placement.bindCurrentThread(worker: index)
+        ready.append(Int32(observation.observedCPU))
+        ready.append(observation.warning ?? "")
+    } catch {
+        ready.append(Int32(-1))
+        ready.append("!" + error.message)
+    }
+    guard PipeIO.write(STDOUT_FILENO, ready.framed) else { return 70 }
+    return worker.serve()
+}
+
+/// The state of one worker process: its mapped buffers and plugin contexts.
+private struct ProcessWorker {
+    let index: Int
+    let parent: Int32
+    var mappings: [UInt64: (base: UnsafeMutableRawPointer, byteCount: Int)] = [:]
+    var contexts: WorkerKernelContexts
+    var scratchIn: JobBuffer?
+    var scratchOut: JobBuffer?
+    /// Plugins loaded for jobs, by path: each is loaded (and initialised) once per process.
+    var plugins: [String: PluginInstance] = [:]
+    /// Set while a pipe-transport job streams: after an error the stream is
+    /// out of step, so the worker replies and exits instead of reading on.
+    var streaming = false
+    let crashHook = getenv("UNLOCKED_TEST_WORKER_CRASH").map { String(cString: $0) }
+
+    init(index: Int, parent: Int32) {
+        self.index = index
+        self.parent = parent
+        contexts = WorkerKernelContexts(worker: index)
+    }
+
+    mutating func serve() -> Int32 {
+        defer {
+            contexts.releaseAll()
+            for mapping in mappings.values { munmap(mapping.base, max(mapping.byteCount, 1)) }
+        }
+        while let body = PipeIO.readMessage(STDIN_FILENO) {
+            var reader = MessageReader(body)
+            var reply = MessageWriter()
+            do throws(UnlockedError) {
+                guard let op = WorkerOp(rawValue: try reader.read(UInt32.self)) else { throw .internal("worker protocol: unknown op") }
+                switch op {
+                case .exit: return 0
+                case .fill: try fill(&reader)
+                case .run:
+                    if crashHook == "\(index)" {
+                        signal(SIGSEGV, SIG_DFL)
+                        raise(SIGSEGV)
+                    }
+                    let (acc, chunks) = try run(&reader)
+                    reply.append(UInt32(0))
+                    reply.append(acc.lo)
+                    reply.append(acc.hi)
+                    reply.append(acc.f)
+                    reply.append(UInt64(chunks))
+                    guard PipeIO.write(STDOUT_FILENO, reply.framed) else { return 70 }
+                    continue
+                }
+                reply.append(UInt32(0))
+                reply.append(UInt64(0)); reply.append(UInt64(0)); reply.append(0.0); reply.append(UInt64(0))
+            } catch {
+                reply = MessageWriter()
+                reply.append(UInt32(1))
+                reply.append(error.message)
+                if streaming {
+                    _ = PipeIO.write(STDOUT_FILENO, reply.framed)
+                    return 65
+                }
+            }
+            guard PipeIO.write(STDOUT_FILENO, reply.framed) else { return 70 }
+        }
+        return 0
+    }
+
+    /// Maps the parent's memfd `buffer` (cached by id). Checks the file's
+    /// size first: touching a page past its end would be a SIGBUS.
+    mutating func map(_ buffer: SharedBufferReference) throws(UnlockedError) -> UnsafeMutableRawPointer {
+        if let mapping = mappings[buffer.id] { return mapping.base }
+        let path = "/proc/\(parent)/fd/\(buffer.fd)"
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw .internal("worker \(index): cannot open shared memory \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, Int(info.st_size) >= buffer.byteCount else {
+            throw .internal("worker \(index): shared memory \(path) is smaller than its \(buffer.byteCount) bytes")
+        }
+        let pointer = mmap(nil, max(buffer.byteCount, 1), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let pointer, pointer != MAP_FAILED else {
+            throw .internal("worker \(index): cannot map \(buffer.byteCount) bytes of shared memory: \(String(cString: strerror(errno)))")
+        }
+        mappings[buffer.id] = (pointer, buffer.byteCount)
+        return pointer
+    }
+
+    /// Unmaps buffers the current job does not use (the parent may have freed them).
+    mutating func keepMappings(_ ids: Set<UInt64>) {
+        for (id, mapping) in mappings where !ids.contains(id) {
+            munmap(mapping.base, max(mapping.byteCount, 1))
+            mappings[id] = nil
+        }
+    }
+
+    mutating func fill(_ reader: inout MessageReader) throws(UnlockedError) {
+        guard let dtype = DType(abiValue: uk_dtype(try reader.read(UInt32.self))) else { throw .internal("worker protocol: bad dtype") }
+        let generator = DataGenerator(seed: try reader.read(), low: try reader.read(), high: try reader.read())
+        let buffer = try reader.readBuffer()
+        let share = try reader.readShare()
+        keepMappings([buffer.id])
+        let base = try map(buffer)
+        for chunk in share.firstChunk..<share.endChunk {
+            generator.fill(base, dtype: dtype, range: share.plan.range(ofChunk: chunk))
+        }
+    }
+
+    mutating func run(_ reader: inout MessageReader) throws(UnlockedError) -> (uk_acc, Int) {
+        let name = try reader.readString()
+        guard let dtype = DType(abiValue: uk_dtype(try reader.read(UInt32.self))) else { throw .internal("worker protocol: bad dtype") }
+        let pluginPath = try reader.readString()
+        var params = uk_params()
+        params.size = UInt32(MemoryLayout<uk_params>.size)
+        params.center_int = try reader.read()
+        params.center_float = try reader.readDouble()
+        params.flags = try reader.read()
+        let input = try reader.readBuffer()
+        let output = try reader.readBuffer()
+        let share = try reader.readShare()
+        let kernel = try resolveWorkerKernel(name: name, dtype: dtype, pluginPath: pluginPath, plugins: &plugins)
+        var acc = uk_acc()
+        var tally = WorkerTally()
+        let plan = share.plan
+        if input.id != 0 {
+            // Shared memory: run straight on the mapped job buffers.
+            keepMappings(output.id != 0 ? [input.id, output.id] : [input.id])
+            let inputBase = try map(input)
+            let outputBase = output.id != 0 ? try map(output) : nil
+            let invoker = KernelInvoker(kernel: kernel, input: inputBase, output: outputBase, params: &params, engineLock: nil)
+            for chunk in share.firstChunk..<share.endChunk {
+                try invoker.run(plan.range(ofChunk: chunk), acc: &acc, contexts: &contexts, tally: &tally)
+            }
+            return (acc, tally.chunks)
+        }
+        // Pipe: each chunk's bytes arrive after the message; map output goes back per chunk.
+        streaming = true
+        if (scratchIn?.byteCount ?? -1) < share.chunkSize * dtype.byteWidth {
+            scratchIn = try JobBuffer(count: share.chunkSize, width: dtype.byteWidth)
+            scratchOut = try JobBuffer(count: share.chunkSize, width: 8)
+        }
+        let invoker = KernelInvoker(kernel: kernel, input: scratchIn!.base, output: kernel.isMap ? scratchOut!.base : nil,
+                                    params: &params, engineLock: nil)
+        for chunk in share.firstChunk..<share.endChunk {
+            let range = plan.range(ofChunk: chunk)
+            guard PipeIO.read(STDIN_FILENO, scratchIn!.base, range.count * dtype.byteWidth) else {
+                throw .internal("worker \(index): the engine closed the pipe mid-job")
+            }
+            try invoker.run(0..<range.count, acc: &acc, contexts: &contexts, tally: &tally)
+            if let type = kernel.outputType, !PipeIO.write(STDOUT_FILENO, scratchOut!.base, range.count * type.byteWidth) {
+                throw .internal("worker \(index): the engine closed the pipe mid-job")
+            }
+        }
+        streaming = false
+        return (acc, tally.chunks)
+    }
+}
+#endif

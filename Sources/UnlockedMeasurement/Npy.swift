@@ -1,0 +1,337 @@
+#if os(Linux)
+import Foundation
+import Glibc
+import UnlockedCore
+
+/// The header of a numpy `.npy` file (format versions 1.0, 2.0 and 3.0).
+///
+/// Layout: the magic `\x93NUMPY`, major and minor version bytes, the header
+/// length (2 bytes little-endian in 1.0, 4 bytes in 2.0 and 3.0), then a
+/// Python dict literal — latin-1 in 1.0 and 2.0, UTF-8 in 3.0 — with keys
+/// `descr`, `fortran_order` and `shape`, padded with spaces and a newline so
+/// the data starts on a 64-byte boundary (16 in old files).
+public struct NpyHeader: Sendable, Equatable {
+    public var major: UInt8
+    public var elementType: OutputType
+    public var shape: [Int]
+    /// Offset of the first data byte from the start of the file.
+    public var dataOffset: Int
+
+    public var count: Int { shape.reduce(1, *) }
+
+    package static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
+
+    /// The `descr` numpy writes for each supported little-endian type.
+    package static func descr(_ type: OutputType) -> String {
+        switch type {
+        case .i32: "<i4"
+        case .i64: "<i8"
+        case .f32: "<f4"
+        case .f64: "<f8"
+        case .u32: "<u4"
+        case .u64: "<u8"
+        }
+    }
+
+    /// Whether `bytes` start like an `.npy` file.
+    public static func hasMagic(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count >= magic.count && zip(bytes.prefix(magic.count), magic).allSatisfy { $0 == $1 }
+    }
+
+    /// Parses the header at the start of `bytes` (the whole file, or at least
+    /// its header). `name` is the file's name for messages.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, name: String) throws(UnlockedError) -> NpyHeader {
+        func bad(_ what: String) -> UnlockedError { .badData("\(name): \(what)") }
+        guard hasMagic(bytes) else { throw bad("not an .npy file (it does not start with \\x93NUMPY)") }
+        guard bytes.count >= 10 else { throw bad("truncated .npy header (\(bytes.count) bytes)") }
+        let major = bytes[6]
+        let lengthBytes: Int
+        switch major {
+        case 1: lengthBytes = 2
+        case 2, 3: lengthBytes = 4
+        default: throw bad("unsupported .npy format version \(major).\(bytes[7]) (accepted: 1.0, 2.0, 3.0)")
+        }
+        guard bytes.count >= 8 + lengthBytes else { throw bad("truncated .npy header (\(bytes.count) bytes)") }
+        var length = 0
+        for i in 0..<lengthBytes { length |= Int(bytes[8 + i]) << (8 * i) }
+        let start = 8 + lengthBytes
+        guard bytes.count >= start + length else {
+            throw bad("truncated .npy header (it declares \(length) bytes, the file has \(bytes.count - start) after the prefix)")
+        }
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)])
+        guard let text = major == 3 ? String(validating: raw, as: UTF8.self) : String(bytes: raw, encoding: .isoLatin1) else {
+            throw bad("the .npy header is not valid \(major == 3 ? "UTF-8" : "latin-1") text")
+        }
+        var parser = NpyDictParser(text: text, name: name)
+        let dict = try parser.parse()
+        guard case .string(let descr)? = dict["descr"] else {
+            if dict["descr"] != nil { throw bad("structured or object dtype is not supported (accepted: <i4 <i8 <f4 <f8)") }
+            throw bad("the .npy header has no 'descr'")
+        }
+        guard case .bool(let fortran)? = dict["fortran_order"] else { throw bad("the .npy header has no 'fortran_order'") }
+        guard case .tuple(let shape)? = dict["shape"] else { throw bad("the .npy header has no 'shape' tuple") }
+        guard !fortran else { throw bad("Fortran-order arrays are not supported (save with numpy.ascontiguousarray)") }
+        if descr.hasPrefix(">") && descr.count == 3 {
+            throw bad("big-endian dtype \(descr) is not supported (accepted: <i4 <i8 <f4 <f8; convert with a.astype(a.dtype.newbyteorder('<')))")
+        }
+        if descr == "|O" { throw bad("object dtype '|O' is not supported (accepted: <i4 <i8 <f4 <f8)") }
+        guard let type = OutputType.allCases.first(where: { Self.descr($0) == descr }) else {
+            throw bad("dtype '\(descr)' is not supported (accepted: <i4 <i8 <f4 <f8)")
+        }
+        var count = 1
+        for dimension in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard dimension >= 0, !overflow else { throw bad("shape \(formatShape(shape)) is invalid") }
+            count = product
+        }
+        return NpyHeader(major: major, elementType: type, shape: shape, dataOffset: start + length)
+    }
+
+    /// The header bytes for an array of `type` and `shape`, version 1.0 unless
+    /// the text needs 2.0's longer length field.
+    public static func encode(type: OutputType, shape: [Int]) -> [UInt8] {
+        let dict = "{'descr': '\(descr(type))', 'fortran_order': False, 'shape': \(formatShape(shape)), }"
+        for (major, lengthBytes) in [(UInt8(1), 2), (2, 4)] {
+            let prefix = 8 + lengthBytes
+            let unpadded = prefix + dict.utf8.count + 1  // + "\n"
+            let total = (unpadded + 63) / 64 * 64
+            let length = total - prefix
+            guard length < 1 << (8 * lengthBytes) else { continue }
+            var bytes = magic + [major, 0]
+            for i in 0..<lengthBytes { bytes.append(UInt8((length >> (8 * i)) & 0xFF)) }
+            bytes += Array(dict.utf8) + [UInt8](repeating: 0x20, count: total - unpadded) + [0x0A]
+            return bytes
+        }
+        preconditionFailure("an .npy header longer than 4 GiB")
+    }
+}
+
+/// Python's spelling of a shape: `(3,)`, `(2, 3)`, `()`.
+package func formatShape(_ shape: [Int]) -> String {
+    shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+}
+
+/// The subset of Python literals an `.npy` header uses: a dict of strings to
+/// strings, booleans and tuples of integers.
+package struct NpyDictParser {
+    package enum Value: Equatable {
+        case string(String), bool(Bool), tuple([Int]), other
+    }
+
+    package let chars: [Character]
+    package let name: String
+    package var position = 0
+
+    package init(text: String, name: String) {
+        chars = Array(text)
+        self.name = name
+    }
+
+    package func bad(_ what: String) -> UnlockedError {
+        .badData("\(name): malformed .npy header: \(what) at character \(position + 1)")
+    }
+
+    package mutating func skipSpace() { while position < chars.count && chars[position].isWhitespace { position += 1 } }
+
+    package mutating func expect(_ c: Character) throws(UnlockedError) {
+        skipSpace()
+        guard position < chars.count, chars[position] == c else { throw bad("expected '\(c)'") }
+        position += 1
+    }
+
+    package mutating func peek() -> Character? { skipSpace(); return position < chars.count ? chars[position] : nil }
+
+    package mutating func parse() throws(UnlockedError) -> [String: Value] {
+        try expect("{")
+        var dict: [String: Value] = [:]
+        while peek() != "}" {
+            let key = try string()
+            try expect(":")
+            dict[key] = try value()
+            if peek() == "," { position += 1 } else { break }
+        }
+        try expect("}")
+        return dict
+    }
+
+    package mutating func string() throws(UnlockedError) -> String {
+        guard let quote = peek(), quote == "'" || quote == "\"" else { throw bad("expected a quoted string") }
+        position += 1
+        let start = position
+        while position < chars.count && chars[position] != quote { position += 1 }
+        guard position < chars.count else { throw bad("unterminated string") }
+        defer { position += 1 }
+        return String(chars[start..<position])
+    }
+
+    package mutating func value() throws(UnlockedError) -> Value {
+        switch peek() {
+        case "'", "\"": return .string(try string())
+        case "(": 
+            position += 1
+            var items: [Int] = []
+            while peek() != ")" {
+                let start = position
+                while position < chars.count, chars[position].isNumber || chars[position] == "L" { position += 1 }
+                guard let item = Int(String(chars[start..<position]).replacingOccurrences(of: "L", with: "")) else {
+                    throw bad("expected a whole number in the shape")
+                }
+                items.append(item)
+                if peek() == "," { position += 1 } else { break }
+            }
+            try expect(")")
+            return .tuple(items)
+        case "[", "{":
+            // A structured dtype's field list: skip it balanced, report it as unsupported.
+            var depth = 0
+            repeat {
+                guard position < chars.count else { throw bad("unterminated list") }
+                if "[{(".contains(chars[position]) { depth += 1 }
+                if "]})".contains(chars[position]) { depth -= 1 }
+                position += 1
+            } while depth > 0
+            return .other
+        default:
+            for (word, value) in [("True", true), ("False", false)]
+            where chars[position...].starts(with: word) {
+                position += word.count
+                return .bool(value)
+            }
+            throw bad("unexpected value")
+        }
+    }
+}
+
+/// A read-only array mapped from a file: an `.npy` file, or raw native
+/// little-endian elements of a given type. The pages stay in the page cache
+/// and are never copied; unmapped in `deinit`. Immutable after init, so any
+/// thread may read `base`.
+public final class MappedArray {
+    public let path: String
+    public let elementType: OutputType
+    public let shape: [Int]
+    /// The first element.
+    public let base: UnsafeRawPointer
+    private let mapping: UnsafeMutableRawPointer?
+    private let mappedLength: Int
+
+    public var count: Int { shape.reduce(1, *) }
+    public var byteCount: Int { count * elementType.byteWidth }
+
+    /// The element type as a kernel input, or a data error naming what is accepted.
+    public var dtype: DType {
+        get throws(UnlockedError) {
+            guard let type = DType(rawValue: elementType.rawValue) else {
+                throw .badData("\(path): dtype \(NpyHeader.descr(elementType)) is not a kernel input (accepted: <i4 <i8 <f4 <f8)")
+            }
+            return type
+        }
+    }
+
+    /// Maps `path`. Files with the `.npy` magic are parsed as `.npy`; any other
+    /// file is raw elements of `rawType`, or refused when `rawType` is nil or the
+    /// name ends in `.npy`. Missing or unreadable: `.noInput` (66); malformed: `.badData` (65).
+    public init(path: String, rawType: DType? = nil) throws(UnlockedError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .noInput("\(path): cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .noInput("\(path): cannot stat: \(String(cString: strerror(errno)))") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .noInput("\(path): not a regular file") }
+        let size = Int(info.st_size)
+        var mapping: UnsafeMutableRawPointer?
+        if size > 0 {
+            let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+            guard let pointer, pointer != MAP_FAILED else {
+                throw .noInput("\(path): cannot map \(size) bytes: \(String(cString: strerror(errno)))")
+            }
+            mapping = pointer
+        }
+        let bytes = UnsafeRawBufferPointer(start: mapping, count: size)
+        func fail(_ error: UnlockedError) -> UnlockedError {
+            if let mapping { munmap(mapping, size) }
+            return error
+        }
+        if NpyHeader.hasMagic(bytes) || path.hasSuffix(".npy") {
+            let header: NpyHeader
+            do { header = try NpyHeader.parse(bytes, name: path) } catch { throw fail(error) }
+            let needed = header.count * header.elementType.byteWidth
+            guard size - header.dataOffset == needed else {
+                throw fail(.badData("\(path): shape \(formatShape(header.shape)) of \(NpyHeader.descr(header.elementType)) needs \(needed) data bytes, the file has \(size - header.dataOffset)\(size - header.dataOffset < needed ? " (truncated)" : "")"))
+            }
+            elementType = header.elementType
+            shape = header.shape
+            base = UnsafeRawPointer(mapping.map { $0 + header.dataOffset } ?? UnsafeMutableRawPointer(bitPattern: 64)!)
+        } else {
+            guard let rawType else { throw fail(.badData("\(path): not an .npy file, and no --dtype given to read it as raw elements")) }
+            guard size % rawType.byteWidth == 0 else {
+                throw fail(.badData("\(path): \(size) bytes is not a whole number of \(rawType.rawValue) elements (\(rawType.byteWidth) bytes each)"))
+            }
+            elementType = OutputType(rawValue: rawType.rawValue)!
+            shape = [size / rawType.byteWidth]
+            base = UnsafeRawPointer(mapping ?? UnsafeMutableRawPointer(bitPattern: 64)!)
+        }
+        self.mapping = mapping
+        self.mappedLength = size
+    }
+
+    deinit { if let mapping { munmap(mapping, mappedLength) } }
+}
+
+// Immutable after init; the mapping is read-only.
+extension MappedArray: @unchecked Sendable {}
+
+/// An `.npy` file being written through a shared mapping: kernels write
+/// `base` directly, then `commit()` flushes and renames the temporary file
+/// into place. Until then the data lives under a hidden temporary name in the
+/// same directory (so the rename is atomic), and `deinit` without `commit()`
+/// removes it: a failed run leaves no partial file. Used by one thread.
+public final class NpyOutputFile {
+    public let path: String
+    public let temporaryPath: String
+    /// The first element.
+    public let base: UnsafeMutableRawPointer
+    private let mapping: UnsafeMutableRawPointer
+    private let length: Int
+    private var committed = false
+
+    public init(path: String, type: OutputType, shape: [Int]) throws(UnlockedError) {
+        self.path = path
+        let url = URL(fileURLWithPath: path)
+        var template = Array(url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).XXXXXX").path.utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else { throw .noInput("\(path): cannot create the output: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let temporary = string(fromCBuffer: template)
+        temporaryPath = temporary
+        let header = NpyHeader.encode(type: type, shape: shape)
+        let total = header.count + shape.reduce(1, *) * type.byteWidth
+        length = total
+        func fail(_ what: String) -> UnlockedError {
+            let error = UnlockedError.noInput("\(path): cannot write the output: \(what): \(String(cString: strerror(errno)))")
+            unlink(temporary)
+            return error
+        }
+        guard ftruncate(fd, off_t(total)) == 0 else { throw fail("ftruncate") }
+        let pointer = mmap(nil, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let pointer, pointer != MAP_FAILED else { throw fail("mmap") }
+        mapping = pointer
+        header.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: header.count) }
+        base = pointer + header.count
+    }
+
+    /// Flushes the data and renames the file into place.
+    public func commit() throws(UnlockedError) {
+        guard msync(mapping, length, MS_SYNC) == 0, rename(temporaryPath, path) == 0 else {
+            throw .noInput("\(path): cannot write the output: \(String(cString: strerror(errno)))")
+        }
+        committed = true
+    }
+
+    deinit {
+        munmap(mapping, length)
+        if !committed { unlink(temporaryPath) }
+    }
+}
+#endif

@@ -1,0 +1,168 @@
+import CKernels
+import UnlockedCore
+import UnlockedEngines
+import UnlockedKernels
+import UnlockedTopology
+
+/// One combination of a sweep's parameters: what `unlocked bench` measures
+/// and reports as one row.
+public struct BenchCell: Sendable, Hashable {
+    public var engine: String
+    public var kernel: String
+    public var dtype: DType
+    /// Elements.
+    public var size: Int
+    public var workers: Int
+    /// Pinning and memory policies by CLI name; the runner applies them.
+    public var pin: String
+    public var mem: String
+
+    public init(engine: String, kernel: String, dtype: DType, size: Int, workers: Int, pin: String, mem: String) {
+        self.engine = engine
+        self.kernel = kernel
+        self.dtype = dtype
+        self.size = size
+        self.workers = workers
+        self.pin = pin
+        self.mem = mem
+    }
+
+    /// A stable text key, used to match cells of two JSON documents.
+    public var key: String { "\(engine)|\(kernel)|\(dtype.rawValue)|\(size)|\(workers)|\(pin)|\(mem)" }
+}
+
+/// The memory a cell runs over, owned by the sweep for the cell's lifetime.
+public struct CellData {
+    public var input: JobBuffer
+    /// The output array of map kernels (nil for reductions).
+    public var output: JobBuffer?
+    public var count: Int
+    public var params: uk_params
+
+    public init(input: JobBuffer, output: JobBuffer?, count: Int, params: uk_params) {
+        self.input = input
+        self.output = output
+        self.count = count
+        self.params = params
+    }
+}
+
+/// One timed repetition, as an engine reports it.
+public struct CellSample: Sendable, Equatable {
+    /// Wall time of the whole repetition, start-up included.
+    public var wallNanoseconds: Double
+    /// Part of the wall time spent starting threads or processes inside the
+    /// repetition (`spawn`, process engines); nil when nothing is started per run.
+    public var startupNanoseconds: Double?
+    /// Bytes copied between address spaces (`processes-pipe`); nil when none.
+    public var bytesExchanged: Int?
+    /// The result (reductions) or the output checksum (maps).
+    public var value: KernelValue
+
+    public init(wallNanoseconds: Double, startupNanoseconds: Double? = nil, bytesExchanged: Int? = nil, value: KernelValue) {
+        self.wallNanoseconds = wallNanoseconds
+        self.startupNanoseconds = startupNanoseconds
+        self.bytesExchanged = bytesExchanged
+        self.value = value
+    }
+}
+
+/// A cell ready to repeat: its engine created with its workers, over its data.
+/// Used by the sweep's thread only, then released before the data is.
+public protocol PreparedCell: AnyObject {
+    /// Time to create the engine and have its workers ready (a pool's threads,
+    /// pinned), nil when the engine has nothing to start.
+    var startupNanoseconds: Double? { get }
+    /// What placement was really applied, in a few words, for the report.
+    var placement: String { get }
+    /// Runs the kernel once over the whole data and times it.
+    func runOnce() throws(UnlockedError) -> CellSample
+}
+
+/// The seam between measurement and execution engines: the sweep decides
+/// what to run and when; a runner knows how.
+///
+/// `SequentialCellRunner` implements it with one call on the calling thread.
+/// Engines plug in by one conforming type (say `EngineCellRunner`) that:
+/// - lists in `engineNames` every engine that can run on this machine;
+/// - returns `lockfree-pool` from `ceilingEngine(workers:)` for more than one worker;
+/// - in `prepare`, builds the engine named `cell.engine` with `cell.workers`
+///   workers placed by the `cell.pin` policy and the `cell.mem` policy, times
+///   that creation as `startupNanoseconds`, describes the applied placement in
+///   `placement`, and throws (the cell is then reported failed) when it cannot;
+/// - in `runOnce`, runs one job over `data.input[0..<data.count]` (output to
+///   `data.output` for maps) and returns the wall time, per-run start-up and
+///   bytes copied between processes when the engine has them, and the value;
+/// - in `fillInput`, lets each pinned worker fill the chunk it will read.
+/// `defaultCellRunner()` then returns it: every command gets its runner there.
+public protocol CellRunner {
+    /// CLI names of the engines this runner can run.
+    var engineNames: [String] { get }
+    /// The engine used for the bandwidth ceiling (`stream.sum`) with `workers` workers.
+    func ceilingEngine(workers: Int) -> String
+    /// Creates what `cell` needs to repeat over `data`; throws when the cell
+    /// cannot run here (unknown engine, too many workers, plugin refuses).
+    func prepare(_ cell: BenchCell, kernel: Kernel, data: CellData) throws(UnlockedError) -> any PreparedCell
+    /// Writes the generated input of cells with memory policy `mem`, run by up
+    /// to `workers` workers pinned by `pin`. The thread that writes a page first
+    /// decides its NUMA node, so a placement-aware runner fills each chunk from
+    /// the worker that will read it. The default fills on the calling thread.
+    func fillInput(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator,
+                   mem: String, pin: String, workers: Int) throws(UnlockedError)
+}
+
+extension CellRunner {
+    public func fillInput(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator,
+                          mem: String, pin: String, workers: Int) throws(UnlockedError) {
+        generator.fill(buffer.base, dtype: dtype, range: 0..<count)
+    }
+}
+
+/// The runner every command uses: every engine, placed as each cell asks.
+public func defaultCellRunner() -> any CellRunner { EngineCellRunner() }
+
+/// Runs cells of the `sequential` engine: one kernel call on the calling
+/// thread, unbound. Everything else is refused with the reason, so a sweep
+/// naming engines of another build reports them as failed cells.
+public struct SequentialCellRunner: CellRunner {
+    public init() {}
+
+    public var engineNames: [String] { ["sequential"] }
+
+    public func ceilingEngine(workers: Int) -> String { "sequential" }
+
+    public func prepare(_ cell: BenchCell, kernel: Kernel, data: CellData) throws(UnlockedError) -> any PreparedCell {
+        guard cell.engine == "sequential" else {
+            throw .usage("engine \(cell.engine) is not available in this build (available: \(engineNames.joined(separator: ", ")))")
+        }
+        guard cell.workers == 1 else {
+            throw .usage("engine sequential runs on 1 worker, not \(cell.workers)")
+        }
+        return SequentialPreparedCell(kernel: kernel, data: data)
+    }
+}
+
+package final class SequentialPreparedCell: PreparedCell {
+    package let kernel: Kernel
+    package var data: CellData
+
+    package init(kernel: Kernel, data: CellData) {
+        self.kernel = kernel
+        self.data = data
+        if data.output != nil, let type = kernel.outputType, data.count * type.byteWidth > lastLevelCacheBytes {
+            self.data.params.flags |= UK_FLAG_STREAMING_STORES
+        }
+    }
+
+    package var startupNanoseconds: Double? { nil }
+    package var placement: String { "calling thread, unbound" }
+
+    package func runOnce() throws(UnlockedError) -> CellSample {
+        var acc = uk_acc()
+        let start = monotonicNanoseconds()
+        try kernel.run(context: kernel.plugin.state, input: data.input.base, output: data.output?.base,
+                       range: 0..<data.count, params: &data.params, acc: &acc)
+        let elapsed = Double(monotonicNanoseconds() - start)
+        return CellSample(wallNanoseconds: elapsed, value: kernel.result(acc: acc, output: data.output?.base, count: data.count))
+    }
+}

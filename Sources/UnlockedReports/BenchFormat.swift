@@ -1,0 +1,193 @@
+#if os(Linux)
+import Foundation
+import UnlockedCore
+import UnlockedKernels
+import UnlockedMeasurement
+import UnlockedTopology
+
+/// What `unlocked bench` (and `compare`) produce: the context, the plan and
+/// every cell's result, in the formats a user asks for.
+public struct BenchReport: Sendable {
+    /// Identifies the JSON document's layout; bumped when keys change meaning.
+    public static let schema = "unlocked-bench/1"
+
+    public var context: RunContext
+    public var plan: SweepPlan
+    public var results: [CellResult]
+
+    public init(context: RunContext, plan: SweepPlan, results: [CellResult]) {
+        self.context = context
+        self.plan = plan
+        self.results = results
+    }
+
+    package static let headers = ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "median", "min", "p5", "p95", "max",
+                          "spread", "throughput", "note"]
+
+    package var tableRows: [[String]] {
+        results.map { result in
+            let cell = result.cell
+            let head = [cell.engine, cell.kernel, cell.dtype.rawValue, "\(cell.size)", "\(cell.workers)", cell.pin, cell.mem]
+            guard let s = result.statistics else {
+                let reason = if case .failed(let reason) = result.status { reason } else { "no samples" }
+                return head + ["-", "-", "-", "-", "-", "-", "-", "FAILED: \(reason)"]
+            }
+            let times = [s.median, s.min, s.p5, s.p95, s.max].map { formatSeconds($0 * 1e-9) }
+            let note = s.isNoisy ? "NOISY (spread over \(Int(SampleStatistics.noisyRelativeSpread * 100))%)" : ""
+            return head + times + [String(format: "%.1f%%", s.relativeSpread * 100),
+                                   result.bytesPerSecond.map { formatBytes($0) + "/s" } ?? "-", note]
+        }
+    }
+
+    public var table: TextTable { TextTable(headers: Self.headers, rows: tableRows, rightAligned: Set(3...13)) }
+
+    /// The human report: the context in two lines, then one row per cell.
+    public var text: String {
+        """
+        \(context.cpuModel), \(context.topologySummary); allowed CPUs \(context.allowedCPUs); ISA \(context.isa.rawValue)
+        load average \(context.loadAverage.map { String(format: "%.2f", $0) }.joined(separator: " ")); \(repetitionSummary); spread = MAD/median
+        \(table.text)
+        """
+    }
+
+    public var markdown: String { table.markdown }
+
+    package var repetitionSummary: String {
+        switch plan.repetitions {
+        case .count(let reps): "\(reps) reps + \(plan.warmup) warm-up per cell, interleaved"
+        case .minTime(let seconds, let minimum, let maximum):
+            "≥ \(seconds) s per cell (\(minimum)-\(maximum) reps) + \(plan.warmup) warm-up, interleaved"
+        }
+    }
+
+    public static let csvHeader = ["engine", "kernel", "dtype", "size_elements", "workers", "pin", "mem", "status", "reps",
+                                   "median_ns", "min_ns", "p5_ns", "p95_ns", "max_ns", "mad_ns", "spread_mad_over_median",
+                                   "noisy", "bytes_per_rep", "throughput_bytes_per_s", "startup_ns", "bytes_exchanged", "result", "error"]
+
+    /// One header line and one line per cell; empty fields for what a failed cell lacks.
+    public var csv: String {
+        let lines = results.map { result -> [String] in
+            let cell = result.cell, s = result.statistics
+            let error = if case .failed(let reason) = result.status { reason } else { "" }
+            return [cell.engine, cell.kernel, cell.dtype.rawValue, "\(cell.size)", "\(cell.workers)", cell.pin, cell.mem,
+                    result.status == .ok ? "ok" : "failed", "\(result.samples.count)",
+                    number(s?.median), number(s?.min), number(s?.p5), number(s?.p95), number(s?.max), number(s?.mad),
+                    number(s?.relativeSpread), s.map { $0.isNoisy ? "true" : "false" } ?? "",
+                    "\(result.bytesPerRep)", number(result.bytesPerSecond),
+                    number(result.median(\.startupNanoseconds) ?? result.startupNanoseconds),
+                    number(result.medianBytesExchanged), result.value.map { "\($0)" } ?? "", error]
+        }
+        return ([Self.csvHeader] + lines).map(csvLine).joined(separator: "\n") + "\n"
+    }
+
+    /// The JSON document; see README "JSON output" for the schema.
+    public var jsonObject: [String: Any] {
+        [
+            "schema": Self.schema,
+            "tool": ["name": "unlocked", "version": BuildInfo.version, "git_commit": BuildInfo.gitCommit],
+            "context": context.jsonObject,
+            "parameters": parametersObject,
+            "cells": results.map(\.jsonObject),
+        ]
+    }
+
+    package var parametersObject: [String: Any] {
+        func unique<T: Hashable>(_ values: [T]) -> [T] {
+            var seen = Set<T>()
+            return values.filter { seen.insert($0).inserted }
+        }
+        let cells = plan.cells
+        var object: [String: Any] = [
+            "engines": unique(cells.map(\.engine)), "kernels": unique(cells.map(\.kernel)),
+            "dtypes": unique(cells.map(\.dtype.rawValue)), "sizes_elements": unique(cells.map(\.size)),
+            "workers": unique(cells.map(\.workers)), "pins": unique(cells.map(\.pin)), "mems": unique(cells.map(\.mem)),
+            "warmup_reps": plan.warmup, "seed": plan.seed, "center": plan.center,
+            "interleaving": "round-robin within each (dtype, size, mem) group",
+            "quantiles": "type 7 (linear between closest ranks, numpy default)",
+            "noisy_threshold_mad_over_median": SampleStatistics.noisyRelativeSpread,
+        ]
+        switch plan.repetitions {
+        case .count(let reps): object["reps"] = reps
+        case .minTime(let seconds, let minimum, let maximum):
+            object["min_time_s"] = seconds
+            object["min_reps"] = minimum
+            object["max_reps"] = maximum
+        }
+        return object
+    }
+}
+
+/// A number for CSV: empty when absent, integers without a decimal point.
+package func number(_ value: Double?) -> String {
+    guard let value, value.isFinite else { return "" }
+    return value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+}
+
+extension CellResult {
+    public var jsonObject: [String: Any] {
+        let cell = self.cell
+        var object: [String: Any] = [
+            "engine": cell.engine, "kernel": cell.kernel, "dtype": cell.dtype.rawValue, "size_elements": cell.size,
+            "workers": cell.workers, "pin": cell.pin, "mem": cell.mem, "bytes_per_rep": bytesPerRep,
+            "status": status == .ok ? "ok" : "failed",
+            "samples_ns": wallNanoseconds,
+        ]
+        if case .failed(let reason) = status { object["error"] = reason }
+        if let placement { object["placement"] = placement }
+        if let startupNanoseconds { object["engine_startup_ns"] = startupNanoseconds }
+        let startups = samples.compactMap(\.startupNanoseconds)
+        if !startups.isEmpty { object["samples_startup_ns"] = startups }
+        let exchanged = samples.compactMap(\.bytesExchanged)
+        if !exchanged.isEmpty { object["samples_bytes_exchanged"] = exchanged }
+        // Integer results are exact decimal strings: they can exceed 2^53.
+        if let value { object["result"] = "\(value)" }
+        if let s = statistics {
+            object["statistics"] = [
+                "count_reps": s.count, "median_ns": s.median, "min_ns": s.min, "max_ns": s.max,
+                "p5_ns": s.p5, "p95_ns": s.p95, "mad_ns": s.mad,
+                "spread_mad_over_median": s.relativeSpread, "noisy": s.isNoisy,
+            ] as [String: Any]
+            if let rate = bytesPerSecond {
+                object["throughput_bytes_per_s"] = rate
+                object["throughput_elements_per_s"] = rate * Double(cell.size) / Double(bytesPerRep)
+            }
+        }
+        return object
+    }
+}
+
+extension RunContext {
+    public var jsonObject: [String: Any] {
+        var object: [String: Any] = [
+            "cpu_model": cpuModel, "isa": isa.rawValue, "isa_reason": isaReason,
+            "topology": [
+                "summary": topologySummary, "online_cpus": onlineCPUs,
+                "last_level_cache_bytes": lastLevelCacheBytes,
+            ] as [String: Any],
+            "allowed_cpus": allowedCPUs, "allowed_cpu_count": allowedCPUCount,
+            "load_average": loadAverage,
+            "started_at": ISO8601DateFormatter().string(from: startedAt),
+            "placement": placement.map { $0 as [String: Any] } ?? NSNull(),
+        ]
+        var topology = object["topology"] as! [String: Any]
+        if let physicalCores { topology["physical_cores"] = physicalCores }
+        if let sockets { topology["sockets"] = sockets }
+        if let numaNodes { topology["numa_nodes"] = numaNodes }
+        object["topology"] = topology
+        if let memoryAvailableBytes { object["memory_available_bytes"] = memoryAvailableBytes }
+        return object
+    }
+}
+
+extension RunContext {
+    /// One line: "AMD EPYC, 2 CPUs (2 cores, 1 socket), LLC 32.00 MB, allowed 0-1".
+    public var topologySummary: String {
+        func counted(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+        var parts = [counted(onlineCPUs, "logical CPU")]
+        if let physicalCores { parts.append(counted(physicalCores, "core")) }
+        if let sockets { parts.append(counted(sockets, "socket")) }
+        if let numaNodes { parts.append(counted(numaNodes, "NUMA node")) }
+        return parts.joined(separator: ", ") + ", last-level cache \(formatBytes(Double(lastLevelCacheBytes)))"
+    }
+}
+#endif

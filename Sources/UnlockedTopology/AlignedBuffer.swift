@@ -1,0 +1,46 @@
+import UnlockedCore
+#if os(Linux)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Page-aligned memory from `mmap`, released in `deinit`.
+///
+/// Pages are untouched until first written, so the thread that writes a
+/// page first decides its NUMA node (first-touch). Owned by one thread at a
+/// time; workers get raw pointers into it for the duration of a job.
+public final class AlignedBuffer {
+    public let base: UnsafeMutableRawPointer
+    public let byteCount: Int
+
+    /// Maps `byteCount` bytes (at least one page). Refuses more than the
+    /// machine's physical memory: with overcommit mmap would succeed and the
+    /// run would die later in the OOM killer instead of with a clear error.
+    public init(byteCount: Int) throws(UnlockedError) {
+        let physical = sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))
+        guard byteCount <= physical else {
+            throw .usage("cannot allocate \(byteCount) bytes: more than this machine's \(physical) bytes of memory (reduce --size)")
+        }
+        let length = max(byteCount, 1)
+        let pointer = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let pointer, pointer != MAP_FAILED else {
+            throw .usage("cannot allocate \(byteCount) bytes: \(String(cString: strerror(errno))) (reduce --size)")
+        }
+        self.base = pointer
+        self.byteCount = byteCount
+    }
+
+    /// Maps `count` elements of `width` bytes, refusing counts whose size overflows.
+    public convenience init(count: Int, width: Int) throws(UnlockedError) {
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
+        guard !overflow else { throw .usage("cannot allocate \(count) elements of \(width) bytes: the size overflows (reduce --size)") }
+        try self.init(byteCount: bytes)
+    }
+
+    deinit { munmap(base, max(byteCount, 1)) }
+}
+
+// The buffer itself is immutable; what workers write through `base` is
+// coordinated by the engine that owns the job.
+extension AlignedBuffer: @unchecked Sendable {}

@@ -1,0 +1,157 @@
+import UnlockedCore
+extension PlacementPlan {
+    /// Plans `workers` workers (default: one per allowed core, or per PU the
+    /// policy names) on `topology` with `policy`. Pure: the same inputs give
+    /// the same plan on any machine, which is what makes plans of a cluster
+    /// node's XML checkable on a laptop.
+    ///
+    /// More workers than the policy's PUs is a usage error unless
+    /// `oversubscribe`, which wraps around and records a warning. On a
+    /// topology that is not this machine's, binding is skipped and the plan
+    /// says so in `bindingSkipped`.
+    public init(policy: PinPolicy, workers requested: Int? = nil, topology: Topology,
+                oversubscribe: Bool = false, bestEffort: Bool = false, cpuQuota: Double? = nil) throws(UnlockedError) {
+        if let requested, requested < 1 {
+            throw .usage("--workers \(requested): must be a whole number ≥ 1")
+        }
+        if policy == .none {
+            self = .unbound(requested ?? topology.defaultWorkerCount(cpuQuota: cpuQuota))
+            self.bestEffort = bestEffort
+            return
+        }
+        let sequence = try topology.puSequence(for: policy)
+        let count = requested ?? {
+            switch policy {
+            case .compact, .spread: topology.defaultWorkerCount(cpuQuota: cpuQuota)
+            case .numa: Set(sequence.map(\.core)).count
+            default: sequence.count
+            }
+        }()
+        var warnings: [String] = []
+        if count > sequence.count {
+            let what = "--workers \(count) is more than the \(sequence.count) CPUs --pin \(policy) allows (\(CPUList.format(sequence.map(\.osIndex))))"
+            guard oversubscribe else { throw .usage("\(what); add --oversubscribe to share CPUs") }
+            warnings.append("oversubscribed: \(what); workers share CPUs and timings suffer")
+        }
+        let planned = (0..<count).map { index in
+            let pu = sequence[index % sequence.count]
+            return Worker(index: index, osPU: pu.osIndex, core: pu.core, numaNode: pu.numaNode)
+        }
+        self.init(workers: planned, bestEffort: bestEffort, policy: policy.description,
+                  bindingSkipped: topology.isThisMachine ? nil : "binding skipped: the topology is \(topology.source), not this machine",
+                  warnings: warnings)
+    }
+}
+
+extension Topology {
+    /// The default worker count: one per allowed core, capped by a cgroup CPU
+    /// quota (rounded up) when one applies; never the host's CPU count.
+    public func defaultWorkerCount(cpuQuota: Double? = nil) -> Int {
+        let cores = max(allowedCores.count, 1)
+        guard let cpuQuota, cpuQuota > 0 else { return cores }
+        return min(cores, max(Int(cpuQuota.rounded(.up)), 1))
+    }
+
+    /// Allowed PUs in compact order: the first PU of every core, then the
+    /// second of every core, and so on.
+    package func compactOrder(_ cores: [(core: Int, pus: [PU])]) -> [PU] {
+        let depth = cores.map(\.pus.count).max() ?? 0
+        return (0..<depth).flatMap { level in cores.compactMap { $0.pus.count > level ? $0.pus[level] : nil } }
+    }
+
+    /// The PUs a policy hands to workers 0, 1, 2…, all allowed.
+    package func puSequence(for policy: PinPolicy) throws(UnlockedError) -> [PU] {
+        let cores = allowedCores
+        guard !cores.isEmpty else { throw .usage("no allowed CPU in the topology \(source)") }
+        let nodes = numaNodes.map(\.osIndex)
+        switch policy {
+        case .none, .compact:
+            return compactOrder(cores)
+        case .spread:
+            return spreadOrder(cores)
+        case .numa(let node):
+            guard nodes.contains(node) else {
+                throw .usage("--pin numa:\(node): no NUMA node \(node) (this topology has nodes \(CPUList.format(nodes)))")
+            }
+            let inside = cores.filter { $0.pus.first?.numaNode == node }
+            guard !inside.isEmpty else { throw .usage("--pin numa:\(node): no allowed CPU on NUMA node \(node) (allowed CPUs: \(CPUList.format(allowedPUs)))") }
+            return compactOrder(inside)
+        case .cpus(let list):
+            let byOS = Dictionary(pus.map { ($0.osIndex, $0) }, uniquingKeysWith: { first, _ in first })
+            return try list.map { cpu throws(UnlockedError) in
+                guard let pu = byOS[cpu] else {
+                    throw .usage("--pin: CPU \(cpu) does not exist in this topology (OS CPUs \(CPUList.format(byOS.keys)))")
+                }
+                guard pu.allowed else {
+                    throw .usage("--pin: CPU \(cpu) is outside the allowed set \(CPUList.format(allowedPUs)) (affinity mask or cgroup cpuset)")
+                }
+                return pu
+            }
+        case .domains(let selections):
+            var seen = Set<Int>()
+            var sequence: [PU] = []
+            for selection in selections {
+                let domainCores: [(core: Int, pus: [PU])]
+                switch selection.domain {
+                case .machine:
+                    domainCores = cores
+                case .package(let k):
+                    let packages = Set(pus.map(\.package))
+                    guard packages.contains(k) else { throw .usage("--pin \(selection): no package \(k) (this topology has packages \(CPUList.format(packages)))") }
+                    domainCores = cores.filter { $0.pus.first?.package == k }
+                case .numaNode(let k):
+                    guard nodes.contains(k) else { throw .usage("--pin \(selection): no NUMA node \(k) (this topology has nodes \(CPUList.format(nodes)))") }
+                    domainCores = cores.filter { $0.pus.first?.numaNode == k }
+                }
+                let domain = compactOrder(domainCores)
+                for index in selection.indices {
+                    guard index < domain.count else {
+                        throw .usage("--pin \(selection): index \(index) is outside the domain, which has \(domain.count) allowed CPUs (indices 0-\(domain.count - 1))")
+                    }
+                    guard seen.insert(domain[index].osIndex).inserted else {
+                        throw .usage("--pin \(policy): CPU \(domain[index].osIndex) is selected twice")
+                    }
+                    sequence.append(domain[index])
+                }
+            }
+            return sequence
+        }
+    }
+
+    /// Spread: NUMA nodes (or packages without NUMA information) take turns,
+    /// alternating packages so both sockets' memory controllers work first;
+    /// inside each, cores in order; SMT siblings only after every core.
+    package func spreadOrder(_ cores: [(core: Int, pus: [PU])]) -> [PU] {
+        // Group cores by (package, node), keeping topology order.
+        var groups: [[(core: Int, pus: [PU])]] = []
+        var groupKeys: [String] = []
+        var rankInPackage: [Int: Int] = [:]
+        var groupOrder: [(rank: Int, package: Int)] = []
+        for core in cores {
+            let first = core.pus[0]
+            let key = "\(first.package)/\(first.numaNode ?? -1)"
+            if let index = groupKeys.firstIndex(of: key) {
+                groups[index].append(core)
+            } else {
+                groupKeys.append(key)
+                groups.append([core])
+                let rank = rankInPackage[first.package, default: 0]
+                rankInPackage[first.package] = rank + 1
+                groupOrder.append((rank, first.package))
+            }
+        }
+        let ordered = groups.indices.sorted { (groupOrder[$0].rank, groupOrder[$0].package) < (groupOrder[$1].rank, groupOrder[$1].package) }
+            .map { groups[$0] }
+        let depth = cores.map(\.pus.count).max() ?? 0
+        let width = ordered.map(\.count).max() ?? 0
+        var sequence: [PU] = []
+        for level in 0..<depth {
+            for slot in 0..<width {
+                for group in ordered where slot < group.count && level < group[slot].pus.count {
+                    sequence.append(group[slot].pus[level])
+                }
+            }
+        }
+        return sequence
+    }
+}
