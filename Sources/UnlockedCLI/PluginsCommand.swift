@@ -1,12 +1,11 @@
 import ArgumentParser
-import Foundation
 import Unlocked
 
 struct PluginsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
         abstract: "List, inspect and verify kernel plugins (see plugins/README.md).",
-        subcommands: [List.self, Info.self, Verify.self, VerifyChild.self]
+        subcommands: [List.self, Info.self, Verify.self]
     )
 
     struct List: ParsableCommand {
@@ -28,16 +27,6 @@ struct PluginsCommand: ParsableCommand {
         @Flag(help: "Load it even if other users could have replaced it.") var allowInsecurePlugins = false
         @Option(help: "Threads of the concurrency check.") var threads = 8
         @Option(help: "Seconds one check may run before the child is killed.") var timeout = 30.0
-    }
-
-    /// The child process of `verify`; not for users.
-    struct VerifyChild: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "verify-child", shouldDisplay: false)
-        @Argument var path: String
-        @Flag var allowInsecurePlugins = false
-        @Flag var list = false
-        @Option var kernelIndex: Int?
-        @Option var threads = 8
     }
 }
 
@@ -73,26 +62,10 @@ extension PluginsCommand.Verify {
         try reportingErrors {
             guard threads >= 2 else { throw UnlockedError.usage("--threads \(threads): must be at least 2") }
             guard timeout > 0, timeout.isFinite else { throw UnlockedError.usage("--timeout \(timeout): must be a positive number of seconds") }
-            let report = try PluginVerifier.verify(path: path, executable: currentExecutable(),
-                                                   allowInsecure: allowInsecurePlugins, threads: threads, timeout: timeout)
+            let report = try PluginVerifier.verify(path: path, allowInsecure: allowInsecurePlugins, threads: threads, timeout: timeout)
             print(report.text)
             if let error = report.error { throw error }
             print("plugin \(path): all \(report.kernels.count) kernels passed")
         }
     }
-}
-
-extension PluginsCommand.VerifyChild {
-    func run() throws {
-        try reportingErrors {
-            let passed = try PluginVerifier.runChild(path: path, allowInsecure: allowInsecurePlugins,
-                                                     kernelIndex: list ? nil : kernelIndex, threads: threads)
-            if !passed { throw ExitCode(65) }
-        }
-    }
-}
-
-/// This executable, so `verify` can start it again as its child.
-private func currentExecutable() -> String {
-    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 }

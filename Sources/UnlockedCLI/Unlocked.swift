@@ -9,7 +9,7 @@ struct UnlockedCommand: ParsableCommand {
         abstract: "Run one hot loop on every core, and compare honestly how each way of going parallel does.",
         version: BuildInfo.version,
         subcommands: [CompareCommand.self, BenchCommand.self, RunCommand.self, TopoCommand.self, KernelsCommand.self, PluginsCommand.self,
-                      WorkerCommand.self],
+                      WorkerCommand.self, VerifyPluginChildCommand.self],
         defaultSubcommand: CompareCommand.self
     )
 }

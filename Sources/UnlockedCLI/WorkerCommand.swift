@@ -1,24 +1,42 @@
 import ArgumentParser
 import Unlocked
 
-/// The hidden worker mode of the process engines: the engine starts this
-/// same executable as `unlocked __worker …` and talks to it over stdin/stdout.
+/// The hidden entry points through which the library starts this executable
+/// again. Their arguments are defined in the library; these only hand them over.
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "__worker",
+        commandName: WorkerProcessArguments.subcommand,
         abstract: "Worker process of the processes-shm and processes-pipe engines (started by them).",
         shouldDisplay: false
     )
 
-    @Option var index: Int
-    @Option var parent: Int32
-    @Option var cpu: Int?
-    @Flag var bestEffort = false
+    @Argument(parsing: .captureForPassthrough) var words: [String] = []
 }
 
 extension WorkerCommand {
     func run() throws {
-        let status = runWorkerProcess(index: index, cpu: cpu, bestEffort: bestEffort, parent: parent)
-        if status != 0 { throw ExitCode(status) }
+        try reportingErrors {
+            let status = runWorkerProcess(try WorkerProcessArguments(parsing: words))
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+}
+
+struct VerifyPluginChildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: PluginVerifier.ChildArguments.subcommand,
+        abstract: "Child process of 'plugins verify' (started by it).",
+        shouldDisplay: false
+    )
+
+    @Argument(parsing: .captureForPassthrough) var words: [String] = []
+}
+
+extension VerifyPluginChildCommand {
+    func run() throws {
+        try reportingErrors {
+            let status = try PluginVerifier.runChild(try PluginVerifier.ChildArguments(parsing: words))
+            if status != 0 { throw ExitCode(status) }
+        }
     }
 }

@@ -22,15 +22,7 @@ public func terminateWorkerProcesses() {
         return pids
     }
     for pid in pids { kill(pid, SIGKILL) }
-    var waiting = pids
-    for _ in 0..<200 where !waiting.isEmpty {
-        var status: Int32 = 0
-        waiting = waiting.filter { pid in
-            let result = waitpid(pid, &status, WNOHANG)
-            return result == 0 || (result < 0 && errno == EINTR)
-        }
-        if !waiting.isEmpty { usleep(5_000) }
-    }
+    for pid in pids { reapWithin(milliseconds: 1_000, pid) }
 }
 
 /// One worker process and the two pipes to it.
@@ -87,7 +79,7 @@ package final class ProcessEngine: Engine {
         chunk = configuration.chunk
         // A dead worker must turn into an error on write, not kill us.
         signal(SIGPIPE, SIG_IGN)
-        let executable = configuration.workerExecutable ?? Self.ownExecutable()
+        let executable = configuration.workerExecutable ?? ownExecutablePath()
         var bindings: [BindingObservation] = []
         do throws(UnlockedError) {
             for worker in 0..<workerCount {
@@ -108,54 +100,32 @@ package final class ProcessEngine: Engine {
 
     deinit { close() }
 
-    private static func ownExecutable() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
-
     private func spawn(_ index: Int, executable: String, placement: PlacementPlan,
                        environment: [String: String]) throws(UnlockedError) -> WorkerProcess {
-        var toChild: [Int32] = [-1, -1], fromChild: [Int32] = [-1, -1]
-        guard uk_pipe_cloexec(&toChild) == 0 else { throw .internal("cannot create a pipe: \(String(cString: strerror(errno)))") }
-        guard uk_pipe_cloexec(&fromChild) == 0 else {
-            toChild.forEach { Glibc.close($0) }
-            throw .internal("cannot create a pipe: \(String(cString: strerror(errno)))")
+        let toChild = try ClosingOnExecPipe()
+        let fromChild: ClosingOnExecPipe
+        do { fromChild = try ClosingOnExecPipe() } catch { toChild.closeBoth(); throw error }
+        let invocation = WorkerProcessArguments(index: index, parent: getpid(), cpu: placement.workers[index].osPU,
+                                                bestEffort: placement.bestEffort)
+        let pid: pid_t
+        do {
+            pid = try spawnProcess([executable] + invocation.arguments, environment: environmentStrings(overriding: environment),
+                                   stdin: toChild.readEnd, stdout: fromChild.writeEnd, stderr: nil)
+        } catch {
+            toChild.closeBoth(); fromChild.closeBoth()
+            throw .internal("cannot start worker process: \(error.message)")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, toChild[0], STDIN_FILENO)
-        posix_spawn_file_actions_adddup2(&actions, fromChild[1], STDOUT_FILENO)
-
-        let planned = placement.workers[index].osPU
-        var arguments = [executable, "__worker", "--index", "\(index)", "--parent", "\(getpid())"]
-        if let planned { arguments += ["--cpu", "\(planned)"] }
-        if placement.bestEffort { arguments.append("--best-effort") }
-        let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }.map { "\($0)=\($1)" }
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = variables.map { strdup($0) } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-
-        var pid = pid_t()
-        let status = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-        Glibc.close(toChild[0])
-        Glibc.close(fromChild[1])
-        guard status == 0 else {
-            Glibc.close(toChild[1])
-            Glibc.close(fromChild[0])
-            throw .internal("cannot start worker process \(executable): \(String(cString: strerror(status)))")
-        }
+        Glibc.close(toChild.readEnd)
+        Glibc.close(fromChild.writeEnd)
         liveWorkerProcesses.withLock { _ = $0.insert(pid) }
-        return WorkerProcess(index: index, pid: pid, toWorker: toChild[1], fromWorker: fromChild[0])
+        return WorkerProcess(index: index, pid: pid, toWorker: toChild.writeEnd, fromWorker: fromChild.readEnd)
     }
 
     private func awaitReady(_ worker: WorkerProcess, planned: Int?, executable: String) throws(UnlockedError) -> BindingObservation {
-        var poller = pollfd(fd: worker.fromWorker, events: Int16(POLLIN), revents: 0)
-        var ready: Int32
-        repeat { ready = poll(&poller, 1, Self.startTimeoutMilliseconds) } while ready < 0 && errno == EINTR
-        guard ready > 0 else {
+        guard !FileDescriptorIO.waitReadable([worker.fromWorker], milliseconds: Self.startTimeoutMilliseconds).isEmpty else {
             throw .internal("worker \(worker.index) (pid \(worker.pid)) did not report ready within \(Self.startTimeoutMilliseconds / 1000) s (is \(executable) the unlocked executable?)")
         }
-        guard let body = PipeIO.readMessage(worker.fromWorker) else { throw died(worker, while: "starting") }
+        guard let body = FileDescriptorIO.readMessage(worker.fromWorker) else { throw died(worker, while: "starting") }
         var reader = MessageReader(body)
         let cpu = Int(try reader.read(Int32.self))
         let warning = try reader.readString()
@@ -169,33 +139,16 @@ package final class ProcessEngine: Engine {
     /// SIGKILL) and describes how it ended.
     private func died(_ worker: WorkerProcess, while doing: String) -> UnlockedError {
         while interruptInProgress.load(ordering: .sequentiallyConsistent) { sleep(1) }  // the handler exits 130
-        let status = reap(worker)
-        let how: String
-        if let status {
-            let signal = status & 0x7f
-            how = signal == 0 ? "exited with status \((status >> 8) & 0xff)"
-                : "killed by signal \(signal) (\(String(cString: strsignal(signal))))"
-        } else {
-            how = "its pipe closed"
-        }
+        let how = reap(worker)?.description ?? "its pipe closed"
         return .internal("worker \(worker.index) (pid \(worker.pid)) died while \(doing): \(how)")
     }
 
     /// Waits for `worker` to exit (killing it after a second), once.
     @discardableResult
-    private func reap(_ worker: WorkerProcess) -> Int32? {
+    private func reap(_ worker: WorkerProcess) -> ChildTermination? {
         guard reaped.insert(worker.index).inserted else { return nil }
         defer { liveWorkerProcesses.withLock { _ = $0.remove(worker.pid) } }
-        var status: Int32 = 0
-        for _ in 0..<200 {
-            let result = waitpid(worker.pid, &status, WNOHANG)
-            if result == worker.pid { return status }
-            if result < 0 && errno != EINTR { return nil }
-            usleep(5_000)
-        }
-        kill(worker.pid, SIGKILL)
-        while waitpid(worker.pid, &status, 0) < 0 && errno == EINTR {}
-        return status
+        return reapWithin(milliseconds: 1_000, worker.pid)
     }
 
     private func killAll() {
@@ -302,7 +255,7 @@ package final class ProcessEngine: Engine {
         if case .running = state {
             var exit = MessageWriter()
             exit.append(WorkerOp.exit.rawValue)
-            for worker in workers { _ = PipeIO.write(worker.toWorker, exit.framed) }
+            for worker in workers { _ = FileDescriptorIO.writeAll(worker.toWorker, exit.framed) }
         }
         if case .closed = state { return }
         killAllGracefully()
@@ -346,13 +299,13 @@ package final class ProcessEngine: Engine {
     /// Shared memory: sends every worker its (small) message, then collects
     /// the replies in worker order. Returns each reply and the pipe bytes.
     private func exchange(_ messages: [[UInt8]], doing: String) throws(UnlockedError) -> [(Reply, Int)] {
-        for (worker, message) in zip(workers, messages) where !PipeIO.write(worker.toWorker, message) {
+        for (worker, message) in zip(workers, messages) where !FileDescriptorIO.writeAll(worker.toWorker, message) {
             throw fail(died(worker, while: doing))
         }
         var replies: [(Reply, Int)] = []
         var kernelError: UnlockedError?
         for (worker, message) in zip(workers, messages) {
-            guard let body = PipeIO.readMessage(worker.fromWorker) else { throw fail(died(worker, while: doing)) }
+            guard let body = FileDescriptorIO.readMessage(worker.fromWorker) else { throw fail(died(worker, while: doing)) }
             do throws(UnlockedError) {
                 replies.append((try Self.decode(body, worker: worker), message.count + body.count + 4))
             } catch {
@@ -385,17 +338,17 @@ package final class ProcessEngine: Engine {
             let conversation: @Sendable () -> Void = {
                 let result = slots.pointer.assumingMemoryBound(to: Outcome.self) + worker.index
                 var bytes = message.count
-                guard PipeIO.write(worker.toWorker, message) else { return }
+                guard FileDescriptorIO.writeAll(worker.toWorker, message) else { return }
                 for chunk in owned {
                     let range = plan.range(ofChunk: chunk)
-                    guard PipeIO.write(worker.toWorker, input.pointer + range.lowerBound * width, range.count * width) else { return }
+                    guard FileDescriptorIO.writeAll(worker.toWorker, input.pointer + range.lowerBound * width, range.count * width) else { return }
                     bytes += range.count * width
                     if let outputWidth, let output {
-                        guard PipeIO.read(worker.fromWorker, output.pointer + range.lowerBound * outputWidth, range.count * outputWidth) else { return }
+                        guard FileDescriptorIO.readExactly(worker.fromWorker, output.pointer + range.lowerBound * outputWidth, range.count * outputWidth) else { return }
                         bytes += range.count * outputWidth
                     }
                 }
-                guard let body = PipeIO.readMessage(worker.fromWorker) else { return }
+                guard let body = FileDescriptorIO.readMessage(worker.fromWorker) else { return }
                 do throws(UnlockedError) {
                     result.pointee = .done(try Self.decode(body, worker: worker), bytes + body.count + 4)
                 } catch {

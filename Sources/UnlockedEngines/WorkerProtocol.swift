@@ -112,51 +112,6 @@ package struct MessageReader {
     }
 }
 
-/// Blocking pipe I/O that retries EINTR and short transfers.
-package enum PipeIO {
-    /// False when the other end is gone (EPIPE) or on another error.
-    package static func write(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Bool {
-        var done = 0
-        while done < count {
-            let n = Glibc.write(fd, pointer + done, count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            done += n
-        }
-        return true
-    }
-
-    package static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-    }
-
-    /// False at end of file (the writer exited) or on error.
-    package static func read(_ fd: Int32, _ pointer: UnsafeMutableRawPointer, _ count: Int) -> Bool {
-        var done = 0
-        while done < count {
-            let n = Glibc.read(fd, pointer + done, count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            if n == 0 { return false }
-            done += n
-        }
-        return true
-    }
-
-    /// One framed message, nil at end of file.
-    package static func readMessage(_ fd: Int32) -> [UInt8]? {
-        var length: UInt32 = 0
-        guard read(fd, &length, 4) else { return nil }
-        var body = [UInt8](repeating: 0, count: Int(UInt32(littleEndian: length)))
-        if body.isEmpty { return body }
-        return body.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) } ? body : nil
-    }
-}
-
 /// Finds the kernel a worker process is asked to run. Built-in kernels are
 /// looked up by name and type in `KernelCatalog`; a plugin kernel comes from
 /// the plugin at `pluginPath` (the resolved path the engine loaded it from),
@@ -177,22 +132,67 @@ package func resolveWorkerKernel(name: String, dtype: DType, pluginPath: String,
     return try KernelCatalog(plugins: [plugin]).kernel(named: "\(plugin.name):\(name)", dtype: dtype)
 }
 
+/// How a process engine starts one worker: the hidden entry point of this
+/// executable and its arguments, defined once here for both sides. The
+/// engine builds `arguments`; the CLI's hidden subcommand hands what follows
+/// the subcommand name to `init(parsing:)` and calls `runWorkerProcess`.
+public struct WorkerProcessArguments: Equatable, Sendable {
+    /// The hidden subcommand that runs a worker.
+    public static let subcommand = "__worker"
+
+    /// The worker's index in its engine.
+    public var index: Int
+    /// The engine's pid; the worker dies with it (PR_SET_PDEATHSIG) and opens
+    /// its memfds through /proc/<parent>/fd.
+    public var parent: Int32
+    /// The PU to bind to (nil: unbound).
+    public var cpu: Int?
+    /// A failed bind is a warning instead of an error.
+    public var bestEffort: Bool
+
+    public init(index: Int, parent: Int32, cpu: Int?, bestEffort: Bool) {
+        self.index = index
+        self.parent = parent
+        self.cpu = cpu
+        self.bestEffort = bestEffort
+    }
+
+    /// The words after the executable: `__worker INDEX PARENT CPU|- strict|best-effort`.
+    public var arguments: [String] {
+        [Self.subcommand, "\(index)", "\(parent)", cpu.map(String.init) ?? "-", bestEffort ? "best-effort" : "strict"]
+    }
+
+    /// Parses the words after the subcommand, as `arguments` wrote them.
+    public init(parsing words: [String]) throws(UnlockedError) {
+        guard words.count == 4, let index = Int(words[0]), index >= 0, let parent = Int32(words[1]),
+              words[2] == "-" || Int(words[2]) != nil, ["strict", "best-effort"].contains(words[3]) else {
+            throw .usage("\(Self.subcommand) \(words.joined(separator: " ")): not a worker invocation "
+                         + "(started by the processes-* engines as INDEX PARENT CPU|- strict|best-effort)")
+        }
+        self.init(index: index, parent: parent, cpu: Int(words[2]), bestEffort: words[3] == "best-effort")
+    }
+}
+
+/// Exit statuses of a worker process, read by the engine when one dies.
+package enum WorkerExit {
+    /// The job's data or kernel failed; the reason went over the pipe first.
+    package static let jobFailed = UnlockedError.Kind.badData.rawValue
+    /// The engine is gone or the pipe broke.
+    package static let lostEngine = UnlockedError.Kind.internal.rawValue
+}
+
 /// The worker side: what `unlocked __worker` runs. Reads jobs from stdin,
 /// answers on stdout, and returns the process exit code.
-///
-/// - Parameters:
-///   - cpu: the PU to bind to (nil: unbound).
-///   - parent: the engine's pid; the worker dies with it (PR_SET_PDEATHSIG)
-///     and opens its memfds through /proc/<parent>/fd.
-public func runWorkerProcess(index: Int, cpu: Int?, bestEffort: Bool, parent: Int32) -> Int32 {
+public func runWorkerProcess(_ invocation: WorkerProcessArguments) -> Int32 {
+    let index = invocation.index, parent = invocation.parent
     // Die with the engine, and leave Ctrl-C to it: it stops every worker and exits 130.
     _ = uk_set_parent_death_signal(SIGKILL)
-    guard getppid() == parent else { return 70 }
+    guard getppid() == parent else { return WorkerExit.lostEngine }
     signal(SIGINT, SIG_IGN)
     var worker = ProcessWorker(index: index, parent: parent)
     var placement = PlacementPlan.unbound(index + 1)
-    placement.workers[index].osPU = cpu
-    placement.bestEffort = bestEffort
+    placement.workers[index].osPU = invocation.cpu
+    placement.bestEffort = invocation.bestEffort
     var ready = MessageWriter()
     do throws(UnlockedError) {
         let observation = try placement.bindCurrentThread(worker: index)
@@ -202,7 +202,7 @@ public func runWorkerProcess(index: Int, cpu: Int?, bestEffort: Bool, parent: In
         ready.append(Int32(-1))
         ready.append("!" + error.message)
     }
-    guard PipeIO.write(STDOUT_FILENO, ready.framed) else { return 70 }
+    guard FileDescriptorIO.writeAll(STDOUT_FILENO, ready.framed) else { return WorkerExit.lostEngine }
     return worker.serve()
 }
 
@@ -232,7 +232,7 @@ private struct ProcessWorker {
             contexts.releaseAll()
             for mapping in mappings.values { munmap(mapping.base, max(mapping.byteCount, 1)) }
         }
-        while let body = PipeIO.readMessage(STDIN_FILENO) {
+        while let body = FileDescriptorIO.readMessage(STDIN_FILENO) {
             var reader = MessageReader(body)
             var reply = MessageWriter()
             do throws(UnlockedError) {
@@ -251,7 +251,7 @@ private struct ProcessWorker {
                     reply.append(acc.hi)
                     reply.append(acc.f)
                     reply.append(UInt64(chunks))
-                    guard PipeIO.write(STDOUT_FILENO, reply.framed) else { return 70 }
+                    guard FileDescriptorIO.writeAll(STDOUT_FILENO, reply.framed) else { return WorkerExit.lostEngine }
                     continue
                 }
                 reply.append(UInt32(0))
@@ -261,11 +261,11 @@ private struct ProcessWorker {
                 reply.append(UInt32(1))
                 reply.append(error.message)
                 if streaming {
-                    _ = PipeIO.write(STDOUT_FILENO, reply.framed)
-                    return 65
+                    _ = FileDescriptorIO.writeAll(STDOUT_FILENO, reply.framed)
+                    return WorkerExit.jobFailed
                 }
             }
-            guard PipeIO.write(STDOUT_FILENO, reply.framed) else { return 70 }
+            guard FileDescriptorIO.writeAll(STDOUT_FILENO, reply.framed) else { return WorkerExit.lostEngine }
         }
         return 0
     }
@@ -347,11 +347,11 @@ private struct ProcessWorker {
                                     params: &params, engineLock: nil)
         for chunk in share.firstChunk..<share.endChunk {
             let range = plan.range(ofChunk: chunk)
-            guard PipeIO.read(STDIN_FILENO, scratchIn!.base, range.count * dtype.byteWidth) else {
+            guard FileDescriptorIO.readExactly(STDIN_FILENO, scratchIn!.base, range.count * dtype.byteWidth) else {
                 throw .internal("worker \(index): the engine closed the pipe mid-job")
             }
             try invoker.run(0..<range.count, acc: &acc, contexts: &contexts, tally: &tally)
-            if let type = kernel.outputType, !PipeIO.write(STDOUT_FILENO, scratchOut!.base, range.count * type.byteWidth) {
+            if let type = kernel.outputType, !FileDescriptorIO.writeAll(STDOUT_FILENO, scratchOut!.base, range.count * type.byteWidth) {
                 throw .internal("worker \(index): the engine closed the pipe mid-job")
             }
         }

@@ -6,7 +6,7 @@ import UnlockedCore
 /// in child processes so that a crash, an abort or an endless loop becomes a
 /// verdict naming the kernel and the check, and the host never dies.
 ///
-/// The host never loads the plugin itself. One child (`--list`) loads and
+/// The host never loads the plugin itself. One child (listing) loads and
 /// validates it and lists its kernels; then one child per kernel runs the
 /// `PluginConformance` checks, announcing each check on stdout before it
 /// starts. Lines are tab-separated: `kernel i name dtype`, `begin check`,
@@ -50,16 +50,56 @@ public enum PluginVerifier {
         }
     }
 
-    /// Verifies the plugin at `path` by running `executable` (this tool)
-    /// in its hidden child mode, `plugins verify-child`.
+    /// How `verify` starts a child: the hidden entry point of this executable
+    /// and its arguments, defined once here for both sides. The CLI's hidden
+    /// subcommand hands what follows its name to `init(parsing:)` and calls `runChild`.
+    public struct ChildArguments: Equatable, Sendable {
+        /// The hidden subcommand that runs a verification child.
+        public static let subcommand = "__verify-plugin"
+
+        public var path: String
+        public var allowInsecure: Bool
+        /// The kernel to check; nil lists the kernels instead.
+        public var kernelIndex: Int?
+        /// Threads of the concurrency check.
+        public var threads: Int
+
+        public init(path: String, allowInsecure: Bool, kernelIndex: Int?, threads: Int) {
+            self.path = path
+            self.allowInsecure = allowInsecure
+            self.kernelIndex = kernelIndex
+            self.threads = threads
+        }
+
+        /// The words after the executable: `__verify-plugin list|INDEX THREADS strict|insecure PATH`.
+        public var arguments: [String] {
+            [Self.subcommand, kernelIndex.map(String.init) ?? "list", "\(threads)", allowInsecure ? "insecure" : "strict", path]
+        }
+
+        /// Parses the words after the subcommand, as `arguments` wrote them.
+        public init(parsing words: [String]) throws(UnlockedError) {
+            guard words.count == 4, words[0] == "list" || Int(words[0]) != nil, let threads = Int(words[1]), threads > 0,
+                  ["strict", "insecure"].contains(words[2]) else {
+                throw .usage("\(Self.subcommand) \(words.joined(separator: " ")): not a verification child "
+                             + "(started by 'plugins verify' as list|INDEX THREADS strict|insecure PATH)")
+            }
+            self.init(path: words[3], allowInsecure: words[2] == "insecure", kernelIndex: Int(words[0]), threads: threads)
+        }
+    }
+
+    /// Verifies the plugin at `path` by running `executable` (this tool by
+    /// default) in its hidden child mode, `ChildArguments.subcommand`.
     ///
     /// - Parameter timeout: seconds a child may stay silent before it is
     ///   killed, i.e. the longest a single check may take.
-    public static func verify(path: String, executable: String, allowInsecure: Bool = false,
+    public static func verify(path: String, executable: String? = nil, allowInsecure: Bool = false,
                               threads: Int = 8, timeout: Double = 30) throws(UnlockedError) -> Report {
-        let base = [executable, "plugins", "verify-child", path] + (allowInsecure ? ["--allow-insecure-plugins"] : [])
+        let executable = executable ?? ownExecutablePath()
+        func child(_ kernelIndex: Int?) -> [String] {
+            [executable] + ChildArguments(path: path, allowInsecure: allowInsecure, kernelIndex: kernelIndex, threads: threads).arguments
+        }
         var listed: [(index: Int, name: String, dtype: String)] = []
-        let listing = try ChildProcess.run(base + ["--list"], timeout: timeout) { line in
+        let listing = try ChildProcess.run(child(nil), timeout: timeout) { line in
             let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
             if fields.count == 4, fields[0] == "kernel", let index = Int(fields[1]) {
                 listed.append((index, fields[2], fields[3]))
@@ -72,7 +112,7 @@ public enum PluginVerifier {
             throw UnlockedError(UnlockedError.Kind(rawValue: code) ?? .badData,
                                 lastLine(listing.stderr) ?? "plugin \(path): loading failed with exit status \(code)")
         case .signaled(let signal):
-            throw .badData("plugin \(path): crashed while loading: \(ChildProcess.signalName(signal))")
+            throw .badData("plugin \(path): crashed while loading: \(signalName(signal))")
         case .timedOut:
             throw .badData("plugin \(path): hung while loading (no answer in \(timeout) s)")
         }
@@ -81,8 +121,7 @@ public enum PluginVerifier {
         for kernel in listed {
             var result = KernelResult(name: kernel.name, dtype: kernel.dtype, checks: [])
             var current: String?
-            let outcome = try ChildProcess.run(base + ["--kernel-index", "\(kernel.index)", "--threads", "\(threads)"],
-                                               timeout: timeout) { line in
+            let outcome = try ChildProcess.run(child(kernel.index), timeout: timeout) { line in
                 let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
                 switch (fields.first, fields.count) {
                 case ("begin", 2): current = fields[1]
@@ -93,13 +132,13 @@ public enum PluginVerifier {
             }
             let check = current ?? "start"
             switch outcome.termination {
-            case .exited(let code) where current == nil && (code == 0 || code == 65) && !result.checks.isEmpty:
+            case .exited(let code) where current == nil && (code == 0 || code == checksFailedStatus) && !result.checks.isEmpty:
                 break
             case .exited(let code):
                 result.checks.append(CheckResult(check: check, failure: "exited with status \(code)\(lastLine(outcome.stderr).map { ": \($0)" } ?? "")"))
             case .signaled(let signal):
                 let detail = lastLine(outcome.stderr).map { " after \"\($0)\"" } ?? ""
-                result.checks.append(CheckResult(check: check, failure: "crashed with \(ChildProcess.signalName(signal))\(detail)"))
+                result.checks.append(CheckResult(check: check, failure: "crashed with \(signalName(signal))\(detail)"))
             case .timedOut:
                 result.checks.append(CheckResult(check: check, failure: "no progress for \(formatTimeout(timeout)), killed (an endless loop?)"))
             }
@@ -108,10 +147,19 @@ public enum PluginVerifier {
         return report
     }
 
+    /// A child's exit status when it ran every check and some failed.
+    private static let checksFailedStatus = UnlockedError.Kind.badData.rawValue
+
     /// The child side: loads the plugin and either lists its kernels or
     /// checks one, writing protocol lines to stdout unbuffered (a crash
-    /// must not lose what was announced). Returns whether all checks passed.
-    public static func runChild(path: String, allowInsecure: Bool, kernelIndex: Int?, threads: Int) throws(UnlockedError) -> Bool {
+    /// must not lose what was announced). Returns the exit status: 0 when
+    /// every check passed.
+    public static func runChild(_ invocation: ChildArguments) throws(UnlockedError) -> Int32 {
+        try runChild(path: invocation.path, allowInsecure: invocation.allowInsecure, kernelIndex: invocation.kernelIndex,
+                     threads: invocation.threads) ? 0 : checksFailedStatus
+    }
+
+    private static func runChild(path: String, allowInsecure: Bool, kernelIndex: Int?, threads: Int) throws(UnlockedError) -> Bool {
         // A crash is an expected verdict here: no core file for it.
         var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
         _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &noCore)
@@ -126,7 +174,7 @@ public enum PluginVerifier {
             return true
         }
         guard kernels.indices.contains(kernelIndex) else {
-            throw .usage("--kernel-index \(kernelIndex): the plugin has kernels 0...\(kernels.count - 1)")
+            throw .usage("kernel index \(kernelIndex): the plugin has kernels 0...\(kernels.count - 1)")
         }
         return PluginConformance(kernel: kernels[kernelIndex], threads: threads).run { event in
             switch event {
@@ -140,13 +188,7 @@ public enum PluginVerifier {
     private static func writeLine(_ fields: [String]) {
         let line = fields.map { $0.map { $0 == "\t" || $0 == "\n" ? " " : $0 } }.map { String($0) }
             .joined(separator: "\t") + "\n"
-        var bytes = Array(line.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            bytes = bytes.dropFirst(written)
-        }
+        _ = FileDescriptorIO.writeAll(STDOUT_FILENO, Array(line.utf8))
     }
 
     private static func lastLine(_ text: String) -> String? {
