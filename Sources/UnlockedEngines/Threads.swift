@@ -28,7 +28,7 @@ package func startThread(name: String, _ body: @escaping @Sendable () -> Void) t
     }, start)
     guard status == 0 else {
         Unmanaged<ThreadStart>.fromOpaque(start).release()
-        throw .internal("cannot start thread \(name): \(String(cString: strerror(status)))")
+        throw .internal("cannot start thread \(name): \(SystemCallError(code: status))")
     }
     return thread
 }
@@ -64,18 +64,19 @@ package struct CallerBinding {
         restore()
         _ = initialAffinity  // captured before the caller's affinity changes
         let thread = UInt(pthread_self())
-        let saved: Bool = Self.holds.withLock { holds in
+        let saved: Result<Int32, SystemCallError> = Self.holds.withLock { holds in
             if var hold = holds[thread] {
                 hold.count += 1
                 holds[thread] = hold
-                return true
+                return .success(0)
             }
             var original = uk_affinity()
-            guard uk_get_thread_affinity(&original) == 0 else { return false }
-            holds[thread] = (1, original)
-            return true
+            return valueOrErrno { uk_get_thread_affinity(&original) }.map { status in
+                holds[thread] = (1, original)
+                return status
+            }
         }
-        guard saved else { throw .internal("cannot read the calling thread's CPU affinity: \(String(cString: strerror(errno)))") }
+        if case .failure(let error) = saved { throw .internal("cannot read the calling thread's CPU affinity: \(error)") }
         boundThread = pthread_self()
         observation = try plan.bindCurrentThread(worker: 0)
     }

@@ -275,16 +275,20 @@ private struct ProcessWorker {
     mutating func map(_ buffer: SharedBufferReference) throws(UnlockedError) -> UnsafeMutableRawPointer {
         if let mapping = mappings[buffer.id] { return mapping.base }
         let path = "/proc/\(parent)/fd/\(buffer.fd)"
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw .internal("worker \(index): cannot open shared memory \(path): \(String(cString: strerror(errno)))") }
+        let fd: Int32
+        switch valueOrErrno({ open(path, O_RDWR | O_CLOEXEC) }) {
+        case .success(let opened): fd = opened
+        case .failure(let error): throw .internal("worker \(index): cannot open shared memory \(path): \(error)")
+        }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, Int(info.st_size) >= buffer.byteCount else {
             throw .internal("worker \(index): shared memory \(path) is smaller than its \(buffer.byteCount) bytes")
         }
-        let pointer = mmap(nil, max(buffer.byteCount, 1), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-        guard let pointer, pointer != MAP_FAILED else {
-            throw .internal("worker \(index): cannot map \(buffer.byteCount) bytes of shared memory: \(String(cString: strerror(errno)))")
+        let pointer: UnsafeMutableRawPointer
+        switch mapOrErrno({ mmap(nil, max(buffer.byteCount, 1), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) }) {
+        case .success(let mapped): pointer = mapped
+        case .failure(let error): throw .internal("worker \(index): cannot map \(buffer.byteCount) bytes of shared memory: \(error)")
         }
         mappings[buffer.id] = (pointer, buffer.byteCount)
         return pointer

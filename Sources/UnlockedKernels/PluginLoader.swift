@@ -74,16 +74,21 @@ public enum PluginLoader {
     /// resolved path that `dlopen` gets (so a swapped symlink cannot race us
     /// between the check and the load of a different file's name).
     package static func checkFile(path: String, allowInsecure: Bool) throws(UnlockedError) -> String {
-        guard let resolvedPointer = realpath(path, nil) else {
-            throw .noInput("plugin \(path): \(String(cString: strerror(errno)))")
+        let resolvedPointer: UnsafeMutablePointer<CChar>
+        switch nonNilOrErrno({ realpath(path, nil) }) {
+        case .success(let pointer): resolvedPointer = pointer
+        case .failure(let error): throw .noInput("plugin \(path): \(error)")
         }
         let resolved = String(cString: resolvedPointer)
         free(resolvedPointer)
-        let fd = open(resolved, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .noInput("plugin \(path): cannot read it: \(String(cString: strerror(errno)))") }
+        let fd: Int32
+        switch valueOrErrno({ open(resolved, O_RDONLY | O_CLOEXEC) }) {
+        case .success(let opened): fd = opened
+        case .failure(let error): throw .noInput("plugin \(path): cannot read it: \(error)")
+        }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .noInput("plugin \(path): \(String(cString: strerror(errno)))") }
+        if case .failure(let error) = valueOrErrno({ fstat(fd, &info) }) { throw .noInput("plugin \(path): \(error)") }
         guard info.st_mode & S_IFMT == S_IFREG else { throw .noInput("plugin \(path): not a regular file") }
         if !allowInsecure { try checkPermissions(path: path, resolved: resolved, file: info) }
         do {
@@ -111,8 +116,8 @@ public enum PluginLoader {
         }
         let directory = resolved.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
         var info = stat()
-        guard stat(directory.isEmpty ? "/" : directory, &info) == 0 else {
-            throw .noInput("plugin \(path): cannot stat its directory: \(String(cString: strerror(errno)))")
+        if case .failure(let error) = valueOrErrno({ stat(directory.isEmpty ? "/" : directory, &info) }) {
+            throw .noInput("plugin \(path): cannot stat its directory: \(error)")
         }
         if info.st_mode & (S_IWGRP | S_IWOTH) != 0 && info.st_mode & S_ISVTX == 0 {
             throw refuse("its directory \(directory)", "is writable by other users (\(mode(info)))")

@@ -233,20 +233,22 @@ public final class MappedArray {
     /// name ends in `.npy`. Missing or unreadable: `.noInput` (66); malformed: `.badData` (65).
     public init(path: String, rawType: DType? = nil) throws(UnlockedError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .noInput("\(path): cannot open: \(String(cString: strerror(errno)))") }
+        let fd: Int32
+        switch valueOrErrno({ open(path, O_RDONLY | O_CLOEXEC) }) {
+        case .success(let opened): fd = opened
+        case .failure(let error): throw .noInput("\(path): cannot open: \(error)")
+        }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .noInput("\(path): cannot stat: \(String(cString: strerror(errno)))") }
+        if case .failure(let error) = valueOrErrno({ fstat(fd, &info) }) { throw .noInput("\(path): cannot stat: \(error)") }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw .noInput("\(path): not a regular file") }
         let size = Int(info.st_size)
         var mapping: UnsafeMutableRawPointer?
         if size > 0 {
-            let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-            guard let pointer, pointer != MAP_FAILED else {
-                throw .noInput("\(path): cannot map \(size) bytes: \(String(cString: strerror(errno)))")
+            switch mapOrErrno({ mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0) }) {
+            case .success(let pointer): mapping = pointer
+            case .failure(let error): throw .noInput("\(path): cannot map \(size) bytes: \(error)")
             }
-            mapping = pointer
         }
         let bytes = UnsafeRawBufferPointer(start: mapping, count: size)
         func fail(_ error: UnlockedError) -> UnlockedError {
@@ -300,22 +302,27 @@ public final class NpyOutputFile {
         self.path = path
         let url = URL(fileURLWithPath: path)
         var template = Array(url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).XXXXXX").path.utf8CString)
-        let fd = mkstemp(&template)
-        guard fd >= 0 else { throw .noInput("\(path): cannot create the output: \(String(cString: strerror(errno)))") }
+        let fd: Int32
+        switch valueOrErrno({ mkstemp(&template) }) {
+        case .success(let created): fd = created
+        case .failure(let error): throw .noInput("\(path): cannot create the output: \(error)")
+        }
         defer { close(fd) }
         let temporary = string(fromCBuffer: template)
         temporaryPath = temporary
         let header = NpyHeader.encode(type: type, shape: shape)
         let total = header.count + shape.reduce(1, *) * type.byteWidth
         length = total
-        func fail(_ what: String) -> UnlockedError {
-            let error = UnlockedError.noInput("\(path): cannot write the output: \(what): \(String(cString: strerror(errno)))")
+        func fail(_ what: String, _ error: SystemCallError) -> UnlockedError {
             unlink(temporary)
-            return error
+            return .noInput("\(path): cannot write the output: \(what): \(error)")
         }
-        guard ftruncate(fd, off_t(total)) == 0 else { throw fail("ftruncate") }
-        let pointer = mmap(nil, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-        guard let pointer, pointer != MAP_FAILED else { throw fail("mmap") }
+        if case .failure(let error) = valueOrErrno({ ftruncate(fd, off_t(total)) }) { throw fail("ftruncate", error) }
+        let pointer: UnsafeMutableRawPointer
+        switch mapOrErrno({ mmap(nil, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) }) {
+        case .success(let mapped): pointer = mapped
+        case .failure(let error): throw fail("mmap", error)
+        }
         mapping = pointer
         header.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: header.count) }
         base = pointer + header.count
@@ -323,9 +330,8 @@ public final class NpyOutputFile {
 
     /// Flushes the data and renames the file into place.
     public func commit() throws(UnlockedError) {
-        guard msync(mapping, length, MS_SYNC) == 0, rename(temporaryPath, path) == 0 else {
-            throw .noInput("\(path): cannot write the output: \(String(cString: strerror(errno)))")
-        }
+        let written = valueOrErrno { msync(mapping, length, MS_SYNC) }.flatMap { _ in valueOrErrno { rename(temporaryPath, path) } }
+        if case .failure(let error) = written { throw .noInput("\(path): cannot write the output: \(error)") }
         committed = true
     }
 

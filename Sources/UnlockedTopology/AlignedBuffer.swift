@@ -23,11 +23,10 @@ public final class AlignedBuffer {
             throw .usage("cannot allocate \(byteCount) bytes: more than this machine's \(physical) bytes of memory (reduce --size)")
         }
         let length = max(byteCount, 1)
-        let pointer = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        guard let pointer, pointer != MAP_FAILED else {
-            throw .usage("cannot allocate \(byteCount) bytes: \(String(cString: strerror(errno))) (reduce --size)")
+        switch mapOrErrno({ mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) }) {
+        case .success(let pointer): self.base = pointer
+        case .failure(let error): throw .usage("cannot allocate \(byteCount) bytes: \(error) (reduce --size)")
         }
-        self.base = pointer
         self.byteCount = byteCount
     }
 

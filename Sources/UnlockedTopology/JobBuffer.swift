@@ -36,19 +36,23 @@ public final class JobBuffer {
     public init(sharedCount count: Int, width: Int) throws(UnlockedError) {
         let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
         guard !overflow else { throw .usage("cannot allocate \(count) elements of \(width) bytes: the size overflows (reduce --size)") }
-        let fd = uk_memfd_create("unlocked-job")
-        guard fd >= 0 else { throw .internal("cannot create shared memory (memfd_create): \(String(cString: strerror(errno)))") }
+        let fd: Int32
+        switch valueOrErrno({ uk_memfd_create("unlocked-job") }) {
+        case .success(let created): fd = created
+        case .failure(let error): throw .internal("cannot create shared memory (memfd_create): \(error)")
+        }
         let length = max(bytes, 1)
         let status = posix_fallocate(fd, 0, off_t(length))
         guard status == 0 else {
             close(fd)
-            throw .usage("cannot allocate \(bytes) bytes of shared memory: \(String(cString: strerror(status))) (reduce --size)")
+            throw .usage("cannot allocate \(bytes) bytes of shared memory: \(SystemCallError(code: status)) (reduce --size)")
         }
-        let pointer = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-        guard let pointer, pointer != MAP_FAILED else {
-            let message = String(cString: strerror(errno))
+        let pointer: UnsafeMutableRawPointer
+        switch mapOrErrno({ mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) }) {
+        case .success(let mapped): pointer = mapped
+        case .failure(let error):
             close(fd)
-            throw .usage("cannot map \(bytes) bytes of shared memory: \(message) (reduce --size)")
+            throw .usage("cannot map \(bytes) bytes of shared memory: \(error) (reduce --size)")
         }
         base = pointer
         byteCount = bytes
