@@ -44,11 +44,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("min-time"), help: "Instead of --reps: repeat each cell until its timed repetitions add up to this many seconds (5 to 1000 reps).")
     var minTime: Double?
 
-    @Option(help: "Seed of the reproducible input.")
-    var seed: UInt64 = 42
-
-    @Option(help: "The centre c of |x - c|.")
-    var center = "50"
+    @OptionGroup var data: DataSeedOptions
 
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Compare two --json reports cell by cell (ratio of medians, Mann-Whitney U).", valueName: "A.json B.json"))
     var compare: [String] = []
@@ -66,24 +62,21 @@ extension BenchCommand {
             let context = RunContext.current()
             let runner = defaultCellRunner()
             let catalog = try plugins.catalog()
-            var kernelNames = try parseNameList(kernels, option: "--kernel", accepted: catalog.kernelNames)
-            // The throughput chart draws the bandwidth ceiling, which stream.sum measures.
-            if output.plot != nil && !kernelNames.contains("stream.sum") { kernelNames.append("stream.sum") }
-            let cells = SweepPlan.cells(
-                engines: try parseNameList(engines ?? runner.engineNames.joined(separator: ","), option: "--engines",
-                                           accepted: EngineProfile.all.map(\.name)),
-                kernels: kernelNames,
-                dtypes: try parseNameList(dtypes, option: "--dtype", accepted: DType.allCases.map(\.rawValue)).map { DType(rawValue: $0)! },
-                sizes: try parseSizeList(sizes),
-                workers: try parseWorkerList(workers, maximum: context.allowedCPUCount),
-                pins: pin.split(separator: ",").map(String.init), mems: mem.split(separator: ",").map(String.init))
-            let repetitions: RepetitionPolicy
-            switch (reps, minTime) {
-            case (.some, .some): throw UnlockedError.usage("--reps and --min-time: give one or the other")
-            case (_, .some(let seconds)): repetitions = .minTime(seconds: seconds)
-            case (let count, nil): repetitions = .count(count ?? 10)
-            }
-            let plan = SweepPlan(cells: cells, warmup: warmup, repetitions: repetitions, seed: seed, center: center)
+            var request = BenchRequest()
+            request.engines = engines
+            request.kernels = kernels
+            request.dtypes = dtypes
+            request.sizes = sizes
+            request.workers = workers
+            request.pins = pin
+            request.mems = mem
+            request.warmup = warmup
+            request.reps = reps
+            request.minTime = minTime
+            request.seed = data.seed ?? RunRequest.defaultSeed
+            request.center = data.center
+            request.withBandwidthCeiling = output.plot != nil
+            let plan = try request.plan(context: context, catalog: catalog, runner: runner)
             let progress = TerminalProgress(label: "bench")
             let results = try BenchSweep(plan: plan, catalog: catalog, runner: runner).run(progress: progress.update)
             progress.finish()

@@ -1,30 +1,33 @@
 import ArgumentParser
 import Unlocked
 
-/// Options that describe the work: which kernel, over what data.
+/// The generated data: its seed and the centre `c` of |x - c|. Shared by `run` and `bench`.
+struct DataSeedOptions: ParsableArguments {
+    @Option(help: "Seed of the reproducible input, uniform in [0,100) as in the seed benchmark (default \(RunRequest.defaultSeed)).")
+    var seed: UInt64?
+
+    @Option(help: "The centre c of |x - c|; a whole number in range for integer types.")
+    var center = "50"
+}
+
+/// Options that describe the work of `run`: which kernel, over what data.
 struct WorkloadOptions: ParsableArguments {
     @Option(help: "Kernel name: absdist.sum, absdist.map, stream.sum, or a plugin's kernel.")
     var kernel = "absdist.sum"
 
-    @Option(help: "Element type: i32, i64, f32, f64.")
-    var dtype: DType = .i32
+    @Option(help: "Element type: i32, i64, f32, f64 (default i32; an .npy input sets its own).")
+    var dtype: DType?
 
-    @Option(help: "Elements: 100000, 1e5, 64Ki, 1Gi, 10M.")
-    var size = "100000"
+    @Option(help: "Elements: 100000, 1e5, 64Ki, 1Gi, 10M (default \(RunRequest.defaultSize); an --input sets its own).")
+    var size: String?
 
-    @Option(help: "The centre c of |x - c|; a whole number in range for integer types.")
-    var center = "50"
+    @OptionGroup var data: DataSeedOptions
 
-    @Option(help: "Seed of the reproducible input (uniform in [0,100) as in the seed benchmark).")
-    var seed: UInt64 = 42
+    @Option(help: "Read the input from FILE: .npy (<i4 <i8 <f4 <f8, C order, versions 1-3), or any other file as raw little-endian elements of --dtype. Mapped, not copied.")
+    var input: String?
 
-    /// The element count, or a usage error naming the flag and the accepted forms.
-    func count() throws(UnlockedError) -> Int {
-        guard let count = parseCount(size) else {
-            throw .usage("--size \(size): not a positive element count (accepted: 100000, 1e5, 64Ki, 1Gi)")
-        }
-        return count
-    }
+    @Option(help: "Write a map kernel's output to FILE as .npy (needs --input). Written under a temporary name and renamed when complete.")
+    var output: String?
 }
 
 extension DType: ExpressibleByArgument {}

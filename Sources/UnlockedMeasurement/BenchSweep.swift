@@ -133,12 +133,12 @@ public struct BenchSweep {
     /// Checks what can be checked before running anything: positive counts,
     /// and a centre valid for every element type.
     public func validate() throws(UnlockedError) {
-        guard plan.warmup >= 0 else { throw .usage("--warmup \(plan.warmup): must be a whole number ≥ 0") }
         switch plan.repetitions {
         case .count(let reps):
-            guard reps > 0 else { throw .usage("--reps \(reps): must be a whole number ≥ 1") }
+            try validateRepetitions(warmup: plan.warmup, reps: reps)
         case .minTime(let seconds, let minimum, let maximum):
-            guard seconds > 0, seconds.isFinite else { throw .usage("--min-time \(seconds): must be a positive number of seconds") }
+            try validateRepetitions(warmup: plan.warmup, reps: nil)
+            guard seconds > 0, seconds <= 3_600 else { throw .usage("--min-time \(seconds): must be a number of seconds in (0, 3600]") }
             precondition(minimum >= 1 && maximum >= minimum, "repetition bounds")
         }
         for dtype in Set(plan.cells.map(\.dtype)) { _ = try dtype.parseCenter(plan.center) }

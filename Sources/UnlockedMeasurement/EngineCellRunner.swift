@@ -77,6 +77,8 @@ package final class EnginePreparedCell: PreparedCell {
     package let outputCopy: (from: JobBuffer, to: JobBuffer)?
     package let startupNanoseconds: Double?
     package let placement: String
+    /// What the engine reported for the last repetition.
+    package private(set) var lastStatistics: EngineStatistics?
 
     package init(engine: any Engine, kernel: Kernel, data: CellData, startup: Double, placement: ResolvedPlacement) throws(UnlockedError) {
         self.engine = engine
@@ -117,6 +119,7 @@ package final class EnginePreparedCell: PreparedCell {
             to.base.copyMemory(from: from.base, byteCount: data.count * type.byteWidth)
         }
         let statistics = result.statistics
+        lastStatistics = statistics
         let value = kernel.result(acc: result.acc, output: data.output?.base, count: data.count)
         return CellSample(wallNanoseconds: wall,
                           startupNanoseconds: statistics.startupNanoseconds > 0 ? Double(statistics.startupNanoseconds) : nil,

@@ -210,6 +210,8 @@ public final class MappedArray {
     public let path: String
     public let elementType: OutputType
     public let shape: [Int]
+    /// Whether the file is `.npy` (its header set type and shape), not raw elements.
+    public let isNpy: Bool
     /// The first element.
     public let base: UnsafeRawPointer
     private let mapping: UnsafeMutableRawPointer?
@@ -264,6 +266,7 @@ public final class MappedArray {
             }
             elementType = header.elementType
             shape = header.shape
+            isNpy = true
             base = UnsafeRawPointer(mapping.map { $0 + header.dataOffset } ?? UnsafeMutableRawPointer(bitPattern: 64)!)
         } else {
             guard let rawType else { throw fail(.badData("\(path): not an .npy file, and no --dtype given to read it as raw elements")) }
@@ -272,6 +275,7 @@ public final class MappedArray {
             }
             elementType = OutputType(rawValue: rawType.rawValue)!
             shape = [size / rawType.byteWidth]
+            isNpy = false
             base = UnsafeRawPointer(mapping ?? UnsafeMutableRawPointer(bitPattern: 64)!)
         }
         self.mapping = mapping

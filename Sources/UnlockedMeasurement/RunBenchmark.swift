@@ -4,22 +4,42 @@ import UnlockedEngines
 import UnlockedKernels
 import UnlockedTopology
 
-/// One `unlocked run`: a kernel over generated data, warmed up and repeated.
+/// Where a run's input comes from.
+public enum RunSource: Sendable {
+    /// Generated: element `i` depends only on the seed and `i` (`DataGenerator`).
+    case generated(seed: UInt64)
+    /// A mapped file; a map kernel's output is written to `output` as `.npy` when given.
+    case file(MappedArray, output: String?)
+}
+
+/// One `unlocked run`: a kernel over generated or file data, warmed up and repeated.
 public struct RunSpec: Sendable {
     public var kernel: Kernel
     public var count: Int
     public var params: uk_params
-    public var seed: UInt64
+    public var source: RunSource
     public var warmup: Int
     public var reps: Int
 
-    public init(kernel: Kernel, count: Int, params: uk_params, seed: UInt64, warmup: Int = 1, reps: Int) {
+    public init(kernel: Kernel, count: Int, params: uk_params, source: RunSource, warmup: Int = 1, reps: Int) {
         self.kernel = kernel
         self.count = count
         self.params = params
-        self.seed = seed
+        self.source = source
         self.warmup = warmup
         self.reps = reps
+    }
+
+    /// The seed of generated data; nil for a file.
+    public var seed: UInt64? {
+        if case .generated(let seed) = source { return seed }
+        return nil
+    }
+
+    /// The input file and the output path, for file runs.
+    public var files: (input: MappedArray, output: String?)? {
+        if case .file(let array, let output) = source { return (array, output) }
+        return nil
     }
 
     public var dtype: DType { kernel.inputType }
@@ -64,55 +84,69 @@ public struct EngineRun: Sendable {
     public let statistics: EngineStatistics
 }
 
-/// Runs `spec` through the engine `configuration` describes: the engine is
-/// started (start-up timed separately), the data buffers are placed as
-/// `placement` asks (huge pages, `mbind`) before any page is touched, the
-/// input is filled (by the workers, each its own chunks, unless memory
-/// placement is `none`) and its pages located, then each repetition is timed
-/// around `Engine.run`, from the call to the merged result.
+/// Runs `spec` through the engine `configuration` describes, placed as
+/// `placement` asks: the engine is started (start-up timed separately), the
+/// data buffers get huge pages and the memory policy before any page is
+/// touched, generated input is filled (by the workers, each its own chunks,
+/// unless memory placement is `none`) and its pages located, then each
+/// repetition is timed around `Engine.run`, from the call to the merged result.
+/// A file's map output appears, complete, only when every repetition succeeded.
 @available(*, noasync, message: "blocks until the run finishes")
 public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfiguration,
-                         placement: ResolvedPlacement? = nil) throws(UnlockedError) -> RunReport {
-    guard spec.reps > 0 else { throw .usage("--reps \(spec.reps): must be at least 1") }
+                         placement: ResolvedPlacement) throws(UnlockedError) -> RunReport {
+    try validateRepetitions(warmup: spec.warmup, reps: spec.reps)
+    let outputFile = try spec.files?.output.map { path throws(UnlockedError) in
+        guard let type = spec.kernel.outputType else {
+            throw .usage("--output \(path): kernel \(spec.kernel.name) is a reduction and writes no array (use a map kernel such as absdist.map)")
+        }
+        return try NpyOutputFile(path: path, type: type, shape: spec.files!.input.shape)
+    }
     let engine = try makeEngine(configuration)
     defer { engine.close() }
-    let input = try engine.makeBuffer(count: spec.count, width: spec.dtype.byteWidth)
-    let output = try spec.kernel.outputType.map { type throws(UnlockedError) in
-        try engine.makeBuffer(count: spec.count, width: type.byteWidth)
+    let width = spec.dtype.byteWidth
+    let input: JobBuffer = if let file = spec.files?.input {
+        JobBuffer(borrowing: UnsafeMutableRawPointer(mutating: file.base), byteCount: spec.count * width, owner: file)
+    } else {
+        try engine.makeBuffer(count: spec.count, width: width)
     }
+    let output: JobBuffer? = if let outputFile, let type = spec.kernel.outputType {
+        JobBuffer(borrowing: outputFile.base, byteCount: spec.count * type.byteWidth, owner: outputFile)
+    } else {
+        try spec.kernel.outputType.map { type throws(UnlockedError) in try engine.makeBuffer(count: spec.count, width: type.byteWidth) }
+    }
+    // Input first: its outcomes are the ones reported; the output gets the same treatment.
     var memory: [MemoryOutcome] = []
-    if let placement {
-        // Input first: its outcomes are the ones reported; the output gets the same treatment.
-        for buffer in [input] + (output.map { [$0] } ?? []) {
-            var outcomes: [MemoryOutcome] = []
-            if placement.hugePages { outcomes.append(buffer.adviseHugePages()) }
-            outcomes.append(try buffer.apply(placement.memory, topology: placement.topology))
-            if memory.isEmpty { memory = outcomes }
+    for buffer in [input] + (output.map { [$0] } ?? []) {
+        var outcomes: [MemoryOutcome] = []
+        if placement.hugePages { outcomes.append(buffer.adviseHugePages()) }
+        outcomes.append(try buffer.apply(placement.memory, topology: placement.topology))
+        if memory.isEmpty { memory = outcomes }
+    }
+    if case .generated(let seed) = spec.source {
+        let generator = DataGenerator(seed: seed)
+        if placement.memory == MemoryPolicy.none {
+            // No placement wanted: the allocator's default, as a single-threaded program would get.
+            generator.fill(input.base, dtype: spec.dtype, range: 0..<spec.count)
+        } else {
+            try engine.initialize(input, dtype: spec.dtype, count: spec.count, generator: generator)
         }
     }
-    let generator = DataGenerator(seed: spec.seed)
-    if placement?.memory == MemoryPolicy.none {
-        // No placement wanted: the allocator's default, as a single-threaded program would get.
-        generator.fill(input.base, dtype: spec.dtype, range: 0..<spec.count)
-    } else {
-        try engine.initialize(input, dtype: spec.dtype, count: spec.count, generator: generator)
-    }
-    let pages = placement.map { _ in input.pageLocations() }
-
-    let job = EngineJob(kernel: spec.kernel, input: input, output: output, count: spec.count, params: spec.params)
-    var last: EngineResult?
+    let pages = input.pageLocations()
+    let cell = try EnginePreparedCell(engine: engine, kernel: spec.kernel,
+                                      data: CellData(input: input, output: output, count: spec.count, params: spec.params),
+                                      startup: Double(engine.startup.nanoseconds), placement: placement)
     var samples: [Double] = []
+    var last: CellSample?
     for rep in 0..<(spec.warmup + spec.reps) {
-        let start = monotonicNanoseconds()
-        let result = try engine.run(job)
-        let elapsed = monotonicNanoseconds() - start
-        if rep >= spec.warmup { samples.append(Double(elapsed)) }
-        last = result
+        let sample = try cell.runOnce()
+        if rep >= spec.warmup { samples.append(sample.wallNanoseconds) }
+        last = sample
     }
-    guard let last else { throw .internal("no repetition ran") }
-    return RunReport(spec: spec, isa: .selected, value: spec.kernel.result(acc: last.acc, output: output?.base, count: spec.count), samplesNanoseconds: samples, summary: SampleStatistics(samples)!,
-                     engine: EngineRun(configuration: configuration, startup: engine.startup, statistics: last.statistics),
-                     memory: memory, pages: pages, placementContext: placement?.context, plan: placement?.plan)
+    guard let last, let statistics = cell.lastStatistics else { throw .internal("no repetition ran") }
+    try outputFile?.commit()
+    return RunReport(spec: spec, isa: .selected, value: last.value, samplesNanoseconds: samples, summary: SampleStatistics(samples)!,
+                     engine: EngineRun(configuration: configuration, startup: engine.startup, statistics: statistics),
+                     memory: memory, pages: pages, placementContext: placement.context, plan: placement.plan)
 }
 
 extension Kernel {
@@ -156,11 +190,21 @@ public func measureRoundTrip(_ engine: any Engine, jobs: Int) throws(UnlockedErr
     SampleStatistics(try emptyJobRoundTrips(engine, jobs: jobs))!
 }
 
-/// Starts the engine `configuration` names and measures `jobs` empty-job
-/// round trips through it (what `unlocked run --round-trip` prints).
+/// What `unlocked run --round-trip` measured: empty jobs through one engine.
+public struct RoundTripReport: Sendable {
+    public var configuration: EngineConfiguration
+    public var jobs: Int
+    /// Per job, in nanoseconds (each sample is a batch's mean).
+    public var statistics: SampleStatistics
+}
+
+/// Starts the engine `configuration` names and measures 2,000 empty-job
+/// round trips per repetition through it (what `unlocked run --round-trip` prints).
 @available(*, noasync, message: "blocks until the jobs finish")
-public func measureEmptyJobRoundTrip(_ configuration: EngineConfiguration, jobs: Int) throws(UnlockedError) -> SampleStatistics {
+public func measureEmptyJobRoundTrip(_ configuration: EngineConfiguration, reps: Int) throws(UnlockedError) -> RoundTripReport {
+    try validateRepetitions(warmup: 0, reps: reps)
+    let jobs = reps * 2_000
     let engine = try makeEngine(configuration)
     defer { engine.close() }
-    return try measureRoundTrip(engine, jobs: jobs)
+    return RoundTripReport(configuration: configuration, jobs: jobs, statistics: try measureRoundTrip(engine, jobs: jobs))
 }

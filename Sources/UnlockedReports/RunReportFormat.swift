@@ -13,7 +13,14 @@ extension RunReport {
         result      \(value)
         time        median \(formatSeconds(s.median * 1e-9))  min \(formatSeconds(s.min * 1e-9))  max \(formatSeconds(s.max * 1e-9))  (\(s.count) reps, \(spec.warmup) warm-up)\(s.isNoisy ? String(format: "  NOISY: MAD/median %.1f%%", s.relativeSpread * 100) : "")
         throughput  \(formatRate(elementsPerSecond)) elements/s, \(formatBytes(bytesPerSecond))/s
-        """ + engineLines + placementLines
+        """ + fileLines + engineLines + placementLines
+    }
+
+    /// The input and output files of a file run; empty for generated data.
+    private var fileLines: String {
+        guard let (input, output) = spec.files else { return "" }
+        return "\ninput       \(input.path) (\(input.elementType.rawValue), shape \(input.shape))"
+            + (output.map { "\noutput      \($0)" } ?? "")
     }
 
     /// Planned versus observed placement, memory outcomes, pages per node
@@ -36,6 +43,7 @@ extension RunReport {
             "workers": plan.rows(observations: engine?.startup.bindings ?? []),
             "memory": memory.map(\.jsonObject),
             "warnings": plan.warnings,
+            "best_effort": plan.bestEffort,
         ]
         object["binding_skipped"] = plan.bindingSkipped
         object["pages"] = pages?.jsonObject
@@ -51,7 +59,6 @@ extension RunReport {
             "plugin": spec.kernel.plugin.name,
             "dtype": spec.dtype.rawValue,
             "size": spec.count,
-            "seed": spec.seed,
             "reps": spec.reps,
             "warmup": spec.warmup,
             "isa": isa.rawValue,
@@ -67,6 +74,9 @@ extension RunReport {
             "bytes_per_second": bytesPerSecond,
             "bytes_per_rep": spec.bytesPerRep,
         ]
+        result["seed"] = spec.seed
+        result["input"] = spec.files?.input.path
+        result["output"] = spec.files?.output
         result["engine"] = engine?.jsonObject
         result["placement"] = placementJSON
         result["center"] = spec.dtype.isInteger ? "\(spec.params.center_int)" : "\(spec.params.center_float)"
@@ -102,3 +112,17 @@ public func formatRate(_ value: Double) -> String {
 
 /// Decimal bytes (GB/s is what STREAM and vendors quote).
 public func formatBytes(_ bytes: Double) -> String { formatRate(bytes) + "B" }
+
+extension RoundTripReport {
+    /// `empty-job round trip through lockfree-pool, 2 workers: median 1.2 µs, …`.
+    public var text: String {
+        "empty-job round trip through \(configuration.kind.rawValue), \(configuration.workers) workers: "
+            + "median \(formatSeconds(statistics.median * 1e-9)), min \(formatSeconds(statistics.min * 1e-9)), "
+            + "MAD \(formatSeconds(statistics.mad * 1e-9)) (\(jobs) jobs)"
+    }
+
+    public var jsonObject: [String: Any] {
+        ["engine": configuration.kind.rawValue, "workers": configuration.workers, "jobs": jobs,
+         "round_trip_median_ns": statistics.median, "round_trip_min_ns": statistics.min, "round_trip_mad_ns": statistics.mad]
+    }
+}

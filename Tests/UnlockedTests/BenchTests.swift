@@ -174,21 +174,6 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
         #expect(throws: UnlockedError.self) { try BenchSweep(plan: p, runner: ScriptedRunner()).run() }
     }
 
-    @Test func fileRunLeavesNoOutputWhenARepetitionFails() throws {
-        try ISA.initializeDispatch()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let runner = ScriptedRunner()
-        runner.failOnRun = ["a": 2]
-        let input = try MappedArray(path: NpyFixtures.path("i4_v1.npy"))
-        let kernel = try KernelCatalog().kernel(named: "absdist.map", dtype: .i32)
-        let run = FileRun(kernel: kernel, input: input, outputPath: directory.appendingPathComponent("o.npy").path,
-                          params: try DType.i32.parseCenter("50"), warmup: 1, reps: 3, engine: "a")
-        #expect(throws: UnlockedError.self) { _ = try run.run(runner: runner) }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty)
-    }
-
     @Test func progressLineShowsBarAndEstimate() {
         let line = progressLine(SweepProgress(done: 5, planned: 10), elapsedSeconds: 4, label: "bench", width: 10)
         #expect(line == "bench [#####-----]  50%  ETA 4 s")
