@@ -18,7 +18,7 @@ import Testing
 
     @Test func openRangeRunsToTheGivenLastCPU() throws {
         #expect(try CPUList.parse("6-", last: 9) == [6, 7, 8, 9])
-        #expect(throws: UnlockedError.self) { try CPUList.parse("6-") }
+        expectError(.usage, containing: "open range '6-' at position 1") { try CPUList.parse("6-") }
     }
 
     @Test(arguments: [[0, 1, 2, 3, 8, 10, 11], [7], [1, 3, 5], Array(0..<64), [0, 2, 3, 4, 63, 100]])

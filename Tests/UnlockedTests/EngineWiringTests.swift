@@ -58,6 +58,7 @@ import Testing
         let outcome = try CommandLineTool.run(common + ["--engine", engine])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(try object(outcome.stdout)["result"] as? String == object(reference.stdout)["result"] as? String)
+        #expect((try object(outcome.stdout)["engine"] as? [String: Any])?["name"] as? String == engine)
     }
 
     /// Engines pin the calling thread to worker 0's CPU; a later cell's

@@ -74,7 +74,7 @@ import Testing
         let strict = Result { () throws(UnlockedError) in
             try runOnOwnThread { () throws(UnlockedError) in try missing.bindCurrentThread(worker: 0) }
         }
-        #expect(throws: UnlockedError.self) { try strict.get() }
+        expectError(.usage, containing: "cannot bind to CPU 60000") { try strict.get() }
         let lenient = PlacementPlan(workers: missing.workers, bestEffort: true)
         let observation = try runOnOwnThread { () throws(UnlockedError) in try lenient.bindCurrentThread(worker: 0) }
         #expect(!observation.bound)

@@ -54,7 +54,7 @@ import Testing
     @Test func numaOneStaysOnNodeOne() throws {
         #expect(try pus("numa:1") == Array(stride(from: 16, to: 32, by: 2)))
         #expect(try pus("numa:1", workers: 16) == Array(stride(from: 16, to: 32, by: 2)) + Array(stride(from: 17, to: 32, by: 2)))
-        #expect(throws: UnlockedError.self) { try pus("numa:1", workers: 17) }
+        expectError(.usage, containing: "--workers 17 is more than the 16 CPUs --pin numa:1 allows") { try pus("numa:1", workers: 17) }
     }
 
     /// As under `taskset -c 8-24`: cores 4-11 whole, and one PU of core 12.
@@ -68,8 +68,8 @@ import Testing
         #expect(try pus("compact", workers: 17, allowed: allowed) == [8, 10, 12, 14, 16, 18, 20, 22, 24, 9, 11, 13, 15, 17, 19, 21, 23])
         #expect(try pus("spread", workers: 17, allowed: allowed) == [8, 16, 10, 18, 12, 20, 14, 22, 24, 9, 17, 11, 19, 13, 21, 15, 23])
         #expect(try pus("numa:0", allowed: allowed) == [8, 10, 12, 14])
-        #expect(throws: UnlockedError.self) { try pus("numa:2", allowed: allowed) }
-        #expect(throws: UnlockedError.self) { try pus("0-3", allowed: allowed) }
+        expectError(.usage, containing: "--pin numa:2: no allowed CPU on NUMA node 2") { try pus("numa:2", allowed: allowed) }
+        expectError(.usage, containing: "--pin: CPU 0 is outside the allowed set 8-24") { try pus("0-3", allowed: allowed) }
         #expect(try pus("N:0-1", allowed: allowed) == [8, 10])
         #expect(PlacementContext(topology: topology, environment: [:]).alreadyBound)
     }
