@@ -65,7 +65,7 @@ let package = Package(
         ),
         .target(
             name: "UnlockedMeasurement",
-            dependencies: ["UnlockedCore", "UnlockedTopology", "UnlockedKernels", "UnlockedEngines"],
+            dependencies: ["UnlockedCore", "UnlockedTopology", "UnlockedKernels", "UnlockedEngines", "CSupport"],
             swiftSettings: strict
         ),
         .target(

@@ -25,3 +25,7 @@ int uk_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 int uk_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0); }
 
 int uk_set_thread_name(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+
+int uk_open_tmpfile(const char *directory, unsigned mode) {
+    return open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode);
+}

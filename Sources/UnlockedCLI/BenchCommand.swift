@@ -59,6 +59,7 @@ extension BenchCommand {
         try reportingErrors {
             if !compare.isEmpty { return try printComparison() }
             try ISA.initializeDispatch()
+            try stopCleanlyOnSignals()
             let context = RunContext.current()
             let runner = defaultCellRunner()
             let catalog = try plugins.catalog()

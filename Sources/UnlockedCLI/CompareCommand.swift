@@ -38,6 +38,7 @@ extension CompareCommand {
     func run() throws {
         try reportingErrors {
             try ISA.initializeDispatch()
+            try stopCleanlyOnSignals()
             let context = RunContext.current()
             let runner = defaultCellRunner()
             let large = try sizeLarge.map { text throws(UnlockedError) in

@@ -29,7 +29,7 @@ extension RunCommand {
     func run() throws {
         try reportingErrors {
             try ISA.initializeDispatch()
-            try stopOnInterrupt()
+            try stopCleanlyOnSignals()
             let placement = try placement.resolve()
             try placement.requireThisMachine(for: "run")
             let configuration = try engine.configuration(placement: placement.plan)

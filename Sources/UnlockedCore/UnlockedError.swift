@@ -12,8 +12,12 @@ public struct UnlockedError: Error, CustomStringConvertible, Sendable, Equatable
         case noInput = 66
         /// Something failed that the user could not have prevented. `EX_SOFTWARE`.
         case `internal` = 70
+        /// Output could not be written (no space left, I/O error). The corresponding C constant is `EX_IOERR`.
+        case ioError = 74
         /// Stopped by SIGINT (128 + 2), as shells report it.
         case interrupted = 130
+        /// Stopped by SIGTERM (128 + 15), as shells report it.
+        case terminated = 143
     }
 
     public var kind: Kind
@@ -28,6 +32,8 @@ public struct UnlockedError: Error, CustomStringConvertible, Sendable, Equatable
     public static func badData(_ message: String) -> Self { .init(.badData, message) }
     public static func noInput(_ message: String) -> Self { .init(.noInput, message) }
     public static func `internal`(_ message: String) -> Self { .init(.internal, message) }
+    public static func ioError(_ message: String) -> Self { .init(.ioError, message) }
+    public static func interrupted(_ message: String) -> Self { .init(.interrupted, message) }
 
     public var exitCode: Int32 { kind.rawValue }
     public var description: String { message }

@@ -11,13 +11,22 @@ import UnlockedTopology
 /// Every worker process started and not yet reaped, so an interrupt can stop them all.
 private let liveWorkerProcesses = LockedValue<Set<pid_t>>([])
 
+/// Set once `terminateWorkerProcesses` ran: from then on a worker's death is
+/// the program's doing, and the engine thread that notices it waits for the
+/// program to exit instead of reporting the death.
+private let terminationInProgress = Atomic<Bool>(false)
+
 /// Kills (SIGKILL) and reaps every worker process this process started and
-/// has not reaped yet, waiting at most about a second. For the CLI's SIGINT
-/// handling: call it, then exit 130; no worker outlives the run, not even as
-/// a zombie. Workers also die on their own when this process dies
-/// (PR_SET_PDEATHSIG). Engines whose workers were killed fail their next job.
+/// has not reaped yet, waiting at most about a second. For a program's
+/// SIGINT/SIGTERM handling (the library installs no handler): call it from a
+/// signal-handling thread, then exit; no worker outlives the run, not even as
+/// a zombie. Engines' own threads stop reporting worker deaths from then on,
+/// and no new worker starts. Workers also die on their own when this process
+/// dies (PR_SET_PDEATHSIG).
 public func terminateWorkerProcesses() {
     let pids = liveWorkerProcesses.withLock { pids in
+        // Under the lock that spawning holds: no worker is started but not yet listed.
+        terminationInProgress.store(true, ordering: .sequentiallyConsistent)
         defer { pids.removeAll() }
         return pids
     }
@@ -107,17 +116,28 @@ package final class ProcessEngine: Engine {
         do { fromChild = try ClosingOnExecPipe() } catch { toChild.closeBoth(); throw error }
         let invocation = WorkerProcessArguments(index: index, parent: getpid(), cpu: placement.workers[index].osPU,
                                                 bestEffort: placement.bestEffort)
-        let pid: pid_t
-        do {
-            pid = try spawnProcess([executable] + invocation.arguments, environment: environmentStrings(overriding: environment),
-                                   stdin: toChild.readEnd, stdout: fromChild.writeEnd, stderr: nil)
-        } catch {
-            toChild.closeBoth(); fromChild.closeBoth()
-            throw .internal("cannot start worker process: \(error.message)")
+        // Spawned and listed under one lock, so terminateWorkerProcesses never misses a worker.
+        let spawned: Result<pid_t, UnlockedError> = liveWorkerProcesses.withLock { live in
+            guard !terminationInProgress.load(ordering: .sequentiallyConsistent) else {
+                return .failure(.interrupted("stopping: no new worker process is started"))
+            }
+            return Result { () throws(UnlockedError) in
+                let pid = try spawnProcess([executable] + invocation.arguments, environment: environmentStrings(overriding: environment),
+                                           stdin: toChild.readEnd, stdout: fromChild.writeEnd, stderr: nil)
+                live.insert(pid)
+                return pid
+            }
         }
         Glibc.close(toChild.readEnd)
         Glibc.close(fromChild.writeEnd)
-        liveWorkerProcesses.withLock { _ = $0.insert(pid) }
+        let pid: pid_t
+        switch spawned {
+        case .success(let started): pid = started
+        case .failure(let error):
+            Glibc.close(toChild.writeEnd)
+            Glibc.close(fromChild.readEnd)
+            throw error.kind == .interrupted ? error : .internal("cannot start worker process: \(error.message)")
+        }
         return WorkerProcess(index: index, pid: pid, toWorker: toChild.writeEnd, fromWorker: fromChild.readEnd)
     }
 
@@ -138,7 +158,7 @@ package final class ProcessEngine: Engine {
     /// Reaps a worker whose pipe closed (waiting at most a second before
     /// SIGKILL) and describes how it ended.
     private func died(_ worker: WorkerProcess, while doing: String) -> UnlockedError {
-        while interruptInProgress.load(ordering: .sequentiallyConsistent) { sleep(1) }  // the handler exits 130
+        while terminationInProgress.load(ordering: .sequentiallyConsistent) { sleep(1) }  // the program is exiting
         let how = reap(worker)?.description ?? "its pipe closed"
         return .internal("worker \(worker.index) (pid \(worker.pid)) died while \(doing): \(how)")
     }

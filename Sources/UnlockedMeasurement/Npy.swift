@@ -1,6 +1,8 @@
 #if os(Linux)
+import CSupport
 import Foundation
 import Glibc
+import Synchronization
 import UnlockedCore
 
 /// The header of a numpy `.npy` file (format versions 1.0, 2.0 and 3.0).
@@ -289,59 +291,156 @@ public final class MappedArray {
 extension MappedArray: @unchecked Sendable {}
 
 /// An `.npy` file being written through a shared mapping: kernels write
-/// `base` directly, then `commit()` flushes and renames the temporary file
-/// into place. Until then the data lives under a hidden temporary name in the
-/// same directory (so the rename is atomic), and `deinit` without `commit()`
-/// removes it: a failed run leaves no partial file. Used by one thread.
+/// `base` directly, then `commit()` flushes it and puts it in place.
+///
+/// Until `commit()` the file has no name: it is created with `O_TMPFILE` in
+/// the target's directory, so a run that fails, is interrupted or killed
+/// (even by SIGKILL) leaves nothing behind. Its blocks are reserved before
+/// mapping (`posix_fallocate`), so a full file system is a clear error here
+/// and never a SIGBUS inside a kernel. `commit()` links it in under a hidden
+/// name and renames that over the target (atomic). Where the file system
+/// has no `O_TMPFILE`, the hidden name exists from the start and
+/// `removeUncommittedOutputs()` (for a signal handler) or `deinit` remove it.
+///
+/// The target must be a new path or a regular file; a symbolic link is
+/// written through (its target is replaced). A new file's mode follows the
+/// umask as `numpy.save` and `cp` do; a replaced file keeps its mode.
+/// Used by one thread.
 public final class NpyOutputFile {
     public let path: String
-    public let temporaryPath: String
     /// The first element.
     public let base: UnsafeMutableRawPointer
+    private let fd: Int32
     private let mapping: UnsafeMutableRawPointer
     private let length: Int
+    /// The path written to: `path`, or what its symbolic links lead to.
+    private let target: String
+    /// The hidden name, when the file system had no `O_TMPFILE`.
+    private let namedTemporary: String?
     private var committed = false
 
     public init(path: String, type: OutputType, shape: [Int]) throws(UnlockedError) {
         self.path = path
-        let url = URL(fileURLWithPath: path)
-        var template = Array(url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).XXXXXX").path.utf8CString)
-        let fd: Int32
-        switch valueOrErrno({ mkstemp(&template) }) {
-        case .success(let created): fd = created
+        let target = try Self.resolveTarget(path)
+        self.target = target
+        let directory = target.contains("/") ? String(target[..<target.lastIndex(of: "/")!]) : "."
+        var existing = stat()
+        let mode: mode_t = stat(target, &existing) == 0 ? existing.st_mode & 0o7777 : 0o666 & ~currentUmask()
+
+        let header = NpyHeader.encode(type: type, shape: shape)
+        let (dataBytes, overflow) = shape.reduce(1, *).multipliedReportingOverflow(by: type.byteWidth)
+        guard !overflow else { throw .usage("\(path): an output of shape \(formatShape(shape)) is too large") }
+        let total = header.count + dataBytes
+        length = total
+
+        var temporary: String?
+        var created = valueOrErrno { uk_open_tmpfile(directory.isEmpty ? "/" : directory, UInt32(mode)) }
+        if case .failure = created {
+            // No O_TMPFILE here (some network and older file systems): a hidden name instead.
+            var template = Array("\(directory)/.\(target.split(separator: "/").last ?? "output").XXXXXX".utf8CString)
+            created = valueOrErrno { mkstemp(&template) }
+            if case .success = created { temporary = string(fromCBuffer: template) }
+        }
+        let descriptor: Int32
+        switch created {
+        case .success(let opened): descriptor = opened
         case .failure(let error): throw .noInput("\(path): cannot create the output: \(error)")
         }
-        defer { close(fd) }
-        let temporary = string(fromCBuffer: template)
-        temporaryPath = temporary
-        let header = NpyHeader.encode(type: type, shape: shape)
-        let total = header.count + shape.reduce(1, *) * type.byteWidth
-        length = total
+        namedTemporary = temporary
+        fd = descriptor
         func fail(_ what: String, _ error: SystemCallError) -> UnlockedError {
-            unlink(temporary)
-            return .noInput("\(path): cannot write the output: \(what): \(error)")
+            close(descriptor)
+            if let temporary { unlink(temporary) }
+            if error.code == ENOSPC || error.code == EDQUOT {
+                return .ioError("\(path): no space left for the \(total)-byte output (\(what): \(error))")
+            }
+            return .ioError("\(path): cannot write the output: \(what): \(error)")
         }
-        if case .failure(let error) = valueOrErrno({ ftruncate(fd, off_t(total)) }) { throw fail("ftruncate", error) }
+        // open and mkstemp apply the umask (mkstemp: 0600); the mode decided above wins.
+        _ = fchmod(descriptor, mode)
+        let reserved = posix_fallocate(descriptor, 0, off_t(total))
+        guard reserved == 0 else { throw fail("posix_fallocate", SystemCallError(code: reserved)) }
         let pointer: UnsafeMutableRawPointer
-        switch mapOrErrno({ mmap(nil, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) }) {
+        switch mapOrErrno({ mmap(nil, total, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0) }) {
         case .success(let mapped): pointer = mapped
         case .failure(let error): throw fail("mmap", error)
         }
         mapping = pointer
         header.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: header.count) }
         base = pointer + header.count
+        if let temporary { uncommittedOutputs.withLock { _ = $0.insert(temporary) } }
     }
 
-    /// Flushes the data and renames the file into place.
+    /// The path `path` leads to through symbolic links, refusing anything
+    /// but a regular file or a new name (renaming over a device or a FIFO
+    /// would replace it).
+    private static func resolveTarget(_ path: String) throws(UnlockedError) -> String {
+        var target = path
+        for _ in 0..<40 {  // the kernel's own limit on link hops
+            var info = stat()
+            guard lstat(target, &info) == 0 else { return target }  // a new name
+            switch info.st_mode & S_IFMT {
+            case S_IFREG: return target
+            case S_IFLNK:
+                var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let count = readlink(target, &buffer, buffer.count - 1)
+                guard count > 0 else { return target }
+                let next = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                target = next.hasPrefix("/") || !target.contains("/") ? next
+                    : String(target[...target.lastIndex(of: "/")!]) + next
+            default:
+                throw .usage("--output \(path): not a regular file (accepted: a new path or an existing regular file; devices, FIFOs and directories are never replaced)")
+            }
+        }
+        throw .usage("--output \(path): too many levels of symbolic links")
+    }
+
+    /// Flushes the data and puts the file in place under `path`.
     public func commit() throws(UnlockedError) {
-        let written = valueOrErrno { msync(mapping, length, MS_SYNC) }.flatMap { _ in valueOrErrno { rename(temporaryPath, path) } }
-        if case .failure(let error) = written { throw .noInput("\(path): cannot write the output: \(error)") }
+        let flushed = valueOrErrno { msync(mapping, length, MS_SYNC) }
+        if case .failure(let error) = flushed { throw .ioError("\(path): cannot write the output: \(error)") }
+        let hidden: String
+        if let namedTemporary {
+            hidden = namedTemporary
+        } else {
+            // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link works for everyone.
+            hidden = "\(target).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp"
+            let linked = valueOrErrno { linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, hidden, AT_SYMLINK_FOLLOW) }
+            if case .failure(let error) = linked { throw .ioError("\(path): cannot write the output: \(error)") }
+        }
+        if case .failure(let error) = valueOrErrno({ rename(hidden, target) }) {
+            unlink(hidden)
+            throw .ioError("\(path): cannot write the output: \(error)")
+        }
+        if let namedTemporary { uncommittedOutputs.withLock { _ = $0.remove(namedTemporary) } }
         committed = true
     }
 
     deinit {
         munmap(mapping, length)
-        if !committed { unlink(temporaryPath) }
+        close(fd)
+        if !committed, let namedTemporary {
+            unlink(namedTemporary)
+            uncommittedOutputs.withLock { _ = $0.remove(namedTemporary) }
+        }
     }
+}
+
+/// Hidden output names not yet committed (only where `O_TMPFILE` was missing).
+private let uncommittedOutputs = Mutex<Set<String>>([])
+
+/// Removes every output file still being written under a hidden name. For a
+/// program's SIGINT/SIGTERM handling (the library installs no handler): call
+/// it before exiting. `unlink` is async-signal-safe; this takes a lock, so
+/// call it from a signal-handling thread (sigwait), not a signal handler.
+public func removeUncommittedOutputs() {
+    for path in uncommittedOutputs.withLock({ $0 }) { unlink(path) }
+}
+
+/// The process's umask, read without changing it for long.
+private func currentUmask() -> mode_t {
+    let mask = umask(0o022)
+    umask(mask)
+    return mask
 }
 #endif

@@ -20,6 +20,10 @@ int uk_futex_wake(uint32_t *word, int count);
 int uk_memfd_create(const char *name);
 /* pipe2(fds, O_CLOEXEC): neither end leaks into other children. */
 int uk_pipe_cloexec(int fds[2]);
+/* open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, mode): an unnamed file in
+ * `directory`, linked in later or gone with its last descriptor. -1 and errno
+ * where the file system has no O_TMPFILE. */
+int uk_open_tmpfile(const char *directory, unsigned mode);
 /* prctl(PR_SET_PDEATHSIG, sig): this process gets `sig` when its parent dies. */
 int uk_set_parent_death_signal(int sig);
 /* Names the calling thread (at most 15 characters are kept). */
