@@ -22,6 +22,8 @@ public struct NpyHeader: Sendable, Equatable {
     public var count: Int { shape.reduce(1, *) }
 
     package static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
+    /// numpy.load's `max_header_size` default (format.py `_MAX_HEADER_SIZE`).
+    package static let maximumHeaderBytes = 10_000
 
     /// The `descr` numpy writes for each supported little-endian type.
     package static func descr(_ type: OutputType) -> String {
@@ -48,14 +50,17 @@ public struct NpyHeader: Sendable, Equatable {
         guard bytes.count >= 10 else { throw bad("truncated .npy header (\(bytes.count) bytes)") }
         let major = bytes[6]
         let lengthBytes: Int
-        switch major {
-        case 1: lengthBytes = 2
-        case 2, 3: lengthBytes = 4
+        switch (major, bytes[7]) {
+        case (1, 0): lengthBytes = 2
+        case (2, 0), (3, 0): lengthBytes = 4
         default: throw bad("unsupported .npy format version \(major).\(bytes[7]) (accepted: 1.0, 2.0, 3.0)")
         }
         guard bytes.count >= 8 + lengthBytes else { throw bad("truncated .npy header (\(bytes.count) bytes)") }
         var length = 0
         for i in 0..<lengthBytes { length |= Int(bytes[8 + i]) << (8 * i) }
+        guard length <= maximumHeaderBytes else {
+            throw bad("the .npy header is \(length) bytes, more than numpy's limit of \(maximumHeaderBytes) (numpy.load refuses it too)")
+        }
         let start = 8 + lengthBytes
         guard bytes.count >= start + length else {
             throw bad("truncated .npy header (it declares \(length) bytes, the file has \(bytes.count - start) after the prefix)")
@@ -66,6 +71,10 @@ public struct NpyHeader: Sendable, Equatable {
         }
         var parser = NpyDictParser(text: text, name: name)
         let dict = try parser.parse()
+        // numpy requires exactly these keys (format.py, _read_array_header).
+        if let extra = dict.keys.sorted().first(where: { !["descr", "fortran_order", "shape"].contains($0) }) {
+            throw bad("the .npy header has the key '\(extra)' (numpy accepts exactly descr, fortran_order and shape)")
+        }
         guard case .string(let descr)? = dict["descr"] else {
             if dict["descr"] != nil { throw bad("structured or object dtype is not supported (accepted: <i4 <i8 <f4 <f8)") }
             throw bad("the .npy header has no 'descr'")
@@ -80,11 +89,13 @@ public struct NpyHeader: Sendable, Equatable {
         guard let type = OutputType.allCases.first(where: { Self.descr($0) == descr }) else {
             throw bad("dtype '\(descr)' is not supported (accepted: <i4 <i8 <f4 <f8)")
         }
-        var count = 1
+        var bytesNeeded = type.byteWidth
         for dimension in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard dimension >= 0, !overflow else { throw bad("shape \(formatShape(shape)) is invalid") }
-            count = product
+            let (product, overflow) = bytesNeeded.multipliedReportingOverflow(by: dimension)
+            guard dimension >= 0, !overflow, product <= Int.max - (start + length) else {
+                throw bad("shape \(formatShape(shape)) of \(descr) is larger than any file can hold")
+            }
+            bytesNeeded = product
         }
         return NpyHeader(major: major, elementType: type, shape: shape, dataOffset: start + length)
     }
@@ -133,7 +144,8 @@ package struct NpyDictParser {
         .badData("\(name): malformed .npy header: \(what) at character \(position + 1)")
     }
 
-    package mutating func skipSpace() { while position < chars.count && chars[position].isWhitespace { position += 1 } }
+    /// Python's white space between tokens; NUL and other control bytes are not.
+    package mutating func skipSpace() { while position < chars.count && " \t\n\r\u{0C}".contains(chars[position]) { position += 1 } }
 
     package mutating func expect(_ c: Character) throws(UnlockedError) {
         skipSpace()
@@ -153,6 +165,9 @@ package struct NpyDictParser {
             if peek() == "," { position += 1 } else { break }
         }
         try expect("}")
+        // What follows the dict is padding: Python's literal_eval accepts only white space there.
+        skipSpace()
+        guard position == chars.count else { throw bad("unexpected text after the header's dict") }
         return dict
     }
 

@@ -163,3 +163,57 @@ func elements<T>(_ array: MappedArray, as type: T.Type) -> [T] {
         #expect(python.terminationStatus == 0 && text.hasPrefix("ok"), "numpy (required by this test) said: \(text)")
     }
 }
+
+/// Headers numpy.load refuses are refused too, and shapes whose byte size
+/// overflows are an error, never an arithmetic trap.
+@Suite struct NpyHeaderStrictnessTests {
+    /// A version-`major.minor` file whose header dict is `dict`, padded as numpy pads it.
+    static func file(_ dict: String, major: UInt8 = 1, minor: UInt8 = 0, padding: String = "") -> [UInt8] {
+        let text = Array((dict + padding).utf8)
+        let lengthBytes = major == 1 ? 2 : 4
+        let unpadded = 8 + lengthBytes + text.count + 1
+        let total = (unpadded + 63) / 64 * 64
+        let length = total - 8 - lengthBytes
+        var bytes = NpyHeader.magic + [major, minor]
+        for i in 0..<lengthBytes { bytes.append(UInt8((length >> (8 * i)) & 0xFF)) }
+        return bytes + text + [UInt8](repeating: 0x20, count: total - unpadded) + [0x0A]
+    }
+
+    static func parse(_ bytes: [UInt8]) throws -> NpyHeader {
+        try bytes.withUnsafeBytes { try NpyHeader.parse($0, name: "x.npy") }
+    }
+
+    static let good = "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }"
+
+    @Test func numpysOwnHeaderParses() throws {
+        #expect(try Self.parse(Self.file(Self.good)).shape == [3])
+        #expect(try Self.parse(Self.file(Self.good, major: 2)).shape == [3])
+    }
+
+    @Test(arguments: [
+        (file(good, minor: 1), "unsupported .npy format version 1.1"),
+        (file(good, major: 4), "unsupported .npy format version 4.0"),
+        (file("{'descr': '<i4', 'fortran_order': False, 'shape': (3,), 'extra': 'x'}"), "the key 'extra'"),
+        (file(good, padding: "garbage"), "unexpected text after the header's dict"),
+        (file(good, padding: "\u{0}"), "unexpected text after the header's dict"),
+        (file(good + String(repeating: " ", count: 10_001)), "more than numpy's limit of 10000"),
+    ])
+    func refusedLikeNumpy(bytes: [UInt8], message: String) {
+        expectError(.badData, containing: message) { _ = try Self.parse(bytes) }
+    }
+
+    @Test(arguments: ["<i4", "<f8"], ["(2305843009213693952,)", "(9223372036854775807,)", "(4611686018427387904,)"])
+    func overflowingShapesAreBadData(descr: String, shape: String) {
+        let dict = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
+        expectError(.badData, containing: "is larger than any file can hold") { _ = try Self.parse(Self.file(dict)) }
+    }
+
+    @Test func overflowingShapeFromTheCommandLineIsExit65() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("huge-\(UUID().uuidString).npy").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(Self.file("{'descr': '<i4', 'fortran_order': False, 'shape': (2305843009213693952,), }")).write(to: URL(fileURLWithPath: path))
+        let outcome = try CommandLineTool.run(["run", "--input", path])
+        #expect(outcome.status == 65)
+        #expect(outcome.stderr.split(separator: "\n").count == 1)
+    }
+}
