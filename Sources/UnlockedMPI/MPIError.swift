@@ -2,8 +2,9 @@
 /// (BSD `sysexits.h`, as the rest of Unlocked) a rank ends with.
 public enum MPIError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The launcher started `tasks` tasks but MPI would see each alone, as a 1-rank world:
-    /// srun without an MPI plugin (`MpiDefault=none`), or another MPI's `mpiexec`. Exit code 64.
-    case singletonTasks(tasks: Int)
+    /// srun without an MPI plugin (`MpiDefault=none`), or another MPI's `mpiexec`. Every
+    /// task gets it; only `task` 0 should write it, so the job's log shows it once. Exit code 64.
+    case singletonTasks(tasks: Int, task: Int)
     /// The MPI library gives less thread support than needed. Exit code 70.
     case threadLevel(required: MPIThreadLevel, provided: MPIThreadLevel)
     /// MPI was already initialised or finalised in this process: it allows one world. Exit code 70.
@@ -23,7 +24,7 @@ public enum MPIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .singletonTasks(let tasks):
+        case .singletonTasks(let tasks, _):
             "\(tasks) tasks were started without MPI wire-up this Open MPI can use (srun without --mpi, "
                 + "or another MPI's mpiexec), so each would run alone as a 1-rank job; "
                 + "launch with `srun --mpi=pmix` or Open MPI's `mpirun`"

@@ -20,6 +20,8 @@ public struct MPILaunch: Sendable, Equatable {
     public var launcher: Launcher?
     /// The world size the launcher announced, where its variables say.
     public var announcedSize: Int?
+    /// This process's index among the launched tasks, where the variables say (0 otherwise).
+    public var task: Int
     /// The launcher's variables seen (`OMPI_COMM_WORLD_*`, `PMIX_*`, `PMI_*`, `SLURM_*`), for reports.
     public var variables: [String: String]
 
@@ -34,21 +36,21 @@ public struct MPILaunch: Sendable, Equatable {
             name.hasPrefix("OMPI_COMM_WORLD_") || name.hasPrefix("PMIX_") || name.hasPrefix("PMI_")
                 || name.hasPrefix("SLURM_")
         }
-        let stepTasks = environment["SLURM_STEP_ID"] == nil ? nil
-            : (environment["SLURM_STEP_NUM_TASKS"] ?? environment["SLURM_NTASKS"]).flatMap { Int($0) }
-        if environment["OMPI_COMM_WORLD_SIZE"] != nil {
-            return MPILaunch(launcher: .openMPI, announcedSize: environment["OMPI_COMM_WORLD_SIZE"].flatMap { Int($0) },
+        let number = { (name: String) in environment[name].flatMap { Int($0) } }
+        let stepTasks = environment["SLURM_STEP_ID"] == nil ? nil : number("SLURM_STEP_NUM_TASKS") ?? number("SLURM_NTASKS")
+        let slurmTask = number("SLURM_PROCID") ?? 0
+        if let rank = number("OMPI_COMM_WORLD_RANK"), environment["OMPI_COMM_WORLD_SIZE"] != nil {
+            return MPILaunch(launcher: .openMPI, announcedSize: number("OMPI_COMM_WORLD_SIZE"), task: rank,
                              variables: variables)
         }
-        if environment["PMIX_RANK"] != nil {
-            return MPILaunch(launcher: .pmix, announcedSize: stepTasks, variables: variables)
+        if let rank = number("PMIX_RANK") {
+            return MPILaunch(launcher: .pmix, announcedSize: stepTasks, task: rank, variables: variables)
         }
-        if environment["PMI_RANK"] != nil {
-            return MPILaunch(launcher: .pmi, announcedSize: environment["PMI_SIZE"].flatMap { Int($0) } ?? stepTasks,
-                             variables: variables)
+        if let rank = number("PMI_RANK") {
+            return MPILaunch(launcher: .pmi, announcedSize: number("PMI_SIZE") ?? stepTasks, task: rank, variables: variables)
         }
-        if let stepTasks, stepTasks > 1 { throw .singletonTasks(tasks: stepTasks) }
-        return MPILaunch(launcher: nil, announcedSize: nil, variables: variables)
+        if let stepTasks, stepTasks > 1 { throw .singletonTasks(tasks: stepTasks, task: slurmTask) }
+        return MPILaunch(launcher: nil, announcedSize: nil, task: 0, variables: variables)
     }
 
     /// This process's environment, read from `environ` (the module avoids Foundation).

@@ -53,7 +53,7 @@ public struct MPIWorld: ~Copyable {
             try Self.check(MPI_Comm_rank(world, &rank), "MPI_Comm_rank")
             try Self.check(MPI_Comm_size(world, &size), "MPI_Comm_size")
             if size == 1, let announced = launch.announcedSize, announced > 1 {
-                throw .singletonTasks(tasks: announced)
+                throw .singletonTasks(tasks: announced, task: launch.task)
             }
             var node: MPI_Comm?
             try Self.check(MPI_Comm_split_type(world, uk_mpi_comm_type_shared(), rank, uk_mpi_info_null(), &node),

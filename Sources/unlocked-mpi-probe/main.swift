@@ -20,6 +20,13 @@ func fail(_ message: String, _ code: Int32 = 64) -> Never {
     exit(code)
 }
 
+/// Ends with an MPI error's line and exit code; of tasks that would each be a 1-rank
+/// world, task 0 alone writes the line.
+func end(_ error: MPIError) -> Never {
+    if case .singletonTasks(_, let task) = error, task != 0 { exit(error.exitCode) }
+    fail(error.description, error.exitCode)
+}
+
 struct Options {
     var values: [ExactSum] = []
     var doubles: [Double] = []
@@ -89,7 +96,7 @@ func hex(_ value: Double) -> String { String(value.bitPattern, radix: 16) }
 
 let options = parse(Array(CommandLine.arguments.dropFirst()))
 let launch: MPILaunch
-do { launch = try MPILaunch.detect() } catch { fail(error.description, error.exitCode) }
+do { launch = try MPILaunch.detect() } catch { end(error) }
 
 var initialized: Int32 = 0
 MPI_Initialized(&initialized)
@@ -107,7 +114,7 @@ guard launch.launcher != nil else {
 /// Initialises MPI or ends the process with the error's line and exit code. (Assigning a
 /// noncopyable `let` inside `do`/`catch` trips Swift 6.3 into "copy of noncopyable typed value".)
 func joinWorld(_ launch: MPILaunch) -> MPIWorld {
-    do { return try MPIWorld(launch: launch) } catch { fail(error.description, error.exitCode) }
+    do { return try MPIWorld(launch: launch) } catch { end(error) }
 }
 
 /// The probe's work across ranks; a function, since a noncopyable world cannot be a global.
@@ -147,7 +154,7 @@ func runRanks(_ launch: MPILaunch, _ options: Options, initialized: Int32) {
         world.abort(error, label: label)
     }
     // Consumed here, so a failed finalize cannot be followed by any other MPI call.
-    do { try world.finalize() } catch { fail(error.description, error.exitCode) }
+    do { try world.finalize() } catch { end(error) }
 }
 
 runRanks(launch, options, initialized: initialized)

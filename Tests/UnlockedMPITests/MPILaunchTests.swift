@@ -29,8 +29,8 @@ import UnlockedMPI
     }
 
     @Test func srunWithoutPluginIsRefused() {
-        #expect(throws: MPIError.singletonTasks(tasks: 2)) { try MPILaunch.detect(Self.srunStep) }
-        #expect(MPIError.singletonTasks(tasks: 2).exitCode == 64)
+        #expect(throws: MPIError.singletonTasks(tasks: 2, task: 1)) { try MPILaunch.detect(Self.srunStep) }
+        #expect(MPIError.singletonTasks(tasks: 2, task: 1).exitCode == 64)
     }
 
     @Test func mpirunAnnouncesItsSize() throws {
@@ -38,16 +38,19 @@ import UnlockedMPI
                                            "PMIX_RANK": "1", "PATH": "/usr/bin"])
         #expect(launch.launcher == .openMPI)
         #expect(launch.announcedSize == 3)
+        #expect(launch.task == 1)
         #expect(launch.variables.keys.sorted() == ["OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK"])
     }
 
     /// mpirun inside a job starts its daemons with srun, so ranks inherit a step of one task
     /// per node; Open MPI's own variables decide.
     @Test func mpirunInsideAJobIsMPIRun() throws {
-        let rank = Self.srunStep.merging(["SLURM_STEP_NUM_TASKS": "1", "OMPI_COMM_WORLD_SIZE": "2"]) { $1 }
+        let rank = Self.srunStep.merging(["SLURM_STEP_NUM_TASKS": "1", "SLURM_PROCID": "0",
+                                          "OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "1"]) { $1 }
         let launch = try MPILaunch.detect(rank)
         #expect(launch.launcher == .openMPI)
         #expect(launch.announcedSize == 2)
+        #expect(launch.task == 1)
     }
 
     @Test func srunWithPMIxTakesTheStepSize() throws {
@@ -57,9 +60,10 @@ import UnlockedMPI
     }
 
     @Test func pmiTakesPMISize() throws {
-        let launch = try MPILaunch.detect(["PMI_RANK": "0", "PMI_SIZE": "4"])
+        let launch = try MPILaunch.detect(["PMI_RANK": "3", "PMI_SIZE": "4"])
         #expect(launch.launcher == .pmi)
         #expect(launch.announcedSize == 4)
+        #expect(launch.task == 3)
     }
 
     @Test func processEnvironmentReadsEnviron() {

@@ -63,7 +63,7 @@ struct MPIRunTests {
     @Test func singletonWorldIsRefused() throws {
         let run = try MPIRun.run(MPIRun.probeExecutable, [], environment: ["PMI_RANK": "0", "PMI_SIZE": "2"])
         #expect(run.status == 64)
-        #expect(run.stderrLines == ["unlocked-mpi-probe: \(MPIError.singletonTasks(tasks: 2))"])
+        #expect(run.stderrLines == ["unlocked-mpi-probe: \(MPIError.singletonTasks(tasks: 2, task: 0))"])
     }
 
     /// A failure on one rank ends every rank with that rank's line and exit code, printed
