@@ -6,9 +6,10 @@
 # Needs root and Debian's slurm-wlm and munge. Everything the daemons write (munge key and
 # socket, slurm.conf, state, spool, logs, pid files) lives in one temporary directory, on
 # ports chosen here, so a machine's own munged or SLURM is neither used nor disturbed.
-# COMMAND sees SLURM_CONF (and no standard input); its exit code is this script's. Every wait is bounded:
-# UK_SLURM_TIMEOUT (default 600 s) caps COMMAND, start-up gives up after 30 s.
-# The daemons' logs are printed when start-up fails, or after a failed COMMAND with UK_SLURM_LOGS=1.
+# COMMAND sees SLURM_CONF (and no standard input); its exit code is this script's.
+# Every wait is bounded: UK_SLURM_TIMEOUT (default 600 s) caps COMMAND, start-up gives up
+# after 30 s. The daemons' logs are printed when start-up fails, or after a failed
+# COMMAND with UK_SLURM_LOGS=1.
 set -euo pipefail
 
 [ $# -gt 0 ] || { echo "usage: $0 COMMAND [ARG...]" >&2; exit 64; }
