@@ -29,8 +29,9 @@ public struct MPIWorld: ~Copyable {
     /// Initialises MPI with at least `threadLevel` and reads this rank's place in the job.
     ///
     /// `launch` is what `MPILaunch.detect` returned; it must name a launcher. A launcher
-    /// that announced several tasks while MPI sees a world of one (srun with a PMI this
-    /// Open MPI cannot use) throws `MPIError.singletonTasks`, after finalising again.
+    /// that announced several tasks while MPI sees a world of one (another MPI's `mpiexec`,
+    /// whose PMI this Open MPI cannot reach) throws `MPIError.singletonTasks`, after
+    /// finalising again.
     /// The corresponding C function is `MPI_Init_thread`.
     public init(launch: MPILaunch, threadLevel required: MPIThreadLevel = .funneled) throws(MPIError) {
         precondition(launch.launcher != nil, "MPIWorld needs a launcher; check MPILaunch.detect first")
@@ -107,22 +108,18 @@ public struct MPIWorld: ~Copyable {
         return all.reduce(0, +)
     }
 
-    /// Every rank's `record`, in rank order, on rank 0; nil on the other ranks.
+    /// Every rank's `record`, in rank order, on rank 0; nil on the other ranks. Records are
+    /// small (reports of a few hundred bytes): all of them together stay under 2 GiB.
     /// The corresponding C functions are `MPI_Gather` (lengths) and `MPI_Gatherv`.
     public func gather(_ record: [UInt8]) throws(MPIError) -> [[UInt8]]? {
-        guard let length = Int32(exactly: record.count) else {
-            throw .call(function: "MPI_Gatherv", code: 0, message: "a record of \(record.count) bytes exceeds Int32")
-        }
+        let length = Int32(record.count)
         var ownLength = length
         var lengths = [Int32](repeating: 0, count: rank == 0 ? size : 0)
         try Self.check(MPI_Gather(&ownLength, 1, uk_mpi_int32(), &lengths, 1, uk_mpi_int32(), 0, world), "MPI_Gather")
         var offsets = [Int32](repeating: 0, count: lengths.count)
         var total = 0
         for (index, length) in lengths.enumerated() {
-            guard let offset = Int32(exactly: total) else {
-                throw .call(function: "MPI_Gatherv", code: 0, message: "gathered records exceed Int32 bytes")
-            }
-            offsets[index] = offset
+            offsets[index] = Int32(total)
             total += Int(length)
         }
         var buffer = [UInt8](repeating: 0, count: total)
