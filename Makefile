@@ -2,7 +2,7 @@
 # Both install what is missing first, so a fresh Debian/Ubuntu machine needs nothing else.
 
 SWIFT        ?= swift
-APT_PACKAGES := pkg-config gcc libhwloc-dev libnuma-dev hwloc numactl util-linux
+APT_PACKAGES := pkg-config gcc libhwloc-dev libnuma-dev hwloc numactl util-linux openmpi-bin libopenmpi-dev
 SUDO         := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Recorded in every JSON report, so a number can be traced to the code that produced it.
 GIT_COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
@@ -20,6 +20,8 @@ deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+# The SLURM tests start a private single-node SLURM (Tests/cluster/slurm.sh).
+test-deps: APT_PACKAGES += slurm-wlm munge
 # The tests check .npy output with numpy itself.
 test-deps: deps
 	@python3 -c 'import numpy' 2>/dev/null || python3 -m pip install -q numpy 2>/dev/null || \

@@ -37,6 +37,16 @@ let package = Package(
             pkgConfig: "numa",
             providers: [.apt(["libnuma-dev"])]
         ),
+        // Open MPI, for cluster jobs only: the CLI's launch path links it, the library does not.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
+        // Ranks, exact reductions, gathers and agreed failures over MPI (issue 12).
+        .target(name: "UnlockedMPI", dependencies: ["CMPI"]),
+        // Drives UnlockedMPI under real launchers for the tests; not installed.
+        .executableTarget(name: "unlocked-mpi-probe", dependencies: ["UnlockedMPI", "CMPI"]),
         // Linux calls the engines need that Swift cannot reach (futex, memfd, prctl).
         .target(name: "CSupport"),
 
@@ -94,6 +104,7 @@ let package = Package(
             // Fixture .npy files and C sources the tests compile into fixture plugins.
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "UnlockedMPITests", dependencies: ["UnlockedMPI", "unlocked-mpi-probe"]),
         // Example plugins: they see only the standalone ABI header, as an
         // outside plugin would, and link nothing of Unlocked.
         .target(name: "PluginSqdist", path: "plugins/sqdist", publicHeadersPath: ".",
