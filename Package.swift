@@ -44,9 +44,9 @@ let package = Package(
             providers: [.apt(["libopenmpi-dev"])]
         ),
         // Ranks, exact reductions, gathers and agreed failures over MPI (issue 12).
-        .target(name: "UnlockedMPI", dependencies: ["CMPI"]),
+        .target(name: "UnlockedMPI", dependencies: ["CMPI"], swiftSettings: strict),
         // Drives UnlockedMPI under real launchers for the tests; not installed.
-        .executableTarget(name: "unlocked-mpi-probe", dependencies: ["UnlockedMPI", "CMPI"]),
+        .executableTarget(name: "unlocked-mpi-probe", dependencies: ["UnlockedMPI", "CMPI"], swiftSettings: strict),
         // Linux calls the engines need that Swift cannot reach (futex, memfd, prctl).
         .target(name: "CSupport"),
 
