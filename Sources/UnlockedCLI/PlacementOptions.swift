@@ -6,7 +6,7 @@ struct PlacementOptions: ParsableArguments {
     @Option(help: "Workers (default: one per allowed core, honouring affinity, cgroup cpuset and CPU quota).")
     var workers: Int?
 
-    @Option(help: ArgumentHelp(
+    @Option(parsing: .unconditional, help: ArgumentHelp(
         "Pinning (default compact): compact | spread | numa:K | none | OS CPU list | likwid domain.",
         discussion: """
         compact: one worker per core in topology order, SMT siblings last. spread: round-robin over \

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Glibc
 import Unlocked
 
@@ -12,6 +13,24 @@ struct UnlockedCommand: ParsableCommand {
                       WorkerCommand.self, VerifyPluginChildCommand.self],
         defaultSubcommand: CompareCommand.self
     )
+
+    /// ArgumentParser's own errors (an unknown value, a missing option) come
+    /// as a usage block; like ours they become one line and exit 64. Help and
+    /// `--version` print as usual.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is ExitCode { exit(withError: error) }
+            // Lists of accepted values come as "following:\n  - a\n  - b": one line, comma-separated.
+            let words = message(for: error).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+                .replacingOccurrences(of: "following: - ", with: "following: ").replacingOccurrences(of: " - ", with: ", ")
+            printError(words.hasPrefix("Error: ") ? String(words.dropFirst("Error: ".count)) : words)
+            Glibc.exit(code.rawValue)
+        }
+    }
 }
 
 /// Runs `body`, turning an `UnlockedError` into one line on stderr and its

@@ -6,7 +6,8 @@ struct DataSeedOptions: ParsableArguments {
     @Option(help: "Seed of the reproducible input, uniform in [0,100) as in the seed benchmark (default \(RunRequest.defaultSeed)).")
     var seed: UInt64?
 
-    @Option(help: "The centre c of |x - c|; a whole number in range for integer types.")
+    // Unconditional, so `--center -5` reads -5 as the value rather than as an option.
+    @Option(parsing: .unconditional, help: "The centre c of |x - c|; a whole number in range for integer types.")
     var center = "50"
 }
 

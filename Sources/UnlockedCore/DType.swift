@@ -65,7 +65,7 @@ public enum DType: String, CaseIterable, Sendable, Codable {
                 if let real, real.isFinite, real.rounded() != real {
                     throw .usage("--center \(text): not a whole number (accepted for \(rawValue): integers in \(limits.lowerBound)...\(limits.upperBound))")
                 }
-                if real == nil, Int64(text) == nil, text.allSatisfy({ $0.isNumber || $0 == "-" }) == false {
+                if real == nil, Int64(text) == nil, text.isEmpty || !text.allSatisfy({ $0.isNumber || $0 == "-" }) {
                     throw .usage("--center \(text): not a number (accepted for \(rawValue): integers in \(limits.lowerBound)...\(limits.upperBound))")
                 }
                 throw .usage("--center \(text): out of range for \(rawValue) (accepted: \(limits.lowerBound)...\(limits.upperBound))")

@@ -10,7 +10,8 @@ public struct ChunkPlan: Sendable, Equatable {
     public init(count: Int, chunkSize: Int?, workers: Int) {
         self.count = count
         self.workers = max(1, workers)
-        self.chunkSize = max(1, chunkSize ?? Self.automaticChunk(count: count, workers: self.workers))
+        // Never wider than the job: a chunk of Int.max elements would overflow `lower + chunkSize`.
+        self.chunkSize = min(max(1, chunkSize ?? Self.automaticChunk(count: count, workers: self.workers)), max(1, count))
     }
 
     public var chunkCount: Int { count == 0 ? 0 : (count - 1) / chunkSize + 1 }

@@ -56,8 +56,9 @@ public struct EngineConfiguration: Sendable {
 
     /// Checks what a user could have typed wrong, naming the flag.
     public func validate() throws(UnlockedError) {
-        guard workers >= 1 else { throw .usage("--workers \(workers): must be at least 1") }
-        guard workers <= 4096 else { throw .usage("--workers \(workers): at most 4096 are accepted") }
+        guard (1...PlacementPlan.maximumWorkers).contains(workers) else {
+            throw .usage("--workers \(workers): must be a whole number in 1...\(PlacementPlan.maximumWorkers)")
+        }
         if let chunk, chunk < 1 { throw .usage("--chunk \(chunk): must be at least 1 element") }
         guard (1...100_000).contains(blocks) else { throw .usage("--blocks \(blocks): accepted 1...100000") }
     }

@@ -74,6 +74,9 @@ package final class ProcessEngine: Engine {
     private var workers: [WorkerProcess] = []
     private var reaped = Set<Int>()
     private var state = Lifecycle.running
+    /// A crashed worker is reported by the engine in one line (which worker,
+    /// which signal); the Swift runtime's backtrace would add forty.
+    private static let workerEnvironment = ["SWIFT_BACKTRACE": "enable=no"]
     /// How long a worker may take to start and report ready.
     package static let startTimeoutMilliseconds: Int32 = 30_000
 
@@ -122,7 +125,7 @@ package final class ProcessEngine: Engine {
                 return .failure(.interrupted("stopping: no new worker process is started"))
             }
             return Result { () throws(UnlockedError) in
-                let pid = try spawnProcess([executable] + invocation.arguments, environment: environmentStrings(overriding: environment),
+                let pid = try spawnProcess([executable] + invocation.arguments, environment: environmentStrings(overriding: Self.workerEnvironment.merging(environment) { $1 }),
                                            stdin: toChild.readEnd, stdout: fromChild.writeEnd, stderr: nil)
                 live.insert(pid)
                 return pid

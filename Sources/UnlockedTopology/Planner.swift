@@ -1,5 +1,8 @@
 import UnlockedCore
 extension PlacementPlan {
+    /// The most workers any engine runs.
+    public static let maximumWorkers = 4096
+
     /// Plans `workers` workers (default: one per allowed core, or per PU the
     /// policy names) on `topology` with `policy`. Pure: the same inputs give
     /// the same plan on any machine, which is what makes plans of a cluster
@@ -11,8 +14,9 @@ extension PlacementPlan {
     /// says so in `bindingSkipped`.
     public init(policy: PinPolicy, workers requested: Int? = nil, topology: Topology,
                 oversubscribe: Bool = false, bestEffort: Bool = false, cpuQuota: Double? = nil) throws(UnlockedError) {
-        if let requested, requested < 1 {
-            throw .usage("--workers \(requested): must be a whole number ≥ 1")
+        // Checked before anything is sized by it: 2^32 workers would allocate a plan of 240 GB.
+        if let requested, !(1...Self.maximumWorkers).contains(requested) {
+            throw .usage("--workers \(requested): must be a whole number in 1...\(Self.maximumWorkers)")
         }
         if policy == .none {
             self = .unbound(requested ?? topology.defaultWorkerCount(cpuQuota: cpuQuota))
