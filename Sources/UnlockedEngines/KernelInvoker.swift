@@ -170,36 +170,3 @@ package func jobParameters(_ job: EngineJob) -> uk_params {
     return params
 }
 #endif
-
-#if os(Linux)
-/// A value behind a pthread mutex, with `Mutex.withLock`'s shape.
-///
-/// The engines use it instead of Synchronization's `Mutex`, whose contended
-/// path on Linux hands the lock over inside the kernel (PI futex), where the
-/// thread sanitizer cannot see the synchronisation and reports false races.
-/// Any thread may call `withLock`.
-package final class LockedValue<Value> {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value  // protected by mutex
-
-    package init(_ value: Value) {
-        self.value = value
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    package func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&value)
-    }
-}
-
-// `value` is only reached under the mutex.
-extension LockedValue: @unchecked Sendable {}
-#endif

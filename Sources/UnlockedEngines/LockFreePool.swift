@@ -34,10 +34,8 @@ package struct PoolControl {
     package var remaining: UnsafeMutablePointer<UInt32> { word(1, 0) }
     /// 1 while the owner is parked on `remaining`.
     package var ownerSleeping: UnsafeMutablePointer<UInt32> { word(1, 1) }
-    /// Helpers started and bound; the creator parks on it.
-    package var ready: UnsafeMutablePointer<UInt32> { word(2, 0) }
     /// 1 once a worker failed: the others stop claiming chunks.
-    package var abort: UnsafeMutablePointer<UInt32> { word(2, 1) }
+    package var abort: UnsafeMutablePointer<UInt32> { word(2, 0) }
 
     /// Worker `worker`'s next chunk to claim (fetch-add by its owner and by thieves).
     package func cursor(_ worker: Int) -> UnsafeMutablePointer<Int64> {
@@ -86,8 +84,8 @@ package final class LockFreeCore {
     /// The current job, in memory of our own rather than a class property, so
     /// reading it costs no dynamic exclusivity check on the hot path.
     private let job = UnsafeMutablePointer<PoolJob>.allocate(capacity: 1)
-    /// Binding results of helpers, by worker index (written once at start-up).
-    package let observations = LockedValue<[Int: Result<BindingObservation, UnlockedError>]>([:])
+    /// Where each helper runs, reported as it starts.
+    package let bindings = WorkerBindings()
 
     package init(workers: Int, stealing: Bool) {
         control = PoolControl(workers: workers)
@@ -102,12 +100,9 @@ package final class LockFreeCore {
         control.deallocate()
     }
 
-    /// A helper thread: bind, report ready, then run jobs until `.stop`.
+    /// A helper thread: bind and report it, then run jobs until `.stop`.
     package func helperMain(worker: Int, plan: PlacementPlan) {
-        let bound = Result { () throws(UnlockedError) in try plan.bindCurrentThread(worker: worker) }
-        observations.withLock { $0[worker] = bound }
-        uk_fetch_add_u32(control.ready, 1)
-        _ = uk_futex_wake(control.ready, 1)
+        bindings.bindCurrentThread(worker: worker, plan: plan)
 
         var contexts = WorkerKernelContexts(worker: worker)
         defer { contexts.releaseAll() }
@@ -261,27 +256,14 @@ package final class LockFreePool: Engine {
                 let core = self.core, plan = self.plan
                 helpers.append(try startThread(name: workerThreadName(name, worker)) { core.helperMain(worker: worker, plan: plan) })
             }
+            // Every helper is bound, then parked or spinning.
+            let helperBindings = try core.bindings.wait(for: 1..<workerCount)
+            startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start,
+                                    bindings: (caller.observation.map { [$0] } ?? []) + helperBindings)
         } catch {
             close()
             throw error
         }
-        // Wait until every helper is bound and parked or spinning.
-        let ready = core.control.ready
-        while case let count = uk_load_acquire_u32(ready), count < UInt32(workerCount - 1) {
-            _ = uk_futex_wait(ready, count)
-        }
-        let results = core.observations.withLock { $0 }
-        var bindings = caller.observation.map { [$0] } ?? []
-        for worker in 1..<max(workerCount, 1) {
-            switch results[worker] {
-            case .success(let observation): bindings.append(observation)
-            case .failure(let error):
-                close()
-                throw error
-            case nil: break
-            }
-        }
-        startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: bindings)
     }
 
     deinit {

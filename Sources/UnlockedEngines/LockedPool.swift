@@ -16,6 +16,8 @@ package final class LockedCore {
     private let workQueued: UnsafeMutablePointer<pthread_cond_t>
     /// Signalled when the last chunk of a job is merged.
     private let jobDone: UnsafeMutablePointer<pthread_cond_t>
+    /// Where each worker thread runs, reported as it starts.
+    package let bindings = WorkerBindings()
 
     // protected by mutex
     private var work: Work?
@@ -26,7 +28,6 @@ package final class LockedCore {
     private var tallies: [WorkerTally]
     private var error: UnlockedError?
     private var stopping = false
-    private var observations: [Int: Result<BindingObservation, UnlockedError>] = [:]
 
     package init(workers: Int) {
         mutex = .allocate(capacity: 1)
@@ -60,11 +61,9 @@ package final class LockedCore {
 
     /// A worker thread: bind, then take chunks off the queue until stopped.
     package func workerMain(worker: Int, placement: PlacementPlan) {
+        bindings.bindCurrentThread(worker: worker, plan: placement)
         var local = WorkerTally()
-        let bound = Result { () throws(UnlockedError) in try placement.bindCurrentThread(worker: worker) }
         lock(&local)
-        observations[worker] = bound
-        pthread_cond_broadcast(jobDone)
         var contexts = WorkerKernelContexts(worker: worker)
         while true {
             while queue.isEmpty && !stopping { pthread_cond_wait(workQueued, mutex) }
@@ -97,14 +96,6 @@ package final class LockedCore {
         }
         unlock()
         contexts.releaseAll()
-    }
-
-    /// Waits until `workers` workers reported their binding.
-    package func awaitStarted(_ workers: Int) -> [Int: Result<BindingObservation, UnlockedError>] {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while observations.count < workers { pthread_cond_wait(jobDone, mutex) }
-        return observations
     }
 
     /// Queues every chunk of `plan` (one empty item for an empty job, so a
@@ -170,20 +161,12 @@ package final class LockedPool: Engine {
                     core.workerMain(worker: worker, placement: placement)
                 })
             }
+            startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start,
+                                    bindings: try core.bindings.wait(for: 0..<workerCount))
         } catch {
             close()
             throw error
         }
-        var bindings: [BindingObservation] = []
-        for (_, result) in core.awaitStarted(workerCount).sorted(by: { $0.key < $1.key }) {
-            switch result {
-            case .success(let observation): bindings.append(observation)
-            case .failure(let error):
-                close()
-                throw error
-            }
-        }
-        startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: bindings)
     }
 
     deinit { close() }

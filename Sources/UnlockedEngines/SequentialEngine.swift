@@ -130,13 +130,6 @@ package final class SpawnEngine: Engine {
     }
 }
 
-/// A raw pointer passed into worker closures: the engine guarantees the
-/// memory outlives the job and that workers touch disjoint ranges.
-package struct UncheckedPointer: @unchecked Sendable {
-    package let pointer: UnsafeMutableRawPointer
-    package init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
-}
-
 /// One kernel call over the whole job on the calling thread, as worker 0:
 /// what `sequential` does, and `auto` when it stays sequential.
 package func runOnCallingThread(_ job: EngineJob, contexts: inout WorkerKernelContexts, notes: [String],

@@ -25,13 +25,6 @@ private func settle(_ condition: () -> Bool) {
     while !condition(), Date() < deadline { usleep(50_000) }
 }
 
-private func sumJob(_ engine: any Engine, count: Int = 10_000) throws -> EngineJob {
-    let kernel = try KernelCatalog().kernel(named: "absdist.sum", dtype: .i32)
-    let input = try engine.makeBuffer(count: count, width: 4)
-    try engine.initialize(input, dtype: .i32, count: count, generator: DataGenerator(seed: 5))
-    return EngineJob(kernel: kernel, input: input, output: nil, count: count, params: EngineFixture.params(.i32))
-}
-
 @Suite struct EngineProcessFailureTests {
     /// A worker killed between jobs fails the next job with its index and
     /// signal; every worker is reaped, and later jobs fail too.
@@ -39,7 +32,7 @@ private func sumJob(_ engine: any Engine, count: Int = 10_000) throws -> EngineJ
     func killedWorkerFailsTheRunNamingIt(kind: EngineKind) throws {
         let engine = try #require(try makeEngine(EngineFixture.configuration(kind, workers: 2)) as? ProcessEngine)
         defer { engine.close() }
-        let job = try sumJob(engine)
+        let job = try EngineFixture.sumJob(engine)
         _ = try engine.run(job)
         let pids = engine.workerProcessIDs
         kill(pids[1], SIGKILL)
@@ -58,7 +51,7 @@ private func sumJob(_ engine: any Engine, count: Int = 10_000) throws -> EngineJ
         let engine = try #require(try makeEngine(configuration) as? ProcessEngine)
         defer { engine.close() }
         let pids = engine.workerProcessIDs
-        let job = try sumJob(engine)
+        let job = try EngineFixture.sumJob(engine)
         let error = #expect(throws: UnlockedError.self) { try engine.run(job) }
         #expect(error?.message.contains("worker 0 (pid \(pids[0])) died while running a job: killed by signal 11") == true,
                 "\(error?.message ?? "")")
@@ -128,7 +121,7 @@ private func sumJob(_ engine: any Engine, count: Int = 10_000) throws -> EngineJ
         for round in 0..<40 {
             let engine = try #require(try makeEngine(EngineFixture.configuration(round % 2 == 0 ? .processesShm : .processesPipe, workers: 2)) as? ProcessEngine)
             pids += engine.workerProcessIDs
-            let job = try sumJob(engine)
+            let job = try EngineFixture.sumJob(engine)
             for _ in 0..<3 { _ = try engine.run(job) }
             engine.close()
         }
@@ -140,7 +133,7 @@ private func sumJob(_ engine: any Engine, count: Int = 10_000) throws -> EngineJ
     private func sumThrough(_ kind: EngineKind, jobs: Int) throws -> KernelValue {
         let engine = try makeEngine(EngineFixture.configuration(kind, workers: 2, chunk: 256))
         defer { engine.close() }
-        let job = try sumJob(engine, count: 1_000)
+        let job = try EngineFixture.sumJob(engine, count: 1_000)
         var value = KernelValue.none
         for _ in 0..<jobs { value = try engine.value(of: job).0 }
         return value

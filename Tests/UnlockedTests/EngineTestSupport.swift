@@ -14,6 +14,16 @@ enum EngineFixture {
                             workerExecutable: CommandLineTool.executable.path, workerEnvironment: environment)
     }
 
+    /// A CPU no test machine has: planning a worker on it makes its binding fail.
+    static let missingCPU = 1023
+
+    /// Two workers, the second planned on `missingCPU`.
+    static func unbindable(_ kind: EngineKind) -> EngineConfiguration {
+        var configuration = configuration(kind, workers: 2)
+        configuration.placement.workers[1].osPU = missingCPU
+        return configuration
+    }
+
     static func params(_ dtype: DType, center: String = "50") -> uk_params {
         try! dtype.parseCenter(center)
     }
@@ -29,6 +39,16 @@ enum EngineFixture {
                            range: 0..<count, params: &params, acc: &acc)
         }
         return (acc, Array(output.prefix(count * width)))
+    }
+}
+
+extension EngineFixture {
+    /// A sum over `count` generated i32 elements in `engine`'s own buffer.
+    static func sumJob(_ engine: any Engine, count: Int = 10_000) throws -> EngineJob {
+        let kernel = try KernelCatalog().kernel(named: "absdist.sum", dtype: .i32)
+        let input = try engine.makeBuffer(count: count, width: 4)
+        try engine.initialize(input, dtype: .i32, count: count, generator: DataGenerator(seed: 5))
+        return EngineJob(kernel: kernel, input: input, output: nil, count: count, params: params(.i32))
     }
 }
 
