@@ -196,7 +196,7 @@ public func makeEngine(_ configuration: EngineConfiguration) throws(UnlockedErro
     switch configuration.kind {
     case .sequential: return SequentialEngine(configuration)
     case .spawn: return SpawnEngine(configuration)
-    case .gil: return try LockFreePool(configuration, globalLock: GlobalLock())
+    case .gil: return try LockFreePool(configuration, globalLock: CountingMutex())
     case .lockedPool: return try LockedPool(configuration)
     case .lockfreePool: return try LockFreePool(configuration, globalLock: nil)
     case .tasks, .gcd: return try RuntimeEngine(configuration)

@@ -5,46 +5,6 @@ import UnlockedCore
 import UnlockedKernels
 import UnlockedTopology
 
-/// A process-wide mutex that counts its acquisitions and the time spent
-/// waiting for it: the `gil` engine's global lock, and the lock every call
-/// of a SERIAL plugin goes through.
-///
-/// Any thread may lock it. The corresponding C type is `pthread_mutex_t`.
-package final class GlobalLock {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    package init() {
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    /// Acquires the lock, adding the acquisition and any wait to `tally`.
-    /// An uncontended acquisition reads no clock.
-    @inline(__always)
-    package func lock(_ tally: inout WorkerTally) {
-        tally.lockAcquisitions += 1
-        if pthread_mutex_trylock(mutex) == 0 { return }
-        let start = monotonicNanoseconds()
-        pthread_mutex_lock(mutex)
-        tally.lockWaitNanoseconds += monotonicNanoseconds() - start
-    }
-
-    @inline(__always)
-    package func unlock() { pthread_mutex_unlock(mutex) }
-}
-
-// The pthread mutex is the synchronisation; the pointer never changes.
-extension GlobalLock: @unchecked Sendable {}
-
-/// The single lock of every SERIAL plugin's kernel calls, as the plugin ABI
-/// promises: one for the process, like CPython's GIL.
-package let serialPluginLock = GlobalLock()
-
 /// What one worker did during one job; merged into `EngineStatistics`.
 package struct WorkerTally: Sendable {
     package var chunks = 0
@@ -115,10 +75,10 @@ package struct KernelInvoker: @unchecked Sendable {
     package let input: UnsafeRawPointer
     package let output: UnsafeMutableRawPointer?
     package let params: UnsafePointer<uk_params>
-    package let lock: GlobalLock?
+    package let lock: CountingMutex?
 
     package init(kernel: Kernel, input: UnsafeRawPointer, output: UnsafeMutableRawPointer?,
-         params: UnsafePointer<uk_params>, engineLock: GlobalLock?) {
+         params: UnsafePointer<uk_params>, engineLock: CountingMutex?) {
         self.kernel = kernel
         self.input = input
         self.output = output
@@ -151,7 +111,7 @@ package struct KernelInvoker: @unchecked Sendable {
 /// Runs `body` with an invoker for `job`. Its parameters live on the heap
 /// until `body` returns, so workers on other threads may read them through
 /// the invoker for the whole job.
-package func withJobInvoker<Result>(_ job: EngineJob, engineLock: GlobalLock? = nil,
+package func withJobInvoker<Result>(_ job: EngineJob, engineLock: CountingMutex? = nil,
                             _ body: (KernelInvoker) throws(UnlockedError) -> Result) throws(UnlockedError) -> Result {
     let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
     params.initialize(to: jobParameters(job))

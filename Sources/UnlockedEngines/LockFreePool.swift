@@ -230,7 +230,7 @@ package final class LockFreePool: Engine {
     private let core: LockFreeCore
     private let plan: PlacementPlan
     private let chunk: Int?
-    private let globalLock: GlobalLock?
+    private let globalLock: CountingMutex?
     private var helpers: [pthread_t] = []
     // Touched only by the thread running a job, on every job: no dynamic
     // exclusivity checks (they cost tens of nanoseconds per round trip).
@@ -240,7 +240,7 @@ package final class LockFreePool: Engine {
     /// The current job's parameters; reused, as jobs run one at a time.
     private let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
 
-    package init(_ configuration: EngineConfiguration, globalLock: GlobalLock?) throws(UnlockedError) {
+    package init(_ configuration: EngineConfiguration, globalLock: CountingMutex?) throws(UnlockedError) {
         let start = monotonicNanoseconds()
         kind = globalLock == nil ? .lockfreePool : .gil
         workerCount = configuration.workers

@@ -4,14 +4,14 @@ import Glibc
 import UnlockedCore
 import UnlockedTopology
 
-/// The state of the locked pool, all behind one pthread mutex.
+/// The state of the locked pool, all behind one counting mutex.
 package final class LockedCore {
     package enum Work {
         case run(KernelInvoker)
         case fill(UncheckedPointer, DType, DataGenerator)
     }
 
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let mutex = CountingMutex()
     /// Signalled when chunks are queued or the pool stops.
     private let workQueued: UnsafeMutablePointer<pthread_cond_t>
     /// Signalled when the last chunk of a job is merged.
@@ -30,10 +30,8 @@ package final class LockedCore {
     private var stopping = false
 
     package init(workers: Int) {
-        mutex = .allocate(capacity: 1)
         workQueued = .allocate(capacity: 1)
         jobDone = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
         pthread_cond_init(workQueued, nil)
         pthread_cond_init(jobDone, nil)
         tallies = Array(repeating: WorkerTally(), count: workers)
@@ -42,36 +40,23 @@ package final class LockedCore {
     deinit {
         pthread_cond_destroy(jobDone)
         pthread_cond_destroy(workQueued)
-        pthread_mutex_destroy(mutex)
         jobDone.deallocate()
         workQueued.deallocate()
-        mutex.deallocate()
     }
-
-    /// Locks, counting the acquisition and any wait into `tally`.
-    private func lock(_ tally: inout WorkerTally) {
-        tally.lockAcquisitions += 1
-        if pthread_mutex_trylock(mutex) == 0 { return }
-        let start = monotonicNanoseconds()
-        pthread_mutex_lock(mutex)
-        tally.lockWaitNanoseconds += monotonicNanoseconds() - start
-    }
-
-    private func unlock() { pthread_mutex_unlock(mutex) }
 
     /// A worker thread: bind, then take chunks off the queue until stopped.
     package func workerMain(worker: Int, placement: PlacementPlan) {
         bindings.bindCurrentThread(worker: worker, plan: placement)
         var local = WorkerTally()
-        lock(&local)
+        mutex.lock(&local)
         var contexts = WorkerKernelContexts(worker: worker)
         while true {
-            while queue.isEmpty && !stopping { pthread_cond_wait(workQueued, mutex) }
+            while queue.isEmpty && !stopping { mutex.wait(workQueued) }
             if stopping { break }
             let chunk = queue.removeLast()
             let work = self.work!
             let range = plan.range(ofChunk: chunk)
-            unlock()
+            mutex.unlock()
 
             var partial = uk_acc()
             var failure: UnlockedError?
@@ -84,7 +69,7 @@ package final class LockedCore {
                 generator.fill(base.pointer, dtype: dtype, range: range)
             }
 
-            lock(&local)
+            mutex.lock(&local)
             if case .run(let invoker) = work { invoker.kernel.combine(&acc, partial) }
             if let failure, error == nil { error = failure }
             tallies[worker].chunks += range.isEmpty ? 0 : 1
@@ -94,7 +79,7 @@ package final class LockedCore {
             pending -= 1
             if pending == 0 { pthread_cond_signal(jobDone) }
         }
-        unlock()
+        mutex.unlock()
         contexts.releaseAll()
     }
 
@@ -102,8 +87,7 @@ package final class LockedCore {
     /// job always goes through the queue), waits for all of them, and
     /// returns the merged accumulator and the workers' counters.
     package func perform(_ work: Work, plan: ChunkPlan) -> (uk_acc, [WorkerTally], UnlockedError?) {
-        var own = WorkerTally()
-        lock(&own)
+        mutex.lock()
         self.work = work
         self.plan = plan
         queue = plan.chunkCount == 0 ? [0] : Array((0..<plan.chunkCount).reversed())
@@ -112,22 +96,22 @@ package final class LockedCore {
         error = nil
         for index in tallies.indices { tallies[index] = WorkerTally() }
         pthread_cond_broadcast(workQueued)
-        while pending > 0 { pthread_cond_wait(jobDone, mutex) }
+        while pending > 0 { mutex.wait(jobDone) }
         let result = (acc, tallies, error)
         self.work = nil
-        unlock()
+        mutex.unlock()
         return result
     }
 
     package func stop() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         stopping = true
         pthread_cond_broadcast(workQueued)
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
     }
 }
 
-// Every mutable field is protected by the pthread mutex.
+// Every mutable field is protected by the mutex.
 extension LockedCore: @unchecked Sendable {}
 
 /// The textbook thread pool: persistent pinned workers take chunk indices
