@@ -11,16 +11,18 @@ private final class ThreadStart {
     }
 }
 
-/// Starts a joinable POSIX thread named `name` (cut to 15 characters, the
-/// kernel's limit) running `body`. The engines and the placement probe own
-/// their threads directly so they can bind, name and join them. The
-/// corresponding C function is `pthread_create`.
+/// Starts a joinable POSIX thread named `name` running `body`. The engines
+/// and the placement probe own their threads directly so they can bind,
+/// name and join them. `name` must fit the kernel's 15 characters: a cut
+/// name could repeat another thread's. The corresponding C function is
+/// `pthread_create`.
 package func startThread(name: String, _ body: @escaping @Sendable () -> Void) throws(UnlockedError) -> pthread_t {
+    precondition(name.utf8.count <= maximumThreadNameLength, "thread name \(name) is longer than \(maximumThreadNameLength) bytes")
     let start = Unmanaged.passRetained(ThreadStart(name: name, body: body)).toOpaque()
     var thread = pthread_t()
     let status = pthread_create(&thread, nil, { raw in
         let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
-        _ = uk_set_thread_name(String(start.name.prefix(15)))
+        _ = uk_set_thread_name(start.name)
         start.body()
         return nil
     }, start)
@@ -42,8 +44,14 @@ package struct UncheckedPointer: @unchecked Sendable {
     package init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
 }
 
-/// Thread names of the engines: `ukw-<engine>-<n>`, at most 15 characters.
-package func workerThreadName(_ engine: String, _ index: Int) -> String {
-    String("ukw-\(engine)-\(index)".prefix(15))
+/// The longest thread name Linux keeps (`TASK_COMM_LEN` minus the NUL).
+package let maximumThreadNameLength = 15
+
+/// The name of worker `index` of a pool of threads with the role `role`
+/// (an engine's abbreviation, `probe`): `ukw-<role>-<index>`, so `top` and
+/// `perf` tell the workers apart. A role of at most 6 characters keeps
+/// every index below 10,000 whole within the kernel's 15 characters.
+package func workerThreadName(_ role: String, _ index: Int) -> String {
+    "ukw-\(role)-\(index)"
 }
 #endif

@@ -25,6 +25,24 @@ public enum EngineKind: String, CaseIterable, Sendable, Codable {
     case processesPipe = "processes-pipe"
     /// `sequential` or `lockfree-pool`, and the chunk size, from a quick calibration.
     case auto
+
+    /// The engine in its threads' names (`ukw-<role>-<n>`, `workerThreadName`):
+    /// at most 6 characters, so 4,096 workers keep names of at most 15 that
+    /// no cut makes repeat (`spawn`, whose blocks count up to 100,000, at most 5).
+    package var threadRole: String {
+        switch self {
+        case .sequential: "seq"
+        case .spawn: "spawn"
+        case .gil: "gil"
+        case .lockedPool: "locked"
+        case .lockfreePool: "lfree"
+        case .tasks: "tasks"
+        case .gcd: "gcd"
+        case .processesShm: "pshm"
+        case .processesPipe: "ppipe"
+        case .auto: "auto"
+        }
+    }
 }
 
 /// What an engine is built with.

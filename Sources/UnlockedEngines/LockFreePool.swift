@@ -249,12 +249,13 @@ package final class LockFreePool: Engine {
         self.globalLock = globalLock
         core = LockFreeCore(workers: workerCount, stealing: true)
         startup = EngineStartup(nanoseconds: 0, bindings: [])
-        let name = globalLock == nil ? "lockfree" : "gil"
         do throws(UnlockedError) {
             try caller.bind(plan)
             for worker in 1..<workerCount {
                 let core = self.core, plan = self.plan
-                helpers.append(try startThread(name: workerThreadName(name, worker)) { core.helperMain(worker: worker, plan: plan) })
+                helpers.append(try startThread(name: workerThreadName(kind.threadRole, worker)) {
+                    core.helperMain(worker: worker, plan: plan)
+                })
             }
             // Every helper is bound, then parked or spinning.
             let helperBindings = try core.bindings.wait(for: 1..<workerCount)

@@ -141,7 +141,7 @@ package final class LockedPool: Engine {
         do throws(UnlockedError) {
             for worker in 0..<workerCount {
                 let core = self.core
-                threads.append(try startThread(name: workerThreadName("locked", worker)) {
+                threads.append(try startThread(name: workerThreadName(kind.threadRole, worker)) {
                     core.workerMain(worker: worker, placement: placement)
                 })
             }

@@ -356,7 +356,7 @@ package final class ProcessEngine: Engine {
                 }
             }
             do throws(UnlockedError) {
-                threads.append(try startThread(name: workerThreadName("pipe", worker.index), conversation))
+                threads.append(try startThread(name: workerThreadName(kind.threadRole, worker.index), conversation))
             } catch {
                 threads.forEach(joinThread)
                 throw fail(error)

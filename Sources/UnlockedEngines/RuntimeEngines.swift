@@ -27,7 +27,7 @@ package final class ThreadTaskExecutor: TaskExecutor {
         let reports = WorkerBindings()
         do throws(UnlockedError) {
             for worker in plan.workers.indices {
-                threads.append(try startThread(name: workerThreadName("tasks", worker)) { [self] in
+                threads.append(try startThread(name: workerThreadName(EngineKind.tasks.threadRole, worker)) { [self] in
                     reports.bindCurrentThread(worker: worker, plan: plan)
                     serve()
                 })

@@ -110,7 +110,7 @@ package final class SpawnEngine: Engine {
         for block in 0..<blocks {
             let range = (block * count / blocks)..<((block + 1) * count / blocks)
             do throws(UnlockedError) {
-                threads.append(try startThread(name: workerThreadName("spawn", block)) {
+                threads.append(try startThread(name: workerThreadName(kind.threadRole, block)) {
                     do throws(UnlockedError) {
                         _ = try plan.bindCurrentThread(worker: block % plan.workers.count)
                         try body(block, range, slots.slot(block))
