@@ -105,15 +105,15 @@ package final class AutoEngine: Engine {
         let input = try JobBuffer(count: count, width: job.kernel.inputType.byteWidth)
         let output = try job.kernel.outputType.map { type throws(UnlockedError) in try JobBuffer(count: count, width: type.byteWidth) }
         DataGenerator(seed: 1).fill(input.base, dtype: job.kernel.inputType, range: 0..<count)
-        var params = job.params
-        var tally = WorkerTally()
-        let invoker = KernelInvoker(kernel: job.kernel, input: input.base, output: output?.base, params: &params, engineLock: nil)
         var best = Double.infinity
-        for _ in 0..<3 {
-            var acc = uk_acc()
-            let start = monotonicNanoseconds()
-            try invoker.run(0..<count, acc: &acc, contexts: &contexts, tally: &tally)
-            best = min(best, Double(monotonicNanoseconds() - start))
+        try withKernelInvoker(job.kernel, input: input.base, output: output?.base, params: job.params) { invoker throws(UnlockedError) in
+            var tally = WorkerTally()
+            for _ in 0..<3 {
+                var acc = uk_acc()
+                let start = monotonicNanoseconds()
+                try invoker.run(0..<count, acc: &acc, contexts: &contexts, tally: &tally)
+                best = min(best, Double(monotonicNanoseconds() - start))
+            }
         }
         let perElement = best / Double(count)
         speeds[job.kernel.descriptor] = perElement

@@ -68,17 +68,20 @@ package struct WorkerKernelContexts {
 /// - PER_WORKER: with the calling worker's own context;
 /// - SERIAL: every call holds `serialPluginLock`.
 /// An engine lock (the `gil` engine's) is held around every call too.
+///
+/// Made only by `withKernelInvoker`, and valid only inside its call: the
+/// parameters it points at live exactly that long.
 package struct KernelInvoker: @unchecked Sendable {
     // @unchecked: the pointers are the job's buffers and parameters, valid and
     // unchanged while the job runs; workers write only their own chunks.
     package let kernel: Kernel
-    package let input: UnsafeRawPointer
-    package let output: UnsafeMutableRawPointer?
-    package let params: UnsafePointer<uk_params>
-    package let lock: CountingMutex?
+    private let input: UnsafeRawPointer
+    private let output: UnsafeMutableRawPointer?
+    private let params: UnsafePointer<uk_params>
+    private let lock: CountingMutex?
 
-    package init(kernel: Kernel, input: UnsafeRawPointer, output: UnsafeMutableRawPointer?,
-         params: UnsafePointer<uk_params>, engineLock: CountingMutex?) {
+    fileprivate init(kernel: Kernel, input: UnsafeRawPointer, output: UnsafeMutableRawPointer?,
+                     params: UnsafePointer<uk_params>, engineLock: CountingMutex?) {
         self.kernel = kernel
         self.input = input
         self.output = output
@@ -89,7 +92,7 @@ package struct KernelInvoker: @unchecked Sendable {
     /// Runs the kernel over `range`, adding a reduction into `acc`.
     @inline(__always)
     package func run(_ range: Range<Int>, acc: UnsafeMutablePointer<uk_acc>, contexts: inout WorkerKernelContexts,
-             tally: inout WorkerTally) throws(UnlockedError) {
+                     tally: inout WorkerTally) throws(UnlockedError) {
         let context = try contexts.context(for: kernel.plugin)
         if let lock {
             lock.lock(&tally)
@@ -108,16 +111,25 @@ package struct KernelInvoker: @unchecked Sendable {
     }
 }
 
-/// Runs `body` with an invoker for `job`. Its parameters live on the heap
-/// until `body` returns, so workers on other threads may read them through
-/// the invoker for the whole job.
+/// Runs `body` with an invoker of `kernel` on `input` and `output` with a
+/// copy of `params`. The copy lives until `body` returns and no longer, so
+/// workers on other threads may call the invoker until then: every kernel
+/// call of every engine and worker process goes through this scope.
+@inline(__always)
+package func withKernelInvoker<Result>(_ kernel: Kernel, input: UnsafeRawPointer, output: UnsafeMutableRawPointer?,
+                                       params: uk_params, engineLock: CountingMutex? = nil,
+                                       _ body: (KernelInvoker) throws(UnlockedError) -> Result) throws(UnlockedError) -> Result {
+    try withUnsafePointer(to: params) { params throws(UnlockedError) in
+        try body(KernelInvoker(kernel: kernel, input: input, output: output, params: params, engineLock: engineLock))
+    }
+}
+
+/// `withKernelInvoker` for `job`, with the parameters it is called with.
+@inline(__always)
 package func withJobInvoker<Result>(_ job: EngineJob, engineLock: CountingMutex? = nil,
-                            _ body: (KernelInvoker) throws(UnlockedError) -> Result) throws(UnlockedError) -> Result {
-    let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
-    params.initialize(to: jobParameters(job))
-    defer { params.deallocate() }
-    return try body(KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
-                                  params: params, engineLock: engineLock))
+                                    _ body: (KernelInvoker) throws(UnlockedError) -> Result) throws(UnlockedError) -> Result {
+    try withKernelInvoker(job.kernel, input: job.input.base, output: job.output?.base,
+                          params: jobParameters(job), engineLock: engineLock, body)
 }
 
 /// Parameters for a job: the streaming-store hint is set when the output

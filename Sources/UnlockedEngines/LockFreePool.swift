@@ -237,8 +237,6 @@ package final class LockFreePool: Engine {
     @exclusivity(unchecked) private var state = Lifecycle.running
     @exclusivity(unchecked) private var caller = CallerBinding()
     @exclusivity(unchecked) private var callerContexts = WorkerKernelContexts(worker: 0)
-    /// The current job's parameters; reused, as jobs run one at a time.
-    private let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
 
     package init(_ configuration: EngineConfiguration, globalLock: CountingMutex?) throws(UnlockedError) {
         let start = monotonicNanoseconds()
@@ -267,10 +265,7 @@ package final class LockFreePool: Engine {
         }
     }
 
-    deinit {
-        close()
-        params.deallocate()
-    }
+    deinit { close() }
 
     package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
         try JobBuffer(count: count, width: width)
@@ -293,11 +288,10 @@ package final class LockFreePool: Engine {
         try job.validate()
         let start = monotonicNanoseconds()
         try caller.bind(plan)
-        params.pointee = jobParameters(job)
-        let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
-                                    params: params, engineLock: globalLock)
         let chunkPlan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
-        core.perform(.run(invoker, chunkPlan), contexts: &callerContexts)
+        try withJobInvoker(job, engineLock: globalLock) { invoker in
+            core.perform(.run(invoker, chunkPlan), contexts: &callerContexts)
+        }
         if let error = core.slots.takeError() { throw error }
         let slots = core.slots
         var statistics = EngineStatistics(engine: kind, plan: chunkPlan, workers: workerCount,

@@ -134,12 +134,13 @@ package final class SpawnEngine: Engine {
 /// what `sequential` does, and `auto` when it stays sequential.
 package func runOnCallingThread(_ job: EngineJob, contexts: inout WorkerKernelContexts, notes: [String],
                         start: UInt64) throws(UnlockedError) -> EngineResult {
-    var params = jobParameters(job)
     var acc = uk_acc()
     var tally = WorkerTally()
-    let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
-                                params: &params, engineLock: nil)
-    if job.count > 0 { try invoker.run(0..<job.count, acc: &acc, contexts: &contexts, tally: &tally) }
+    if job.count > 0 {
+        try withJobInvoker(job) { invoker throws(UnlockedError) in
+            try invoker.run(0..<job.count, acc: &acc, contexts: &contexts, tally: &tally)
+        }
+    }
     var statistics = EngineStatistics(engine: .sequential, plan: ChunkPlan(count: job.count, chunkSize: max(job.count, 1), workers: 1),
                                       tallies: [tally], notes: notes)
     statistics.computeNanoseconds = monotonicNanoseconds() - start
