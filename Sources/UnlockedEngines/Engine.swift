@@ -112,6 +112,18 @@ public struct EngineJob: Sendable {
     }
 }
 
+/// The parameters a kernel is called with over `count` elements: `params`
+/// plus the streaming-store hint when its output exceeds the last-level
+/// cache (stores that bypass the cache leave it to the input). Every engine
+/// and measurement decides the hint here.
+package func callParameters(_ params: uk_params, kernel: Kernel, count: Int) -> uk_params {
+    var params = params
+    if let type = kernel.outputType, count * type.byteWidth > lastLevelCacheBytes {
+        params.flags |= UK_FLAG_STREAMING_STORES
+    }
+    return params
+}
+
 /// What one job did, beyond its result.
 public struct EngineStatistics: Sendable, Equatable {
     /// The engine that ran the job (`auto` reports the one it chose).

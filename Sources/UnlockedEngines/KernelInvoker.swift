@@ -129,16 +129,6 @@ package func withKernelInvoker<Result>(_ kernel: Kernel, input: UnsafeRawPointer
 package func withJobInvoker<Result>(_ job: EngineJob, engineLock: CountingMutex? = nil,
                                     _ body: (KernelInvoker) throws(UnlockedError) -> Result) throws(UnlockedError) -> Result {
     try withKernelInvoker(job.kernel, input: job.input.base, output: job.output?.base,
-                          params: jobParameters(job), engineLock: engineLock, body)
-}
-
-/// Parameters for a job: the streaming-store hint is set when the output
-/// exceeds the last-level cache, as for a sequential run.
-package func jobParameters(_ job: EngineJob) -> uk_params {
-    var params = job.params
-    if let type = job.kernel.outputType, job.count * type.byteWidth > lastLevelCacheBytes {
-        params.flags |= UK_FLAG_STREAMING_STORES
-    }
-    return params
+                          params: callParameters(job.params, kernel: job.kernel, count: job.count), engineLock: engineLock, body)
 }
 #endif

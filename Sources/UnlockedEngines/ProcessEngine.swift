@@ -215,7 +215,7 @@ package final class ProcessEngine: Engine {
             throw .usage("kernel \(job.kernel.name) of plugin \(job.kernel.plugin.name): worker processes load plugins from a file, and this one has no path")
         }
         let start = monotonicNanoseconds()
-        let params = jobParameters(job)
+        let params = callParameters(job.params, kernel: job.kernel, count: job.count)
         let plan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
         var messages: [[UInt8]] = []
         for worker in workers {

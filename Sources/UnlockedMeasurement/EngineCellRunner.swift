@@ -83,8 +83,6 @@ package final class EnginePreparedCell: PreparedCell {
         self.kernel = kernel
         self.data = data
         startupNanoseconds = startup
-        var params = data.params
-        if let output = data.output, output.byteCount > lastLevelCacheBytes { params.flags |= UK_FLAG_STREAMING_STORES }
         // processes-shm maps only shared memory: copy borrowed input in once.
         var input = data.input
         var output = data.output
@@ -101,7 +99,7 @@ package final class EnginePreparedCell: PreparedCell {
             }
         }
         self.outputCopy = outputCopy
-        job = EngineJob(kernel: kernel, input: input, output: output, count: data.count, params: params)
+        job = EngineJob(kernel: kernel, input: input, output: output, count: data.count, params: data.params)
         let observed = engine.startup.bindings.map { "w\($0.worker)→cpu \($0.observedCPU)" }
         self.placement = "\(placement.plan.policy), mem \(placement.memory)"
             + (observed.isEmpty ? " (threads not ours: unbound)" : ": " + observed.joined(separator: " "))

@@ -128,6 +128,20 @@ import Testing
     }
 }
 
+@Suite struct CallParameterTests {
+    /// Streaming stores are asked for exactly when a map's output exceeds the last-level cache.
+    @Test func streamingStoresOnlyForOutputBeyondTheCache() throws {
+        let map = try KernelCatalog().kernel(named: "absdist.map", dtype: .i32)
+        let sum = try KernelCatalog().kernel(named: "absdist.sum", dtype: .i32)
+        let width = try #require(map.outputType?.byteWidth)
+        let fits = lastLevelCacheBytes / width, exceeds = fits + 1
+        let params = EngineFixture.params(.i32)
+        #expect(callParameters(params, kernel: map, count: exceeds).flags & UK_FLAG_STREAMING_STORES != 0)
+        #expect(callParameters(params, kernel: map, count: fits).flags & UK_FLAG_STREAMING_STORES == 0)
+        #expect(callParameters(params, kernel: sum, count: exceeds * 8).flags & UK_FLAG_STREAMING_STORES == 0)
+    }
+}
+
 @Suite(.serialized) struct EngineConcurrencyModeTests {
     static let threadEngines: [EngineKind] = [.sequential, .spawn, .gil, .lockedPool, .lockfreePool, .tasks, .gcd, .auto]
 
