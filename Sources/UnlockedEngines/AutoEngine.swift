@@ -19,7 +19,6 @@ package final class AutoEngine: Engine {
     package let roundTripNanoseconds: Double
     /// Nanoseconds per element of each kernel measured so far.
     private var speeds: [UnsafePointer<uk_kernel>: Double] = [:]
-    /// The last decision, so repeated jobs do not pay for formatting it again.
     /// The last decision and the report notes of a sequential run, kept whole
     /// so a repeated small job costs one comparison, not new strings.
     private var lastDecision: (kernel: UnsafePointer<uk_kernel>, count: Int, decision: AutoDecision, sequentialNotes: [String])?
