@@ -13,6 +13,7 @@ import UnlockedTopology
 /// sequential estimate, so small inputs are never slower than `sequential`.
 package final class AutoEngine: Engine {
     package let kind = EngineKind.auto
+    package private(set) var state = EngineState.running
     private let pool: LockFreePool
     private let userChunk: Int?
     /// Median round trip of an empty pool job, in nanoseconds.
@@ -37,15 +38,13 @@ package final class AutoEngine: Engine {
     package var workerCount: Int { pool.workerCount }
     package var startup: EngineStartup { pool.startup }
 
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try pool.makeBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
+        try state.checkRunning(kind)
         try pool.initialize(buffer, dtype: dtype, count: count, generator: generator)
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         let perElement = try speed(of: job)
@@ -91,6 +90,8 @@ package final class AutoEngine: Engine {
     package static let minimumParallelWorkNanoseconds = 50_000.0
 
     package func close() {
+        if state == .closed { return }
+        state = .closed
         pool.close()
         contexts.releaseAll()
     }

@@ -222,8 +222,6 @@ extension LockFreeCore: @unchecked Sendable {}
 /// One job at a time, from one thread at a time; that thread is bound to
 /// worker 0's PU on its first job.
 package final class LockFreePool: Engine {
-    private enum Lifecycle { case running, closed }
-
     package let kind: EngineKind
     package let workerCount: Int
     package private(set) var startup: EngineStartup
@@ -234,7 +232,7 @@ package final class LockFreePool: Engine {
     private var helpers: [pthread_t] = []
     // Touched only by the thread running a job, on every job: no dynamic
     // exclusivity checks (they cost tens of nanoseconds per round trip).
-    @exclusivity(unchecked) private var state = Lifecycle.running
+    @exclusivity(unchecked) package private(set) var state = EngineState.running
     @exclusivity(unchecked) private var caller = CallerBinding()
     @exclusivity(unchecked) private var callerContexts = WorkerKernelContexts(worker: 0)
 
@@ -267,12 +265,8 @@ package final class LockFreePool: Engine {
 
     deinit { close() }
 
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try JobBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
-        try checkRunning()
+        try state.checkRunning(kind)
         try caller.bind(plan)
         let chunkPlan = ChunkPlan(count: count, chunkSize: chunk, workers: workerCount)
         core.perform(.fill(UncheckedPointer(buffer.base), dtype, generator, chunkPlan), contexts: &callerContexts)
@@ -284,7 +278,7 @@ package final class LockFreePool: Engine {
 
     /// `run` with a chunk size chosen per job (the `auto` engine's).
     package func run(_ job: EngineJob, chunk: Int?) throws(UnlockedError) -> EngineResult {
-        try checkRunning()
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         try caller.bind(plan)
@@ -301,17 +295,13 @@ package final class LockFreePool: Engine {
     }
 
     package func close() {
-        guard state == .running else { return }
+        if state == .closed { return }
         state = .closed
         core.perform(.stop, contexts: &callerContexts)
         helpers.forEach(joinThread)
         helpers = []
         callerContexts.releaseAll()
         caller.restore()
-    }
-
-    private func checkRunning() throws(UnlockedError) {
-        guard state == .running else { throw .internal("the \(kind.rawValue) engine was closed") }
     }
 }
 #endif

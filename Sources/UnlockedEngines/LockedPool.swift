@@ -122,15 +122,13 @@ extension LockedCore: @unchecked Sendable {}
 ///
 /// One job at a time, from one thread at a time.
 package final class LockedPool: Engine {
-    private enum Lifecycle { case running, closed }
-
     package let kind = EngineKind.lockedPool
     package let workerCount: Int
     package private(set) var startup = EngineStartup(nanoseconds: 0, bindings: [])
+    package private(set) var state = EngineState.running
     private let core: LockedCore
     private let chunk: Int?
     private var threads: [pthread_t] = []
-    private var state = Lifecycle.running
 
     package init(_ configuration: EngineConfiguration) throws(UnlockedError) {
         let start = monotonicNanoseconds()
@@ -155,18 +153,14 @@ package final class LockedPool: Engine {
 
     deinit { close() }
 
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try JobBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
-        try checkRunning()
+        try state.checkRunning(kind)
         _ = core.perform(.fill(UncheckedPointer(buffer.base), dtype, generator),
                          plan: ChunkPlan(count: count, chunkSize: chunk, workers: workerCount))
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
-        try checkRunning()
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         return try withJobInvoker(job) { invoker throws(UnlockedError) in
@@ -180,15 +174,11 @@ package final class LockedPool: Engine {
     }
 
     package func close() {
-        guard state == .running else { return }
+        if state == .closed { return }
         state = .closed
         core.stop()
         threads.forEach(joinThread)
         threads = []
-    }
-
-    private func checkRunning() throws(UnlockedError) {
-        guard state == .running else { throw .internal("the \(kind.rawValue) engine was closed") }
     }
 }
 #endif

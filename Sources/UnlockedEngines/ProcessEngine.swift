@@ -51,12 +51,6 @@ package struct WorkerProcess {
 ///
 /// One job at a time, from one thread at a time.
 package final class ProcessEngine: Engine {
-    private enum Lifecycle {
-        case running
-        case failed(UnlockedError)
-        case closed
-    }
-
     package let kind: EngineKind
     package let transport: WorkerTransport
     package let workerCount: Int
@@ -64,7 +58,7 @@ package final class ProcessEngine: Engine {
     private let chunk: Int?
     private var workers: [WorkerProcess] = []
     private var reaped = Set<Int>()
-    private var state = Lifecycle.running
+    package private(set) var state = EngineState.running
     /// How long a worker may take to start and report ready.
     package static let startTimeoutMilliseconds: Int32 = 30_000
 
@@ -168,20 +162,8 @@ package final class ProcessEngine: Engine {
         return error
     }
 
-    private func checkRunning() throws(UnlockedError) {
-        switch state {
-        case .running: return
-        case .failed(let error): throw .internal("the \(kind.rawValue) engine failed earlier: \(error.message)")
-        case .closed: throw .internal("the \(kind.rawValue) engine was closed")
-        }
-    }
-
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        transport == .sharedMemory ? try JobBuffer(sharedCount: count, width: width) : try JobBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
-        try checkRunning()
+        try state.checkRunning(kind)
         guard transport == .sharedMemory, buffer.sharedFileDescriptor != nil else {
             // Pipe workers cannot reach our memory: the data is made here and sent per job.
             generator.fill(buffer.base, dtype: dtype, range: 0..<count)
@@ -204,7 +186,7 @@ package final class ProcessEngine: Engine {
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
-        try checkRunning()
+        try state.checkRunning(kind)
         try job.validate()
         if transport == .sharedMemory {
             guard job.input.sharedFileDescriptor != nil, job.output.map({ $0.sharedFileDescriptor != nil }) ?? true else {
@@ -252,14 +234,14 @@ package final class ProcessEngine: Engine {
     }
 
     package func close() {
-        if case .running = state {
+        if state == .closed { return }
+        if state == .running {
             var exit = MessageWriter()
             exit.append(WorkerOp.exit.rawValue)
             for worker in workers { _ = FileDescriptorIO.writeAll(worker.toWorker, exit.framed) }
         }
-        if case .closed = state { return }
-        killAllGracefully()
         state = .closed
+        killAllGracefully()
     }
 
     /// Closes our ends (workers read end of file and exit), then reaps them.

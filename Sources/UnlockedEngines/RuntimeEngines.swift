@@ -77,6 +77,7 @@ package final class RuntimeEngine: Engine {
     package let kind: EngineKind
     package let workerCount: Int
     package let startup: EngineStartup
+    package private(set) var state = EngineState.running
     private let chunk: Int?
     private let executor: ThreadTaskExecutor?
 
@@ -97,11 +98,8 @@ package final class RuntimeEngine: Engine {
 
     deinit { close() }
 
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try JobBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
+        try state.checkRunning(kind)
         let plan = ChunkPlan(count: count, chunkSize: chunk, workers: workerCount)
         let base = UncheckedPointer(buffer.base)
         let counter = ChunkCounter()
@@ -113,6 +111,7 @@ package final class RuntimeEngine: Engine {
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         return try withJobInvoker(job) { invoker throws(UnlockedError) in
@@ -132,7 +131,11 @@ package final class RuntimeEngine: Engine {
         }
     }
 
-    package func close() { executor?.shutdown() }
+    package func close() {
+        if state == .closed { return }
+        state = .closed
+        executor?.shutdown()
+    }
 
     /// Runs `body(worker)` for every worker on the runtime and waits.
     private func perform(_ body: @escaping @Sendable (Int) -> Void) {

@@ -10,6 +10,7 @@ package final class SequentialEngine: Engine {
     package let kind = EngineKind.sequential
     package let workerCount = 1
     package private(set) var startup = EngineStartup(nanoseconds: 0, bindings: [])
+    package private(set) var state = EngineState.running
     private let plan: PlacementPlan
     private var caller = CallerBinding()
     private var contexts = WorkerKernelContexts(worker: 0)
@@ -20,16 +21,14 @@ package final class SequentialEngine: Engine {
 
     deinit { close() }
 
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try JobBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
+        try state.checkRunning(kind)
         try bindCaller()
         generator.fill(buffer.base, dtype: dtype, range: 0..<count)
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         try bindCaller()
@@ -37,6 +36,8 @@ package final class SequentialEngine: Engine {
     }
 
     package func close() {
+        if state == .closed { return }
+        state = .closed
         contexts.releaseAll()
         caller.restore()
     }
@@ -53,6 +54,7 @@ package final class SequentialEngine: Engine {
 package final class SpawnEngine: Engine {
     package let kind = EngineKind.spawn
     package let startup = EngineStartup(nanoseconds: 0, bindings: [])
+    package private(set) var state = EngineState.running
     private let plan: PlacementPlan
     private let blocks: Int
 
@@ -63,11 +65,8 @@ package final class SpawnEngine: Engine {
 
     package var workerCount: Int { blocks }
 
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try JobBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
+        try state.checkRunning(kind)
         let base = UncheckedPointer(buffer.base)
         try spawnBlocks(count: count) { block, range, _ throws(UnlockedError) in
             generator.fill(base.pointer, dtype: dtype, range: range)
@@ -75,6 +74,7 @@ package final class SpawnEngine: Engine {
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         return try withJobInvoker(job) { invoker throws(UnlockedError) in
@@ -93,7 +93,7 @@ package final class SpawnEngine: Engine {
         }
     }
 
-    package func close() {}
+    package func close() { state = .closed }
 
     /// Starts one thread per block, each bound to PU `block % workers`, runs
     /// `body` on its range and joins all; returns the slots and the time

@@ -87,7 +87,7 @@ package final class EnginePreparedCell: PreparedCell {
         var input = data.input
         var output = data.output
         var outputCopy: (from: JobBuffer, to: JobBuffer)?
-        if engine.kind == .processesShm {
+        if engine.kind.needsSharedBuffers {
             if input.sharedFileDescriptor == nil {
                 input = try engine.makeBuffer(count: data.count, width: kernel.inputType.byteWidth)
                 input.base.copyMemory(from: data.input.base, byteCount: data.count * kernel.inputType.byteWidth)

@@ -27,20 +27,27 @@ private func settle(_ condition: () -> Bool) {
 
 @Suite struct EngineProcessFailureTests {
     /// A worker killed between jobs fails the next job with its index and
-    /// signal; every worker is reaped, and later jobs fail too.
+    /// signal, every worker is reaped before the error returns, and from then
+    /// on every job of the engine is the same clear error.
     @Test(arguments: [EngineKind.processesShm, .processesPipe])
-    func killedWorkerFailsTheRunNamingIt(kind: EngineKind) throws {
+    func killedWorkerFailsTheEngineNamingIt(kind: EngineKind) throws {
         let engine = try #require(try makeEngine(EngineFixture.configuration(kind, workers: 2)) as? ProcessEngine)
         defer { engine.close() }
         let job = try EngineFixture.sumJob(engine)
         _ = try engine.run(job)
         let pids = engine.workerProcessIDs
         kill(pids[1], SIGKILL)
-        let error = #expect(throws: UnlockedError.self) { try engine.run(job) }
-        #expect(error?.message.contains("worker 1 (pid \(pids[1])) died") == true, "\(error?.message ?? "")")
-        #expect(error?.message.contains("signal 9") == true, "\(error?.message ?? "")")
-        #expect(waitUntilGone(pids))
-        #expect(throws: UnlockedError.self) { try engine.run(job) }
+        let died = UnlockedError.internal("worker 1 (pid \(pids[1])) died while running a job: killed by SIGKILL (killed)")
+        #expect(throws: died) { try engine.run(job) }
+        #expect(engine.state == .failed(died))
+        #expect(pids.allSatisfy(processIsReaped), "workers \(pids) not reaped")
+
+        let failed = UnlockedError.internal("the \(kind.rawValue) engine failed and runs no more jobs: \(died.message)")
+        #expect(throws: failed) { try engine.run(job) }
+        #expect(throws: failed) { try engine.initialize(job.input, dtype: .i32, count: 10, generator: DataGenerator(seed: 1)) }
+        #expect(throws: failed) { try engine.makeBuffer(count: 10, width: 4) }
+        engine.close()
+        #expect(engine.state == .closed)
     }
 
     /// A worker that crashes in the middle of a job (the hidden test hook
@@ -52,10 +59,10 @@ private func settle(_ condition: () -> Bool) {
         defer { engine.close() }
         let pids = engine.workerProcessIDs
         let job = try EngineFixture.sumJob(engine)
-        let error = #expect(throws: UnlockedError.self) { try engine.run(job) }
-        #expect(error?.message.contains("worker 0 (pid \(pids[0])) died while running a job: killed by signal 11") == true,
-                "\(error?.message ?? "")")
-        #expect(waitUntilGone(pids))
+        #expect(throws: UnlockedError.internal("worker 0 (pid \(pids[0])) died while running a job: killed by SIGSEGV (segmentation fault)")) {
+            try engine.run(job)
+        }
+        #expect(pids.allSatisfy(processIsReaped), "workers \(pids) not reaped")
     }
 
     @Test func aWorkerThatIsNotUnlockedIsAClearError() throws {

@@ -52,6 +52,11 @@ extension EngineFixture {
     }
 }
 
+/// Whether `pid` is gone: not running and not a zombie (reaped).
+func processIsReaped(_ pid: pid_t) -> Bool {
+    kill(pid, 0) == -1 && errno == ESRCH
+}
+
 /// Counts of threads and file descriptors of this process, from /proc.
 enum ProcessCounts {
     static var threads: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1 }
