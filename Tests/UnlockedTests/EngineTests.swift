@@ -97,10 +97,11 @@ import Testing
     }
 
     @Test func badConfigurationsAreUsageErrors() {
-        for configuration in [EngineFixture.configuration(.lockfreePool, workers: 0),
-                              EngineFixture.configuration(.lockfreePool, chunk: 0),
-                              EngineFixture.configuration(.spawn, blocks: 0)] {
-            #expect(throws: UnlockedError.self) { try makeEngine(configuration) }
+        for (configuration, message) in [(EngineFixture.configuration(.lockfreePool, workers: 0), "--workers 0: must be at least 1"),
+                                         (EngineFixture.configuration(.lockfreePool, workers: 4097), "--workers 4097: at most 4096 are accepted"),
+                                         (EngineFixture.configuration(.lockfreePool, chunk: 0), "--chunk 0: must be at least 1 element"),
+                                         (EngineFixture.configuration(.spawn, blocks: 0), "--blocks 0: accepted 1...100000")] {
+            #expect(throws: UnlockedError.usage(message)) { try makeEngine(configuration) }
         }
     }
 
@@ -194,6 +195,8 @@ import Testing
 
     @Test(arguments: [EngineKind.processesShm, .processesPipe])
     func processEnginesRefusePluginsWithoutAFile(kind: EngineKind) throws {
-        #expect(throws: UnlockedError.self) { try sumThrough(kind, plugin: TestPlugin.make(UK_CONCURRENCY_THREAD_SAFE), jobs: 1) }
+        #expect(throws: UnlockedError.usage("kernel test.sum of plugin testplugin: worker processes load plugins from a file, and this one has no path")) {
+            try sumThrough(kind, plugin: TestPlugin.make(UK_CONCURRENCY_THREAD_SAFE), jobs: 1)
+        }
     }
 }
