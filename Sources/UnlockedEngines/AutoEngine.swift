@@ -13,13 +13,13 @@ import UnlockedTopology
 /// sequential estimate, so small inputs are never slower than `sequential`.
 package final class AutoEngine: Engine {
     package let kind = EngineKind.auto
+    package private(set) var state = EngineState.running
     private let pool: LockFreePool
     private let userChunk: Int?
     /// Median round trip of an empty pool job, in nanoseconds.
     package let roundTripNanoseconds: Double
     /// Nanoseconds per element of each kernel measured so far.
     private var speeds: [UnsafePointer<uk_kernel>: Double] = [:]
-    /// The last decision, so repeated jobs do not pay for formatting it again.
     /// The last decision and the report notes of a sequential run, kept whole
     /// so a repeated small job costs one comparison, not new strings.
     private var lastDecision: (kernel: UnsafePointer<uk_kernel>, count: Int, decision: AutoDecision, sequentialNotes: [String])?
@@ -38,15 +38,13 @@ package final class AutoEngine: Engine {
     package var workerCount: Int { pool.workerCount }
     package var startup: EngineStartup { pool.startup }
 
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try pool.makeBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
+        try state.checkRunning(kind)
         try pool.initialize(buffer, dtype: dtype, count: count, generator: generator)
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         let perElement = try speed(of: job)
@@ -92,6 +90,8 @@ package final class AutoEngine: Engine {
     package static let minimumParallelWorkNanoseconds = 50_000.0
 
     package func close() {
+        if state == .closed { return }
+        state = .closed
         pool.close()
         contexts.releaseAll()
     }
@@ -105,15 +105,15 @@ package final class AutoEngine: Engine {
         let input = try JobBuffer(count: count, width: job.kernel.inputType.byteWidth)
         let output = try job.kernel.outputType.map { type throws(UnlockedError) in try JobBuffer(count: count, width: type.byteWidth) }
         DataGenerator(seed: 1).fill(input.base, dtype: job.kernel.inputType, range: 0..<count)
-        var params = job.params
-        var tally = WorkerTally()
-        let invoker = KernelInvoker(kernel: job.kernel, input: input.base, output: output?.base, params: &params, engineLock: nil)
         var best = Double.infinity
-        for _ in 0..<3 {
-            var acc = uk_acc()
-            let start = monotonicNanoseconds()
-            try invoker.run(0..<count, acc: &acc, contexts: &contexts, tally: &tally)
-            best = min(best, Double(monotonicNanoseconds() - start))
+        try withKernelInvoker(job.kernel, input: input.base, output: output?.base, params: job.params) { invoker throws(UnlockedError) in
+            var tally = WorkerTally()
+            for _ in 0..<3 {
+                var acc = uk_acc()
+                let start = monotonicNanoseconds()
+                try invoker.run(0..<count, acc: &acc, contexts: &contexts, tally: &tally)
+                best = min(best, Double(monotonicNanoseconds() - start))
+            }
         }
         let perElement = best / Double(count)
         speeds[job.kernel.descriptor] = perElement

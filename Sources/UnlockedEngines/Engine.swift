@@ -25,6 +25,28 @@ public enum EngineKind: String, CaseIterable, Sendable, Codable {
     case processesPipe = "processes-pipe"
     /// `sequential` or `lockfree-pool`, and the chunk size, from a quick calibration.
     case auto
+
+    /// Whether the engine's workers map job buffers from shared memory
+    /// (memfds), so `makeBuffer` must allocate them there.
+    public var needsSharedBuffers: Bool { self == .processesShm }
+
+    /// The engine in its threads' names (`ukw-<role>-<n>`, `workerThreadName`):
+    /// at most 6 characters, so 4,096 workers keep names of at most 15 that
+    /// no cut makes repeat (`spawn`, whose blocks count up to 100,000, at most 5).
+    package var threadRole: String {
+        switch self {
+        case .sequential: "seq"
+        case .spawn: "spawn"
+        case .gil: "gil"
+        case .lockedPool: "locked"
+        case .lockfreePool: "lfree"
+        case .tasks: "tasks"
+        case .gcd: "gcd"
+        case .processesShm: "pshm"
+        case .processesPipe: "ppipe"
+        case .auto: "auto"
+        }
+    }
 }
 
 /// What an engine is built with.
@@ -95,6 +117,18 @@ public struct EngineJob: Sendable {
     }
 }
 
+/// The parameters a kernel is called with over `count` elements: `params`
+/// plus the streaming-store hint when its output exceeds the last-level
+/// cache (stores that bypass the cache leave it to the input). Every engine
+/// and measurement decides the hint here.
+package func callParameters(_ params: uk_params, kernel: Kernel, count: Int) -> uk_params {
+    var params = params
+    if let type = kernel.outputType, count * type.byteWidth > lastLevelCacheBytes {
+        params.flags |= UK_FLAG_STREAMING_STORES
+    }
+    return params
+}
+
 /// What one job did, beyond its result.
 public struct EngineStatistics: Sendable, Equatable {
     /// The engine that ran the job (`auto` reports the one it chose).
@@ -153,21 +187,42 @@ public struct EngineResult: Sendable {
     public var statistics: EngineStatistics
 }
 
+/// Where an engine is in its life. Jobs run only while it is `running`; a
+/// failure that leaves its workers unusable (a worker process died) makes it
+/// `failed`, and `close` makes it `closed`. Neither comes back.
+public enum EngineState: Sendable, Equatable {
+    case running
+    case failed(UnlockedError)
+    case closed
+
+    /// Returns while running; otherwise throws the error every job (`run`,
+    /// `initialize`, `makeBuffer`) of an engine of `kind` gets in this state.
+    package func checkRunning(_ kind: EngineKind) throws(UnlockedError) {
+        switch self {
+        case .running: return
+        case .failed(let error): throw .internal("the \(kind.rawValue) engine failed and runs no more jobs: \(error.message)")
+        case .closed: throw .internal("the \(kind.rawValue) engine is closed and runs no more jobs")
+        }
+    }
+}
+
 /// Runs kernels over shared buffers with a fixed set of workers.
 ///
 /// Create one with `makeEngine(_:)`; allocate buffers with `makeBuffer`, fill
 /// input with `initialize` (each worker writes the chunks it will later
 /// process, so first-touch places pages next to it), then `run` jobs and
-/// `close` it. One job at a time: `run` and `initialize` must not be called
-/// concurrently. They block, so they are `noasync`.
+/// `close` it. Every engine has the lifecycle of `EngineState`: after a
+/// failure or `close`, each of those calls throws that error instead of
+/// running, and `close` may be called again.
+///
+/// One job at a time, from one thread: `run`, `initialize`, `makeBuffer` and
+/// `close` must not be called concurrently. Those that wait for workers are
+/// `noasync`.
 public protocol Engine: AnyObject {
     var kind: EngineKind { get }
     var workerCount: Int { get }
     var startup: EngineStartup { get }
-
-    /// A buffer this engine's workers can read and write (shared memory for
-    /// `processes-shm`, private memory otherwise).
-    func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer
+    var state: EngineState { get }
 
     /// Writes `generator`'s elements `[0, count)` of `dtype` into `buffer`,
     /// each chunk by the worker that owns it in `run`.
@@ -183,6 +238,13 @@ public protocol Engine: AnyObject {
 }
 
 extension Engine {
+    /// A buffer this engine's workers can read and write: shared memory when
+    /// its kind `needsSharedBuffers`, private memory otherwise.
+    public func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
+        try state.checkRunning(kind)
+        return kind.needsSharedBuffers ? try JobBuffer(sharedCount: count, width: width) : try JobBuffer(count: count, width: width)
+    }
+
     /// `run`, then the kernel's value of the merged accumulator (`.none` for maps).
     @available(*, noasync, message: "blocks until the workers finish")
     public func value(of job: EngineJob) throws(UnlockedError) -> (KernelValue, EngineStatistics) {
@@ -197,7 +259,7 @@ public func makeEngine(_ configuration: EngineConfiguration) throws(UnlockedErro
     switch configuration.kind {
     case .sequential: return SequentialEngine(configuration)
     case .spawn: return SpawnEngine(configuration)
-    case .gil: return try LockFreePool(configuration, globalLock: GlobalLock())
+    case .gil: return try LockFreePool(configuration, globalLock: CountingMutex())
     case .lockedPool: return try LockedPool(configuration)
     case .lockfreePool: return try LockFreePool(configuration, globalLock: nil)
     case .tasks, .gcd: return try RuntimeEngine(configuration)

@@ -5,46 +5,6 @@ import UnlockedCore
 import UnlockedKernels
 import UnlockedTopology
 
-/// A process-wide mutex that counts its acquisitions and the time spent
-/// waiting for it: the `gil` engine's global lock, and the lock every call
-/// of a SERIAL plugin goes through.
-///
-/// Any thread may lock it. The corresponding C type is `pthread_mutex_t`.
-package final class GlobalLock {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    package init() {
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    /// Acquires the lock, adding the acquisition and any wait to `tally`.
-    /// An uncontended acquisition reads no clock.
-    @inline(__always)
-    package func lock(_ tally: inout WorkerTally) {
-        tally.lockAcquisitions += 1
-        if pthread_mutex_trylock(mutex) == 0 { return }
-        let start = monotonicNanoseconds()
-        pthread_mutex_lock(mutex)
-        tally.lockWaitNanoseconds += monotonicNanoseconds() - start
-    }
-
-    @inline(__always)
-    package func unlock() { pthread_mutex_unlock(mutex) }
-}
-
-// The pthread mutex is the synchronisation; the pointer never changes.
-extension GlobalLock: @unchecked Sendable {}
-
-/// The single lock of every SERIAL plugin's kernel calls, as the plugin ABI
-/// promises: one for the process, like CPython's GIL.
-package let serialPluginLock = GlobalLock()
-
 /// What one worker did during one job; merged into `EngineStatistics`.
 package struct WorkerTally: Sendable {
     package var chunks = 0
@@ -108,17 +68,20 @@ package struct WorkerKernelContexts {
 /// - PER_WORKER: with the calling worker's own context;
 /// - SERIAL: every call holds `serialPluginLock`.
 /// An engine lock (the `gil` engine's) is held around every call too.
+///
+/// Made only by `withKernelInvoker`, and valid only inside its call: the
+/// parameters it points at live exactly that long.
 package struct KernelInvoker: @unchecked Sendable {
     // @unchecked: the pointers are the job's buffers and parameters, valid and
     // unchanged while the job runs; workers write only their own chunks.
     package let kernel: Kernel
-    package let input: UnsafeRawPointer
-    package let output: UnsafeMutableRawPointer?
-    package let params: UnsafePointer<uk_params>
-    package let lock: GlobalLock?
+    private let input: UnsafeRawPointer
+    private let output: UnsafeMutableRawPointer?
+    private let params: UnsafePointer<uk_params>
+    private let lock: CountingMutex?
 
-    package init(kernel: Kernel, input: UnsafeRawPointer, output: UnsafeMutableRawPointer?,
-         params: UnsafePointer<uk_params>, engineLock: GlobalLock?) {
+    fileprivate init(kernel: Kernel, input: UnsafeRawPointer, output: UnsafeMutableRawPointer?,
+                     params: UnsafePointer<uk_params>, engineLock: CountingMutex?) {
         self.kernel = kernel
         self.input = input
         self.output = output
@@ -129,7 +92,7 @@ package struct KernelInvoker: @unchecked Sendable {
     /// Runs the kernel over `range`, adding a reduction into `acc`.
     @inline(__always)
     package func run(_ range: Range<Int>, acc: UnsafeMutablePointer<uk_acc>, contexts: inout WorkerKernelContexts,
-             tally: inout WorkerTally) throws(UnlockedError) {
+                     tally: inout WorkerTally) throws(UnlockedError) {
         let context = try contexts.context(for: kernel.plugin)
         if let lock {
             lock.lock(&tally)
@@ -148,58 +111,24 @@ package struct KernelInvoker: @unchecked Sendable {
     }
 }
 
-/// Runs `body` with an invoker for `job`. Its parameters live on the heap
-/// until `body` returns, so workers on other threads may read them through
-/// the invoker for the whole job.
-package func withJobInvoker<Result>(_ job: EngineJob, engineLock: GlobalLock? = nil,
-                            _ body: (KernelInvoker) throws(UnlockedError) -> Result) throws(UnlockedError) -> Result {
-    let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
-    params.initialize(to: jobParameters(job))
-    defer { params.deallocate() }
-    return try body(KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
-                                  params: params, engineLock: engineLock))
-}
-
-/// Parameters for a job: the streaming-store hint is set when the output
-/// exceeds the last-level cache, as for a sequential run.
-package func jobParameters(_ job: EngineJob) -> uk_params {
-    var params = job.params
-    if let type = job.kernel.outputType, job.count * type.byteWidth > lastLevelCacheBytes {
-        params.flags |= UK_FLAG_STREAMING_STORES
-    }
-    return params
-}
-#endif
-
-#if os(Linux)
-/// A value behind a pthread mutex, with `Mutex.withLock`'s shape.
-///
-/// The engines use it instead of Synchronization's `Mutex`, whose contended
-/// path on Linux hands the lock over inside the kernel (PI futex), where the
-/// thread sanitizer cannot see the synchronisation and reports false races.
-/// Any thread may call `withLock`.
-package final class LockedValue<Value> {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value  // protected by mutex
-
-    package init(_ value: Value) {
-        self.value = value
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    package func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&value)
+/// Runs `body` with an invoker of `kernel` on `input` and `output` with a
+/// copy of `params`. The copy lives until `body` returns and no longer, so
+/// workers on other threads may call the invoker until then: every kernel
+/// call of every engine and worker process goes through this scope.
+@inline(__always)
+package func withKernelInvoker<Result>(_ kernel: Kernel, input: UnsafeRawPointer, output: UnsafeMutableRawPointer?,
+                                       params: uk_params, engineLock: CountingMutex? = nil,
+                                       _ body: (KernelInvoker) throws(UnlockedError) -> Result) throws(UnlockedError) -> Result {
+    try withUnsafePointer(to: params) { params throws(UnlockedError) in
+        try body(KernelInvoker(kernel: kernel, input: input, output: output, params: params, engineLock: engineLock))
     }
 }
 
-// `value` is only reached under the mutex.
-extension LockedValue: @unchecked Sendable {}
+/// `withKernelInvoker` for `job`, with the parameters it is called with.
+@inline(__always)
+package func withJobInvoker<Result>(_ job: EngineJob, engineLock: CountingMutex? = nil,
+                                    _ body: (KernelInvoker) throws(UnlockedError) -> Result) throws(UnlockedError) -> Result {
+    try withKernelInvoker(job.kernel, input: job.input.base, output: job.output?.base,
+                          params: callParameters(job.params, kernel: job.kernel, count: job.count), engineLock: engineLock, body)
+}
 #endif

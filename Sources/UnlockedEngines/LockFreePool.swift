@@ -34,10 +34,8 @@ package struct PoolControl {
     package var remaining: UnsafeMutablePointer<UInt32> { word(1, 0) }
     /// 1 while the owner is parked on `remaining`.
     package var ownerSleeping: UnsafeMutablePointer<UInt32> { word(1, 1) }
-    /// Helpers started and bound; the creator parks on it.
-    package var ready: UnsafeMutablePointer<UInt32> { word(2, 0) }
     /// 1 once a worker failed: the others stop claiming chunks.
-    package var abort: UnsafeMutablePointer<UInt32> { word(2, 1) }
+    package var abort: UnsafeMutablePointer<UInt32> { word(2, 0) }
 
     /// Worker `worker`'s next chunk to claim (fetch-add by its owner and by thieves).
     package func cursor(_ worker: Int) -> UnsafeMutablePointer<Int64> {
@@ -86,8 +84,8 @@ package final class LockFreeCore {
     /// The current job, in memory of our own rather than a class property, so
     /// reading it costs no dynamic exclusivity check on the hot path.
     private let job = UnsafeMutablePointer<PoolJob>.allocate(capacity: 1)
-    /// Binding results of helpers, by worker index (written once at start-up).
-    package let observations = LockedValue<[Int: Result<BindingObservation, UnlockedError>]>([:])
+    /// Where each helper runs, reported as it starts.
+    package let bindings = WorkerBindings()
 
     package init(workers: Int, stealing: Bool) {
         control = PoolControl(workers: workers)
@@ -102,12 +100,9 @@ package final class LockFreeCore {
         control.deallocate()
     }
 
-    /// A helper thread: bind, report ready, then run jobs until `.stop`.
+    /// A helper thread: bind and report it, then run jobs until `.stop`.
     package func helperMain(worker: Int, plan: PlacementPlan) {
-        let bound = Result { () throws(UnlockedError) in try plan.bindCurrentThread(worker: worker) }
-        observations.withLock { $0[worker] = bound }
-        uk_fetch_add_u32(control.ready, 1)
-        _ = uk_futex_wake(control.ready, 1)
+        bindings.bindCurrentThread(worker: worker, plan: plan)
 
         var contexts = WorkerKernelContexts(worker: worker)
         defer { contexts.releaseAll() }
@@ -227,25 +222,21 @@ extension LockFreeCore: @unchecked Sendable {}
 /// One job at a time, from one thread at a time; that thread is bound to
 /// worker 0's PU on its first job.
 package final class LockFreePool: Engine {
-    private enum Lifecycle { case running, closed }
-
     package let kind: EngineKind
     package let workerCount: Int
     package private(set) var startup: EngineStartup
     private let core: LockFreeCore
     private let plan: PlacementPlan
     private let chunk: Int?
-    private let globalLock: GlobalLock?
+    private let globalLock: CountingMutex?
     private var helpers: [pthread_t] = []
     // Touched only by the thread running a job, on every job: no dynamic
     // exclusivity checks (they cost tens of nanoseconds per round trip).
-    @exclusivity(unchecked) private var state = Lifecycle.running
+    @exclusivity(unchecked) package private(set) var state = EngineState.running
     @exclusivity(unchecked) private var caller = CallerBinding()
     @exclusivity(unchecked) private var callerContexts = WorkerKernelContexts(worker: 0)
-    /// The current job's parameters; reused, as jobs run one at a time.
-    private let params = UnsafeMutablePointer<uk_params>.allocate(capacity: 1)
 
-    package init(_ configuration: EngineConfiguration, globalLock: GlobalLock?) throws(UnlockedError) {
+    package init(_ configuration: EngineConfiguration, globalLock: CountingMutex?) throws(UnlockedError) {
         let start = monotonicNanoseconds()
         kind = globalLock == nil ? .lockfreePool : .gil
         workerCount = configuration.workers
@@ -254,47 +245,28 @@ package final class LockFreePool: Engine {
         self.globalLock = globalLock
         core = LockFreeCore(workers: workerCount, stealing: true)
         startup = EngineStartup(nanoseconds: 0, bindings: [])
-        let name = globalLock == nil ? "lockfree" : "gil"
         do throws(UnlockedError) {
             try caller.bind(plan)
             for worker in 1..<workerCount {
                 let core = self.core, plan = self.plan
-                helpers.append(try startThread(name: workerThreadName(name, worker)) { core.helperMain(worker: worker, plan: plan) })
+                helpers.append(try startThread(name: workerThreadName(kind.threadRole, worker)) {
+                    core.helperMain(worker: worker, plan: plan)
+                })
             }
+            // Every helper is bound, then parked or spinning.
+            let helperBindings = try core.bindings.wait(for: 1..<workerCount)
+            startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start,
+                                    bindings: (caller.observation.map { [$0] } ?? []) + helperBindings)
         } catch {
             close()
             throw error
         }
-        // Wait until every helper is bound and parked or spinning.
-        let ready = core.control.ready
-        while case let count = uk_load_acquire_u32(ready), count < UInt32(workerCount - 1) {
-            _ = uk_futex_wait(ready, count)
-        }
-        let results = core.observations.withLock { $0 }
-        var bindings = caller.observation.map { [$0] } ?? []
-        for worker in 1..<max(workerCount, 1) {
-            switch results[worker] {
-            case .success(let observation): bindings.append(observation)
-            case .failure(let error):
-                close()
-                throw error
-            case nil: break
-            }
-        }
-        startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: bindings)
     }
 
-    deinit {
-        close()
-        params.deallocate()
-    }
-
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try JobBuffer(count: count, width: width)
-    }
+    deinit { close() }
 
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
-        try checkRunning()
+        try state.checkRunning(kind)
         try caller.bind(plan)
         let chunkPlan = ChunkPlan(count: count, chunkSize: chunk, workers: workerCount)
         core.perform(.fill(UncheckedPointer(buffer.base), dtype, generator, chunkPlan), contexts: &callerContexts)
@@ -306,15 +278,14 @@ package final class LockFreePool: Engine {
 
     /// `run` with a chunk size chosen per job (the `auto` engine's).
     package func run(_ job: EngineJob, chunk: Int?) throws(UnlockedError) -> EngineResult {
-        try checkRunning()
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         try caller.bind(plan)
-        params.pointee = jobParameters(job)
-        let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
-                                    params: params, engineLock: globalLock)
         let chunkPlan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
-        core.perform(.run(invoker, chunkPlan), contexts: &callerContexts)
+        try withJobInvoker(job, engineLock: globalLock) { invoker in
+            core.perform(.run(invoker, chunkPlan), contexts: &callerContexts)
+        }
         if let error = core.slots.takeError() { throw error }
         let slots = core.slots
         var statistics = EngineStatistics(engine: kind, plan: chunkPlan, workers: workerCount,
@@ -324,17 +295,13 @@ package final class LockFreePool: Engine {
     }
 
     package func close() {
-        guard state == .running else { return }
+        if state == .closed { return }
         state = .closed
         core.perform(.stop, contexts: &callerContexts)
         helpers.forEach(joinThread)
         helpers = []
         callerContexts.releaseAll()
         caller.restore()
-    }
-
-    private func checkRunning() throws(UnlockedError) {
-        guard state == .running else { throw .internal("the \(kind.rawValue) engine was closed") }
     }
 }
 #endif

@@ -4,18 +4,20 @@ import Glibc
 import UnlockedCore
 import UnlockedTopology
 
-/// The state of the locked pool, all behind one pthread mutex.
+/// The state of the locked pool, all behind one counting mutex.
 package final class LockedCore {
     package enum Work {
         case run(KernelInvoker)
         case fill(UncheckedPointer, DType, DataGenerator)
     }
 
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let mutex = CountingMutex()
     /// Signalled when chunks are queued or the pool stops.
     private let workQueued: UnsafeMutablePointer<pthread_cond_t>
     /// Signalled when the last chunk of a job is merged.
     private let jobDone: UnsafeMutablePointer<pthread_cond_t>
+    /// Where each worker thread runs, reported as it starts.
+    package let bindings = WorkerBindings()
 
     // protected by mutex
     private var work: Work?
@@ -26,13 +28,10 @@ package final class LockedCore {
     private var tallies: [WorkerTally]
     private var error: UnlockedError?
     private var stopping = false
-    private var observations: [Int: Result<BindingObservation, UnlockedError>] = [:]
 
     package init(workers: Int) {
-        mutex = .allocate(capacity: 1)
         workQueued = .allocate(capacity: 1)
         jobDone = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
         pthread_cond_init(workQueued, nil)
         pthread_cond_init(jobDone, nil)
         tallies = Array(repeating: WorkerTally(), count: workers)
@@ -41,38 +40,23 @@ package final class LockedCore {
     deinit {
         pthread_cond_destroy(jobDone)
         pthread_cond_destroy(workQueued)
-        pthread_mutex_destroy(mutex)
         jobDone.deallocate()
         workQueued.deallocate()
-        mutex.deallocate()
     }
-
-    /// Locks, counting the acquisition and any wait into `tally`.
-    private func lock(_ tally: inout WorkerTally) {
-        tally.lockAcquisitions += 1
-        if pthread_mutex_trylock(mutex) == 0 { return }
-        let start = monotonicNanoseconds()
-        pthread_mutex_lock(mutex)
-        tally.lockWaitNanoseconds += monotonicNanoseconds() - start
-    }
-
-    private func unlock() { pthread_mutex_unlock(mutex) }
 
     /// A worker thread: bind, then take chunks off the queue until stopped.
     package func workerMain(worker: Int, placement: PlacementPlan) {
+        bindings.bindCurrentThread(worker: worker, plan: placement)
         var local = WorkerTally()
-        let bound = Result { () throws(UnlockedError) in try placement.bindCurrentThread(worker: worker) }
-        lock(&local)
-        observations[worker] = bound
-        pthread_cond_broadcast(jobDone)
+        mutex.lock(&local)
         var contexts = WorkerKernelContexts(worker: worker)
         while true {
-            while queue.isEmpty && !stopping { pthread_cond_wait(workQueued, mutex) }
+            while queue.isEmpty && !stopping { mutex.wait(workQueued) }
             if stopping { break }
             let chunk = queue.removeLast()
             let work = self.work!
             let range = plan.range(ofChunk: chunk)
-            unlock()
+            mutex.unlock()
 
             var partial = uk_acc()
             var failure: UnlockedError?
@@ -85,7 +69,7 @@ package final class LockedCore {
                 generator.fill(base.pointer, dtype: dtype, range: range)
             }
 
-            lock(&local)
+            mutex.lock(&local)
             if case .run(let invoker) = work { invoker.kernel.combine(&acc, partial) }
             if let failure, error == nil { error = failure }
             tallies[worker].chunks += range.isEmpty ? 0 : 1
@@ -95,24 +79,15 @@ package final class LockedCore {
             pending -= 1
             if pending == 0 { pthread_cond_signal(jobDone) }
         }
-        unlock()
+        mutex.unlock()
         contexts.releaseAll()
-    }
-
-    /// Waits until `workers` workers reported their binding.
-    package func awaitStarted(_ workers: Int) -> [Int: Result<BindingObservation, UnlockedError>] {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while observations.count < workers { pthread_cond_wait(jobDone, mutex) }
-        return observations
     }
 
     /// Queues every chunk of `plan` (one empty item for an empty job, so a
     /// job always goes through the queue), waits for all of them, and
     /// returns the merged accumulator and the workers' counters.
     package func perform(_ work: Work, plan: ChunkPlan) -> (uk_acc, [WorkerTally], UnlockedError?) {
-        var own = WorkerTally()
-        lock(&own)
+        mutex.lock()
         self.work = work
         self.plan = plan
         queue = plan.chunkCount == 0 ? [0] : Array((0..<plan.chunkCount).reversed())
@@ -121,22 +96,22 @@ package final class LockedCore {
         error = nil
         for index in tallies.indices { tallies[index] = WorkerTally() }
         pthread_cond_broadcast(workQueued)
-        while pending > 0 { pthread_cond_wait(jobDone, mutex) }
+        while pending > 0 { mutex.wait(jobDone) }
         let result = (acc, tallies, error)
         self.work = nil
-        unlock()
+        mutex.unlock()
         return result
     }
 
     package func stop() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         stopping = true
         pthread_cond_broadcast(workQueued)
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
     }
 }
 
-// Every mutable field is protected by the pthread mutex.
+// Every mutable field is protected by the mutex.
 extension LockedCore: @unchecked Sendable {}
 
 /// The textbook thread pool: persistent pinned workers take chunk indices
@@ -147,15 +122,13 @@ extension LockedCore: @unchecked Sendable {}
 ///
 /// One job at a time, from one thread at a time.
 package final class LockedPool: Engine {
-    private enum Lifecycle { case running, closed }
-
     package let kind = EngineKind.lockedPool
     package let workerCount: Int
     package private(set) var startup = EngineStartup(nanoseconds: 0, bindings: [])
+    package private(set) var state = EngineState.running
     private let core: LockedCore
     private let chunk: Int?
     private var threads: [pthread_t] = []
-    private var state = Lifecycle.running
 
     package init(_ configuration: EngineConfiguration) throws(UnlockedError) {
         let start = monotonicNanoseconds()
@@ -166,40 +139,28 @@ package final class LockedPool: Engine {
         do throws(UnlockedError) {
             for worker in 0..<workerCount {
                 let core = self.core
-                threads.append(try startThread(name: workerThreadName("locked", worker)) {
+                threads.append(try startThread(name: workerThreadName(kind.threadRole, worker)) {
                     core.workerMain(worker: worker, placement: placement)
                 })
             }
+            startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start,
+                                    bindings: try core.bindings.wait(for: 0..<workerCount))
         } catch {
             close()
             throw error
         }
-        var bindings: [BindingObservation] = []
-        for (_, result) in core.awaitStarted(workerCount).sorted(by: { $0.key < $1.key }) {
-            switch result {
-            case .success(let observation): bindings.append(observation)
-            case .failure(let error):
-                close()
-                throw error
-            }
-        }
-        startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: bindings)
     }
 
     deinit { close() }
 
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try JobBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
-        try checkRunning()
+        try state.checkRunning(kind)
         _ = core.perform(.fill(UncheckedPointer(buffer.base), dtype, generator),
                          plan: ChunkPlan(count: count, chunkSize: chunk, workers: workerCount))
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
-        try checkRunning()
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         return try withJobInvoker(job) { invoker throws(UnlockedError) in
@@ -213,15 +174,11 @@ package final class LockedPool: Engine {
     }
 
     package func close() {
-        guard state == .running else { return }
+        if state == .closed { return }
         state = .closed
         core.stop()
         threads.forEach(joinThread)
         threads = []
-    }
-
-    private func checkRunning() throws(UnlockedError) {
-        guard state == .running else { throw .internal("the \(kind.rawValue) engine was closed") }
     }
 }
 #endif

@@ -60,12 +60,6 @@ package struct WorkerProcess {
 ///
 /// One job at a time, from one thread at a time.
 package final class ProcessEngine: Engine {
-    private enum Lifecycle {
-        case running
-        case failed(UnlockedError)
-        case closed
-    }
-
     package let kind: EngineKind
     package let transport: WorkerTransport
     package let workerCount: Int
@@ -73,7 +67,7 @@ package final class ProcessEngine: Engine {
     private let chunk: Int?
     private var workers: [WorkerProcess] = []
     private var reaped = Set<Int>()
-    private var state = Lifecycle.running
+    package private(set) var state = EngineState.running
     /// A crashed worker is reported by the engine in one line (which worker,
     /// which signal); the Swift runtime's backtrace would add forty.
     private static let workerEnvironment = ["SWIFT_BACKTRACE": "enable=no"]
@@ -191,20 +185,8 @@ package final class ProcessEngine: Engine {
         return error
     }
 
-    private func checkRunning() throws(UnlockedError) {
-        switch state {
-        case .running: return
-        case .failed(let error): throw .internal("the \(kind.rawValue) engine failed earlier: \(error.message)")
-        case .closed: throw .internal("the \(kind.rawValue) engine was closed")
-        }
-    }
-
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        transport == .sharedMemory ? try JobBuffer(sharedCount: count, width: width) : try JobBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
-        try checkRunning()
+        try state.checkRunning(kind)
         guard transport == .sharedMemory, buffer.sharedFileDescriptor != nil else {
             // Pipe workers cannot reach our memory: the data is made here and sent per job.
             generator.fill(buffer.base, dtype: dtype, range: 0..<count)
@@ -227,7 +209,7 @@ package final class ProcessEngine: Engine {
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
-        try checkRunning()
+        try state.checkRunning(kind)
         try job.validate()
         if transport == .sharedMemory {
             guard job.input.sharedFileDescriptor != nil, job.output.map({ $0.sharedFileDescriptor != nil }) ?? true else {
@@ -238,7 +220,7 @@ package final class ProcessEngine: Engine {
             throw .usage("kernel \(job.kernel.name) of plugin \(job.kernel.plugin.name): worker processes load plugins from a file, and this one has no path")
         }
         let start = monotonicNanoseconds()
-        let params = jobParameters(job)
+        let params = callParameters(job.params, kernel: job.kernel, count: job.count)
         let plan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
         var messages: [[UInt8]] = []
         for worker in workers {
@@ -275,14 +257,14 @@ package final class ProcessEngine: Engine {
     }
 
     package func close() {
-        if case .running = state {
+        if state == .closed { return }
+        if state == .running {
             var exit = MessageWriter()
             exit.append(WorkerOp.exit.rawValue)
             for worker in workers { _ = FileDescriptorIO.writeAll(worker.toWorker, exit.framed) }
         }
-        if case .closed = state { return }
-        killAllGracefully()
         state = .closed
+        killAllGracefully()
     }
 
     /// Closes our ends (workers read end of file and exit), then reaps them.
@@ -379,7 +361,7 @@ package final class ProcessEngine: Engine {
                 }
             }
             do throws(UnlockedError) {
-                threads.append(try startThread(name: workerThreadName("pipe", worker.index), conversation))
+                threads.append(try startThread(name: workerThreadName(kind.threadRole, worker.index), conversation))
             } catch {
                 threads.forEach(joinThread)
                 throw fail(error)

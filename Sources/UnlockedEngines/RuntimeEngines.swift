@@ -17,35 +17,30 @@ package final class ThreadTaskExecutor: TaskExecutor {
 
     private let queue = LockedValue(Queue())
     private let available = DispatchSemaphore(value: 0)
-    private let started = DispatchSemaphore(value: 0)
-    private let observations = LockedValue<[Int: Result<BindingObservation, UnlockedError>]>([:])
     private var threads: [pthread_t] = []
+    /// Where each thread runs, in worker order (set by `init`).
+    package private(set) var bindings: [BindingObservation] = []
 
-    /// Starts one thread per worker of `plan` and waits until each is bound.
+    /// Starts one thread per worker of `plan` and waits until each is bound;
+    /// throws, with every thread stopped, when one cannot start or bind.
     package init(plan: PlacementPlan) throws(UnlockedError) {
-        for worker in plan.workers.indices {
-            do throws(UnlockedError) {
-                threads.append(try startThread(name: workerThreadName("tasks", worker)) { [self] in serve(worker: worker, plan: plan) })
-            } catch {
-                shutdown()
-                throw error
+        let reports = WorkerBindings()
+        do throws(UnlockedError) {
+            for worker in plan.workers.indices {
+                threads.append(try startThread(name: workerThreadName(EngineKind.tasks.threadRole, worker)) { [self] in
+                    reports.bindCurrentThread(worker: worker, plan: plan)
+                    serve()
+                })
             }
+            bindings = try reports.wait(for: plan.workers.indices)
+        } catch {
+            shutdown()
+            throw error
         }
-        for _ in threads { started.wait() }
     }
 
-    /// Where each thread runs, in worker order; throws the first failed binding.
-    package func bindings() throws(UnlockedError) -> [BindingObservation] {
-        let results = observations.withLock { $0 }
-        var bindings: [BindingObservation] = []
-        for worker in results.keys.sorted() { bindings.append(try results[worker]!.get()) }
-        return bindings
-    }
-
-    private func serve(worker: Int, plan: PlacementPlan) {
-        let bound = Result { () throws(UnlockedError) in try plan.bindCurrentThread(worker: worker) }
-        observations.withLock { $0[worker] = bound }
-        started.signal()
+    /// A worker thread: runs jobs until woken without one.
+    private func serve() {
         while true {
             available.wait()
             let next: UnownedJob? = queue.withLock { $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }
@@ -70,7 +65,7 @@ package final class ThreadTaskExecutor: TaskExecutor {
     }
 }
 
-// The queue is behind a Mutex; `threads` is touched only by the owning engine.
+// The queue is behind a LockedValue; `threads` and `bindings` are touched only by the owning engine.
 extension ThreadTaskExecutor: @unchecked Sendable {}
 
 /// Engines built on a runtime: `tasks` (a task group of one child task per
@@ -82,6 +77,7 @@ package final class RuntimeEngine: Engine {
     package let kind: EngineKind
     package let workerCount: Int
     package let startup: EngineStartup
+    package private(set) var state = EngineState.running
     private let chunk: Int?
     private let executor: ThreadTaskExecutor?
 
@@ -93,12 +89,7 @@ package final class RuntimeEngine: Engine {
         if kind == .tasks {
             let executor = try ThreadTaskExecutor(plan: configuration.placement)
             self.executor = executor
-            do throws(UnlockedError) {
-                startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: try executor.bindings())
-            } catch {
-                executor.shutdown()
-                throw error
-            }
+            startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: executor.bindings)
         } else {
             executor = nil
             startup = EngineStartup(nanoseconds: 0, bindings: [])
@@ -107,11 +98,8 @@ package final class RuntimeEngine: Engine {
 
     deinit { close() }
 
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try JobBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
+        try state.checkRunning(kind)
         let plan = ChunkPlan(count: count, chunkSize: chunk, workers: workerCount)
         let base = UncheckedPointer(buffer.base)
         let counter = ChunkCounter()
@@ -123,6 +111,7 @@ package final class RuntimeEngine: Engine {
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         return try withJobInvoker(job) { invoker throws(UnlockedError) in
@@ -142,7 +131,11 @@ package final class RuntimeEngine: Engine {
         }
     }
 
-    package func close() { executor?.shutdown() }
+    package func close() {
+        if state == .closed { return }
+        state = .closed
+        executor?.shutdown()
+    }
 
     /// Runs `body(worker)` for every worker on the runtime and waits.
     private func perform(_ body: @escaping @Sendable (Int) -> Void) {

@@ -10,6 +10,7 @@ package final class SequentialEngine: Engine {
     package let kind = EngineKind.sequential
     package let workerCount = 1
     package private(set) var startup = EngineStartup(nanoseconds: 0, bindings: [])
+    package private(set) var state = EngineState.running
     private let plan: PlacementPlan
     private var caller = CallerBinding()
     private var contexts = WorkerKernelContexts(worker: 0)
@@ -20,16 +21,14 @@ package final class SequentialEngine: Engine {
 
     deinit { close() }
 
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try JobBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
+        try state.checkRunning(kind)
         try bindCaller()
         generator.fill(buffer.base, dtype: dtype, range: 0..<count)
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         try bindCaller()
@@ -37,6 +36,8 @@ package final class SequentialEngine: Engine {
     }
 
     package func close() {
+        if state == .closed { return }
+        state = .closed
         contexts.releaseAll()
         caller.restore()
     }
@@ -53,6 +54,7 @@ package final class SequentialEngine: Engine {
 package final class SpawnEngine: Engine {
     package let kind = EngineKind.spawn
     package let startup = EngineStartup(nanoseconds: 0, bindings: [])
+    package private(set) var state = EngineState.running
     private let plan: PlacementPlan
     private let blocks: Int
 
@@ -63,11 +65,8 @@ package final class SpawnEngine: Engine {
 
     package var workerCount: Int { blocks }
 
-    package func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
-        try JobBuffer(count: count, width: width)
-    }
-
     package func initialize(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator) throws(UnlockedError) {
+        try state.checkRunning(kind)
         let base = UncheckedPointer(buffer.base)
         try spawnBlocks(count: count) { block, range, _ throws(UnlockedError) in
             generator.fill(base.pointer, dtype: dtype, range: range)
@@ -75,6 +74,7 @@ package final class SpawnEngine: Engine {
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
+        try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
         return try withJobInvoker(job) { invoker throws(UnlockedError) in
@@ -93,7 +93,7 @@ package final class SpawnEngine: Engine {
         }
     }
 
-    package func close() {}
+    package func close() { state = .closed }
 
     /// Starts one thread per block, each bound to PU `block % workers`, runs
     /// `body` on its range and joins all; returns the slots and the time
@@ -110,7 +110,7 @@ package final class SpawnEngine: Engine {
         for block in 0..<blocks {
             let range = (block * count / blocks)..<((block + 1) * count / blocks)
             do throws(UnlockedError) {
-                threads.append(try startThread(name: workerThreadName("spawn", block)) {
+                threads.append(try startThread(name: workerThreadName(kind.threadRole, block)) {
                     do throws(UnlockedError) {
                         _ = try plan.bindCurrentThread(worker: block % plan.workers.count)
                         try body(block, range, slots.slot(block))
@@ -130,23 +130,17 @@ package final class SpawnEngine: Engine {
     }
 }
 
-/// A raw pointer passed into worker closures: the engine guarantees the
-/// memory outlives the job and that workers touch disjoint ranges.
-package struct UncheckedPointer: @unchecked Sendable {
-    package let pointer: UnsafeMutableRawPointer
-    package init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
-}
-
 /// One kernel call over the whole job on the calling thread, as worker 0:
 /// what `sequential` does, and `auto` when it stays sequential.
 package func runOnCallingThread(_ job: EngineJob, contexts: inout WorkerKernelContexts, notes: [String],
                         start: UInt64) throws(UnlockedError) -> EngineResult {
-    var params = jobParameters(job)
     var acc = uk_acc()
     var tally = WorkerTally()
-    let invoker = KernelInvoker(kernel: job.kernel, input: job.input.base, output: job.output?.base,
-                                params: &params, engineLock: nil)
-    if job.count > 0 { try invoker.run(0..<job.count, acc: &acc, contexts: &contexts, tally: &tally) }
+    if job.count > 0 {
+        try withJobInvoker(job) { invoker throws(UnlockedError) in
+            try invoker.run(0..<job.count, acc: &acc, contexts: &contexts, tally: &tally)
+        }
+    }
     var statistics = EngineStatistics(engine: .sequential, plan: ChunkPlan(count: job.count, chunkSize: max(job.count, 1), workers: 1),
                                       tallies: [tally], notes: notes)
     statistics.computeNanoseconds = monotonicNanoseconds() - start

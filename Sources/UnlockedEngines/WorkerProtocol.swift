@@ -335,9 +335,10 @@ private struct ProcessWorker {
             keepMappings(output.id != 0 ? [input.id, output.id] : [input.id])
             let inputBase = try map(input)
             let outputBase = output.id != 0 ? try map(output) : nil
-            let invoker = KernelInvoker(kernel: kernel, input: inputBase, output: outputBase, params: &params, engineLock: nil)
-            for chunk in share.firstChunk..<share.endChunk {
-                try invoker.run(plan.range(ofChunk: chunk), acc: &acc, contexts: &contexts, tally: &tally)
+            try withKernelInvoker(kernel, input: inputBase, output: outputBase, params: params) { invoker throws(UnlockedError) in
+                for chunk in share.firstChunk..<share.endChunk {
+                    try invoker.run(plan.range(ofChunk: chunk), acc: &acc, contexts: &contexts, tally: &tally)
+                }
             }
             return (acc, tally.chunks)
         }
@@ -347,16 +348,17 @@ private struct ProcessWorker {
             scratchIn = try JobBuffer(count: share.chunkSize, width: dtype.byteWidth)
             scratchOut = try JobBuffer(count: share.chunkSize, width: 8)
         }
-        let invoker = KernelInvoker(kernel: kernel, input: scratchIn!.base, output: kernel.isMap ? scratchOut!.base : nil,
-                                    params: &params, engineLock: nil)
-        for chunk in share.firstChunk..<share.endChunk {
-            let range = plan.range(ofChunk: chunk)
-            guard FileDescriptorIO.readExactly(STDIN_FILENO, scratchIn!.base, range.count * dtype.byteWidth) else {
-                throw .internal("worker \(index): the engine closed the pipe mid-job")
-            }
-            try invoker.run(0..<range.count, acc: &acc, contexts: &contexts, tally: &tally)
-            if let type = kernel.outputType, !FileDescriptorIO.writeAll(STDOUT_FILENO, scratchOut!.base, range.count * type.byteWidth) {
-                throw .internal("worker \(index): the engine closed the pipe mid-job")
+        let (chunkInput, chunkOutput, index) = (scratchIn!.base, scratchOut!.base, self.index)
+        try withKernelInvoker(kernel, input: chunkInput, output: kernel.isMap ? chunkOutput : nil, params: params) { invoker throws(UnlockedError) in
+            for chunk in share.firstChunk..<share.endChunk {
+                let range = plan.range(ofChunk: chunk)
+                guard FileDescriptorIO.readExactly(STDIN_FILENO, chunkInput, range.count * dtype.byteWidth) else {
+                    throw .internal("worker \(index): the engine closed the pipe mid-job")
+                }
+                try invoker.run(0..<range.count, acc: &acc, contexts: &contexts, tally: &tally)
+                if let type = kernel.outputType, !FileDescriptorIO.writeAll(STDOUT_FILENO, chunkOutput, range.count * type.byteWidth) {
+                    throw .internal("worker \(index): the engine closed the pipe mid-job")
+                }
             }
         }
         streaming = false

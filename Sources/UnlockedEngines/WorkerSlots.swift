@@ -66,7 +66,7 @@ package final class WorkerSlots {
 }
 
 // Slots are disjoint per worker and handed over by the engines' job
-// completion; the error is behind a Mutex.
+// completion; the error is behind a LockedValue.
 extension WorkerSlots: @unchecked Sendable {}
 
 /// A shared next-chunk index for engines whose workers are not ours to pin

@@ -85,13 +85,11 @@ package final class EnginePreparedCell: PreparedCell {
         self.kernel = kernel
         self.data = data
         startupNanoseconds = startup
-        var params = data.params
-        if let output = data.output, output.byteCount > lastLevelCacheBytes { params.flags |= UK_FLAG_STREAMING_STORES }
         // processes-shm maps only shared memory: copy borrowed input in once.
         var input = data.input
         var output = data.output
         var outputCopy: (from: JobBuffer, to: JobBuffer)?
-        if engine.kind == .processesShm {
+        if engine.kind.needsSharedBuffers {
             if input.sharedFileDescriptor == nil {
                 input = try engine.makeBuffer(count: data.count, width: kernel.inputType.byteWidth)
                 input.base.copyMemory(from: data.input.base, byteCount: data.count * kernel.inputType.byteWidth)
@@ -103,7 +101,7 @@ package final class EnginePreparedCell: PreparedCell {
             }
         }
         self.outputCopy = outputCopy
-        job = EngineJob(kernel: kernel, input: input, output: output, count: data.count, params: params)
+        job = EngineJob(kernel: kernel, input: input, output: output, count: data.count, params: data.params)
         let observed = engine.startup.bindings.map { "w\($0.worker)→cpu \($0.observedCPU)" }
         self.placement = "\(placement.plan.policy), mem \(placement.memory)"
             + (observed.isEmpty ? " (threads not ours: unbound)" : ": " + observed.joined(separator: " "))

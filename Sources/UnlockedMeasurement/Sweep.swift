@@ -149,9 +149,7 @@ package final class SequentialPreparedCell: PreparedCell {
     package init(kernel: Kernel, data: CellData) {
         self.kernel = kernel
         self.data = data
-        if data.output != nil, let type = kernel.outputType, data.count * type.byteWidth > lastLevelCacheBytes {
-            self.data.params.flags |= UK_FLAG_STREAMING_STORES
-        }
+        self.data.params = callParameters(data.params, kernel: kernel, count: data.count)
     }
 
     package var startupNanoseconds: Double? { nil }

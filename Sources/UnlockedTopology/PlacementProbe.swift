@@ -1,6 +1,5 @@
 #if os(Linux)
-import Foundation
-import Synchronization
+import Glibc
 import UnlockedCore
 
 /// What a placement really gave on this machine: where each worker ran
@@ -29,38 +28,25 @@ extension ResolvedPlacement {
             throw .usage("--verify runs on this machine; it cannot check the topology \(topology.source)")
         }
         let (buffer, outcomes) = try allocate(byteCount: byteCount)
-        let results = ProbeResults()
-        let done = DispatchSemaphore(value: 0)
+        let bindings = WorkerBindings()
         let plan = self.plan
+        let base = UncheckedPointer(buffer.base)
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let pages = (max(byteCount, 1) + pageSize - 1) / pageSize
         let count = plan.workers.count
-        for worker in 0..<count {
-            let first = min(pages * worker / count * pageSize, byteCount)
-            let end = min(pages * (worker + 1) / count * pageSize, byteCount)
-            let thread = Thread {
-                let outcome = Result { () throws(UnlockedError) in try plan.bindCurrentThread(worker: worker) }
-                if case .success = outcome, end > first { memset(buffer.base + first, 0, end - first) }
-                results.append(outcome)
-                done.signal()
+        do {
+            var threads: [pthread_t] = []
+            defer { threads.forEach(joinThread) }
+            for worker in 0..<count {
+                let first = min(pages * worker / count * pageSize, byteCount)
+                let end = min(pages * (worker + 1) / count * pageSize, byteCount)
+                threads.append(try startThread(name: workerThreadName("probe", worker)) {
+                    if bindings.bindCurrentThread(worker: worker, plan: plan), end > first { memset(base.pointer + first, 0, end - first) }
+                })
             }
-            thread.name = "ukw-probe-\(worker)"
-            thread.start()
         }
-        for _ in 0..<count { done.wait() }
-        let observations = try results.items.withLock { items throws(UnlockedError) in
-            try items.map { result throws(UnlockedError) in try result.get() }
-        }.sorted { $0.worker < $1.worker }
+        let observations = try bindings.wait(for: 0..<count)
         return PlacementVerification(plan: plan, byteCount: byteCount, observations: observations, memory: outcomes, pages: buffer.pageLocations())
-    }
-}
-
-/// Outcomes the probe's worker threads hand back.
-package final class ProbeResults: Sendable {
-    package let items = Mutex<[Result<BindingObservation, UnlockedError>]>([])  // protected by its own lock
-
-    package func append(_ outcome: Result<BindingObservation, UnlockedError>) {
-        items.withLock { $0.append(outcome) }
     }
 }
 #endif

@@ -14,6 +14,16 @@ enum EngineFixture {
                             workerExecutable: CommandLineTool.executable.path, workerEnvironment: environment)
     }
 
+    /// A CPU no test machine has: planning a worker on it makes its binding fail.
+    static let missingCPU = 1023
+
+    /// Two workers, the second planned on `missingCPU`.
+    static func unbindable(_ kind: EngineKind) -> EngineConfiguration {
+        var configuration = configuration(kind, workers: 2)
+        configuration.placement.workers[1].osPU = missingCPU
+        return configuration
+    }
+
     static func params(_ dtype: DType, center: String = "50") -> uk_params {
         try! dtype.parseCenter(center)
     }
@@ -32,22 +42,52 @@ enum EngineFixture {
     }
 }
 
-/// Counts of threads and file descriptors of this process, from /proc.
-enum ProcessCounts {
-    static var threads: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1 }
-    static var fileDescriptors: Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
-    /// What each open descriptor points at, for failure messages.
-    static var fileDescriptorTargets: String {
-        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return fds.sorted().map { "\($0)→\((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "?")" }
-            .joined(separator: " ")
+/// What this process holds, from /proc: compared exactly before and after
+/// engines ran, in a process where no other test runs (an exit test).
+struct ProcessResources: Equatable, CustomStringConvertible {
+    /// Threads named `ukw-…`: every thread the library starts. (GCD's and
+    /// the concurrency runtime's threads come and go by themselves.)
+    var engineThreads: Int
+    var fileDescriptors: Int
+    /// Descriptors of shared-memory files (`processes-shm` buffers).
+    var memfds: Int
+    /// Child processes, zombies included.
+    var children: Int
+
+    static func current() -> ProcessResources {
+        let tasks = entries("/proc/self/task")
+        let names = tasks.map { (try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "" }
+        let targets = entries("/proc/self/fd").map { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "" }
+        let children = tasks.flatMap { task in
+            ((try? String(contentsOfFile: "/proc/self/task/\(task)/children", encoding: .utf8)) ?? "").split(separator: " ")
+        }
+        return ProcessResources(engineThreads: names.filter { $0.hasPrefix("ukw-") }.count,
+                                fileDescriptors: targets.count, memfds: targets.filter { $0.hasPrefix("/memfd:") }.count,
+                                children: children.count)
     }
-    /// Resident memory in kB.
-    static var residentKilobytes: Int {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+
+    var description: String {
+        "\(engineThreads) ukw- threads, \(fileDescriptors) fds (\(memfds) memfds), \(children) children"
     }
+
+    private static func entries(_ directory: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    }
+}
+
+extension EngineFixture {
+    /// A sum over `count` generated i32 elements in `engine`'s own buffer.
+    static func sumJob(_ engine: any Engine, count: Int = 10_000) throws -> EngineJob {
+        let kernel = try KernelCatalog().kernel(named: "absdist.sum", dtype: .i32)
+        let input = try engine.makeBuffer(count: count, width: 4)
+        try engine.initialize(input, dtype: .i32, count: count, generator: DataGenerator(seed: 5))
+        return EngineJob(kernel: kernel, input: input, output: nil, count: count, params: params(.i32))
+    }
+}
+
+/// Whether `pid` is gone: not running and not a zombie (reaped).
+func processIsReaped(_ pid: pid_t) -> Bool {
+    kill(pid, 0) == -1 && errno == ESRCH
 }
 
 /// A plugin written in Swift for the concurrency-mode tests: one reduce

@@ -97,10 +97,11 @@ import Testing
     }
 
     @Test func badConfigurationsAreUsageErrors() {
-        for configuration in [EngineFixture.configuration(.lockfreePool, workers: 0),
-                              EngineFixture.configuration(.lockfreePool, chunk: 0),
-                              EngineFixture.configuration(.spawn, blocks: 0)] {
-            #expect(throws: UnlockedError.self) { try makeEngine(configuration) }
+        for (configuration, message) in [(EngineFixture.configuration(.lockfreePool, workers: 0), "--workers 0: must be a whole number in 1...4096"),
+                                         (EngineFixture.configuration(.lockfreePool, workers: 4097), "--workers 4097: must be a whole number in 1...4096"),
+                                         (EngineFixture.configuration(.lockfreePool, chunk: 0), "--chunk 0: must be at least 1 element"),
+                                         (EngineFixture.configuration(.spawn, blocks: 0), "--blocks 0: accepted 1...100000")] {
+            #expect(throws: UnlockedError.usage(message)) { try makeEngine(configuration) }
         }
     }
 
@@ -125,6 +126,20 @@ import Testing
         #expect(engine?["name"] as? String == "processes-pipe")
         #expect((engine?["bytes_copied"] as? Int ?? 0) > 4000)
         #expect((engine?["bindings"] as? [Any])?.count == 2)
+    }
+}
+
+@Suite struct CallParameterTests {
+    /// Streaming stores are asked for exactly when a map's output exceeds the last-level cache.
+    @Test func streamingStoresOnlyForOutputBeyondTheCache() throws {
+        let map = try KernelCatalog().kernel(named: "absdist.map", dtype: .i32)
+        let sum = try KernelCatalog().kernel(named: "absdist.sum", dtype: .i32)
+        let width = try #require(map.outputType?.byteWidth)
+        let fits = lastLevelCacheBytes / width, exceeds = fits + 1
+        let params = EngineFixture.params(.i32)
+        #expect(callParameters(params, kernel: map, count: exceeds).flags & UK_FLAG_STREAMING_STORES != 0)
+        #expect(callParameters(params, kernel: map, count: fits).flags & UK_FLAG_STREAMING_STORES == 0)
+        #expect(callParameters(params, kernel: sum, count: exceeds * 8).flags & UK_FLAG_STREAMING_STORES == 0)
     }
 }
 
@@ -180,6 +195,8 @@ import Testing
 
     @Test(arguments: [EngineKind.processesShm, .processesPipe])
     func processEnginesRefusePluginsWithoutAFile(kind: EngineKind) throws {
-        #expect(throws: UnlockedError.self) { try sumThrough(kind, plugin: TestPlugin.make(UK_CONCURRENCY_THREAD_SAFE), jobs: 1) }
+        #expect(throws: UnlockedError.usage("kernel test.sum of plugin testplugin: worker processes load plugins from a file, and this one has no path")) {
+            try sumThrough(kind, plugin: TestPlugin.make(UK_CONCURRENCY_THREAD_SAFE), jobs: 1)
+        }
     }
 }
