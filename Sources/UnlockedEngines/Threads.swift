@@ -17,12 +17,19 @@ private final class ThreadStart {
 /// Starts a joinable POSIX thread named `name` (cut to 15 characters, the
 /// kernel's limit) running `body`. The engines own their threads directly
 /// so they can bind, name and join them.
+///
+/// The thread starts on the process's CPUs from before any binding of ours,
+/// not on its creator's: a caller pinned to worker 0's CPU by one engine
+/// would otherwise confine every thread it starts (a task executor's, a
+/// pipe conversation's) to that CPU.
 package func startThread(name: String, _ body: @escaping @Sendable () -> Void) throws(UnlockedError) -> pthread_t {
+    _ = initialAffinityMask  // captured on this thread before any new one reads it
     let start = Unmanaged.passRetained(ThreadStart(name: name, body: body)).toOpaque()
     var thread = pthread_t()
     let status = pthread_create(&thread, nil, { raw in
         let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
         _ = uk_set_thread_name(String(start.name.prefix(15)))
+        unpinCurrentThread()
         start.body()
         return nil
     }, start)
