@@ -333,6 +333,12 @@ package final class LockFreePool: Engine {
         caller.restore()
     }
 
+    package func releaseCallingThread() { caller.restore() }
+
+    /// Pins the calling thread as worker 0 without running a job (`auto`'s
+    /// sequential path computes there too).
+    package func bindCallingThread() throws(UnlockedError) { try caller.bind(plan) }
+
     private func checkRunning() throws(UnlockedError) {
         guard state == .running else { throw .internal("the \(kind.rawValue) engine was closed") }
     }
