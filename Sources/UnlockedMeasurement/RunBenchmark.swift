@@ -60,21 +60,35 @@ public struct RunReport: Sendable {
 /// statistics of the last timed repetition.
 public struct EngineRun: Sendable {
     public let configuration: EngineConfiguration
+    /// The engine's own account of its start-up: where each worker ran.
     public let startup: EngineStartup
     public let statistics: EngineStatistics
+    /// Creation times of fresh engines (`makeEngineTimed`), the run's own last.
+    public let startupSamplesNanoseconds: [Double]
+
+    public var startupStatistics: SampleStatistics? { SampleStatistics(startupSamplesNanoseconds) }
 }
 
 /// Runs `spec` through the engine `configuration` describes: the engine is
-/// started (start-up timed separately), the data buffers are placed as
+/// started `startupSamples` times, each timed and all but the last closed
+/// (start-up is their median, as in `bench`), the data buffers are placed as
 /// `placement` asks (huge pages, `mbind`) before any page is touched, the
 /// input is filled (by the workers, each its own chunks, unless memory
 /// placement is `none`) and its pages located, then each repetition is timed
 /// around `Engine.run`, from the call to the merged result.
 @available(*, noasync, message: "blocks until the run finishes")
 public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfiguration,
-                         placement: ResolvedPlacement? = nil) throws(UnlockedError) -> RunReport {
+                         placement: ResolvedPlacement? = nil, startupSamples: Int = 5) throws(UnlockedError) -> RunReport {
     guard spec.reps > 0 else { throw .usage("--reps \(spec.reps): must be at least 1") }
-    let engine = try makeEngine(configuration)
+    precondition(startupSamples >= 1, "start-up needs a sample")
+    var startups: [Double] = []
+    for _ in 1..<startupSamples {
+        let (engine, nanoseconds) = try makeEngineTimed(configuration)
+        engine.close()
+        startups.append(nanoseconds)
+    }
+    let (engine, nanoseconds) = try makeEngineTimed(configuration)
+    startups.append(nanoseconds)
     defer { engine.close() }
     let input = try engine.makeBuffer(count: spec.count, width: spec.dtype.byteWidth)
     let output = try spec.kernel.outputType.map { type throws(UnlockedError) in
@@ -111,7 +125,8 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
     }
     guard let last else { throw .internal("no repetition ran") }
     return RunReport(spec: spec, isa: .selected, value: spec.kernel.result(acc: last.acc, output: output?.base, count: spec.count), samplesNanoseconds: samples, summary: SampleStatistics(samples)!,
-                     engine: EngineRun(configuration: configuration, startup: engine.startup, statistics: last.statistics),
+                     engine: EngineRun(configuration: configuration, startup: engine.startup, statistics: last.statistics,
+                                       startupSamplesNanoseconds: startups),
                      memory: memory, pages: pages, placementContext: placement?.context, plan: placement?.plan)
 }
 

@@ -101,4 +101,4 @@ public func formatRate(_ value: Double) -> String {
 }
 
 /// Decimal bytes (GB/s is what STREAM and vendors quote).
-public func formatBytes(_ bytes: Double) -> String { formatRate(bytes) + "B" }
+public func formatBytes(_ bytes: Double) -> String { bytes < 1000 ? String(format: "%.0f B", bytes) : formatRate(bytes) + "B" }

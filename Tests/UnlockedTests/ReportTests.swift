@@ -60,7 +60,7 @@ func sampleReport() throws -> BenchReport {
         let report = try sampleReport()
         let data = Data(jsonString(report.jsonObject).utf8)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(object["schema"] as? String == "unlocked-bench/1")
+        #expect(object["schema"] as? String == "unlocked-bench/2")
         let tool = try #require(object["tool"] as? [String: Any])
         #expect(tool["version"] as? String == BuildInfo.version && tool["git_commit"] != nil)
         let context = try #require(object["context"] as? [String: Any])
@@ -78,13 +78,14 @@ func sampleReport() throws -> BenchReport {
             if let s = result.statistics {
                 let stats = try #require(cell["statistics"] as? [String: Any])
                 #expect(stats["median_ns"] as? Double == s.median && stats["mad_ns"] as? Double == s.mad)
-                #expect(stats["noisy"] as? Bool == s.isNoisy && cell["result"] as? String == "7")
+                #expect(stats["median_ci95_ns"] as? [Double] == s.medianInterval95.map { [$0.lowerBound, $0.upperBound] })
+                #expect(cell["jobs_per_sample"] as? Int == result.jobsPerSample && cell["result"] as? String == "7")
             } else {
                 #expect(cell["status"] as? String == "failed" && cell["error"] as? String == "c crashed on run 1")
             }
         }
         // Every numeric key states its unit or is a count.
-        let units = ["_ns", "_bytes", "_s", "_elements", "bytes_per_rep", "_reps", "_ratio", "workers", "_over_median", "_per_s", "_count", "_fraction", "_cpus", "_cores", "sockets", "_nodes", "bytes_exchanged", "seed"]
+        let units = ["_ns", "_bytes", "_s", "_elements", "bytes_per_rep", "_reps", "_ratio", "workers", "_over_median", "_per_s", "_count", "_fraction", "_cpus", "_cores", "sockets", "_nodes", "bytes_exchanged", "seed", "jobs_per_sample"]
         func check(_ value: Any, path: String) {
             if let dict = value as? [String: Any] {
                 for (key, inner) in dict {
@@ -127,7 +128,7 @@ func sampleReport() throws -> BenchReport {
         #expect(markdown.count == 2 + report.results.count)
         #expect(markdown.allSatisfy { $0.hasPrefix("|") && $0.hasSuffix("|") })
         let text = report.text.split(separator: "\n")
-        #expect(text.count == 4 + report.results.count)
+        #expect(text.count == 5 + report.results.count)
         #expect(text.contains { $0.contains("FAILED: c crashed on run 1") })
     }
 
