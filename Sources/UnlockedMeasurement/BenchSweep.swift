@@ -22,9 +22,10 @@ public enum RepetitionPolicy: Sendable, Equatable {
 /// Repeat each cell until the 95% confidence interval of its median lies
 /// within ±`relativeHalfWidth` of it, after at least `minimumReps` timed
 /// repetitions and `minimumSeconds` of them; stop every cell once the sweep
-/// has run `budgetSeconds`. Groups of cells share the budget: each gets an
-/// equal part of what is left when it starts, so time a quick group does not
-/// use goes to the next.
+/// has run `budgetSeconds`. Groups of cells (one input each) share the
+/// budget by the bytes they read, each at least a fifth of what is left
+/// when it starts; time a group does not use goes to the next. Every cell
+/// gets one timed repetition, however late.
 public struct PrecisionTarget: Sendable, Equatable {
     /// 0.03 asks for ±3%.
     public var relativeHalfWidth: Double
@@ -287,11 +288,16 @@ public struct BenchSweep {
         let budgetEnd: UInt64? = if case .precision(let target) = plan.repetitions {
             tracker.start + UInt64(target.budgetSeconds * 1e9)
         } else { nil }
+        // Groups share the budget by the bytes their rounds read (a round of
+        // a 1 GiB group takes seconds, one of 100,000 elements milliseconds),
+        // each at least a fifth of what is left when it starts.
+        let bytes = groups.map { group in Double(group.count * group[0].size * group[0].dtype.byteWidth) }
         for (index, group) in groups.enumerated() {
-            // Each group gets an equal share of the budget left when it starts.
             let deadline = budgetEnd.map { end in
                 let now = monotonicNanoseconds()
-                return end <= now ? now : now + (end - now) / UInt64(groups.count - index)
+                guard end > now else { return now }
+                let share = index == groups.count - 1 ? 1 : max(bytes[index] / bytes[index...].reduce(0, +), 0.2)
+                return now + UInt64(Double(end - now) * min(share, 1))
             }
             for result in try runGroup(group, deadline: deadline, tracker: &tracker) { results[result.cell] = result }
         }
@@ -354,10 +360,17 @@ public struct BenchSweep {
         var jobsPerSample = [Int?](repeating: nil, count: group.count)
         var timedNanoseconds = [Double](repeating: 0, count: group.count)
         var round = 0
-        rounds: while prepared.contains(where: { $0 != nil }) {
+        while prepared.contains(where: { $0 != nil }) {
             for index in visitOrder(count: prepared.count, round: round) {
                 guard let cell = prepared[index] else { continue }
-                if let deadline, monotonicNanoseconds() >= deadline { break rounds }
+                // Past the deadline a cell keeps what it measured; one without
+                // a timed repetition yet still gets one.
+                if let deadline, monotonicNanoseconds() >= deadline, !results[index].samples.isEmpty {
+                    results[index].placement = cell.placement
+                    prepared[index] = nil
+                    tracker.finish(cell: index, of: group)
+                    continue
+                }
                 do throws(UnlockedError) {
                     defer { cell.handBack() }
                     if jobsPerSample[index] == nil || round < plan.warmup {
@@ -391,15 +404,6 @@ public struct BenchSweep {
                 }
             }
             round += 1
-        }
-        // Cells the budget stopped keep what they measured.
-        for index in prepared.indices {
-            guard let cell = prepared[index] else { continue }
-            results[index].placement = cell.placement
-            if results[index].samples.isEmpty {
-                results[index].status = .failed("the time budget ran out before a timed repetition")
-            }
-            tracker.finish(cell: index, of: group)
         }
         return results
     }
