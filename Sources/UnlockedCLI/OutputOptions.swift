@@ -20,8 +20,17 @@ enum OutputFormat: String, EnumerableFlag {
 struct OutputOptions: ParsableArguments {
     @Flag var format: OutputFormat = .table
 
-    @Option(help: ArgumentHelp("Also write an SVG chart: speedup vs workers per engine, throughput vs size with the stream.sum bandwidth ceiling.", valueName: "file.svg"))
+    @Option(help: ArgumentHelp("Also write an SVG chart of the results (bench: speedup and throughput; the table: time per engine).", valueName: "file.svg"))
     var plot: String?
+}
+
+/// The width of the terminal the output goes to: `COLUMNS` when set, else
+/// the terminal's own when stdout is one, else nil.
+func terminalColumns() -> Int? {
+    if let text = ProcessInfo.processInfo.environment["COLUMNS"], let columns = Int(text), columns > 0 { return columns }
+    var size = winsize()
+    guard isatty(STDOUT_FILENO) == 1, ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+    return Int(size.ws_col)
 }
 
 extension OutputOptions {
