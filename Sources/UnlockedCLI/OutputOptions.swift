@@ -24,12 +24,12 @@ struct OutputOptions: ParsableArguments {
     var plot: String?
 }
 
-/// The width of the terminal the output goes to: `COLUMNS` when set, else
-/// the terminal's own when stdout is one, else nil.
-func terminalColumns() -> Int? {
+/// The width of the terminal `descriptor` writes to: `COLUMNS` when set,
+/// else the terminal's own when it is one, else nil.
+func terminalColumns(_ descriptor: Int32 = STDOUT_FILENO) -> Int? {
     if let text = ProcessInfo.processInfo.environment["COLUMNS"], let columns = Int(text), columns > 0 { return columns }
     var size = winsize()
-    guard isatty(STDOUT_FILENO) == 1, ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+    guard isatty(descriptor) == 1, ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
     return Int(size.ws_col)
 }
 
@@ -60,7 +60,9 @@ final class TerminalProgress {
         let now = monotonicNanoseconds()
         guard now - lastDraw > 100_000_000 || progress.done == progress.planned else { return }
         lastDraw = now
-        write("\r" + progressLine(progress, elapsedSeconds: Double(now - start) * 1e-9, label: label) + "\u{1B}[K")
+        // Cut to the terminal, or a wrapped line would not redraw in place.
+        let line = progressLine(progress, elapsedSeconds: Double(now - start) * 1e-9, label: label)
+        write("\r" + line.prefix(max((terminalColumns(STDERR_FILENO) ?? 80) - 1, 10)) + "\u{1B}[K")
     }
 
     /// Clears the bar so the report starts on a clean line.
