@@ -102,7 +102,8 @@ extension SeedTable {
                 } else {
                     reach = "too few repetitions for a 95% interval"
                 }
-                lines.append("\(row.profile.name) @\(size): \(formatTime(statistics.median * 1e-9)), \(reach), \(statistics.count) samples")
+                lines.append("\(row.profile.name) @\(size): \(formatTime(statistics.median * 1e-9)), \(reach), "
+                             + "\(statistics.count) sample\(statistics.count == 1 ? "" : "s")")
             }
         }
         guard !lines.isEmpty else { return [] }
