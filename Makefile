@@ -3,16 +3,22 @@
 
 SWIFT        ?= swift
 APT_PACKAGES := pkg-config gcc libhwloc-dev libnuma-dev hwloc numactl util-linux openmpi-bin libopenmpi-dev
+# The tests also render the table's SVG to PNG, as a browser would draw it, and
+# start a private single-node SLURM (Tests/cluster/slurm.sh).
+TEST_APT_PACKAGES := librsvg2-bin slurm-wlm munge
 SUDO         := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Recorded in every JSON report, so a number can be traced to the code that produced it.
 GIT_COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
-.PHONY: run test deps test-deps build
+.PHONY: run test deps apt-install test-deps build
 
 # Installs only the Debian packages that are missing, so repeated runs stay offline.
 deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+apt-install:
 	@missing=""; \
-	for pkg in $(APT_PACKAGES); do \
+	for pkg in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -20,10 +26,9 @@ deps:
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-# The SLURM tests start a private single-node SLURM (Tests/cluster/slurm.sh).
-test-deps: APT_PACKAGES += slurm-wlm munge
-# The tests check .npy output with numpy itself.
+# The tests check .npy output with numpy itself (and the packages above).
 test-deps: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
 	@python3 -c 'import numpy' 2>/dev/null || python3 -m pip install -q numpy 2>/dev/null || \
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-numpy; }
 

@@ -4,26 +4,8 @@
 #include <stddef.h>
 #include <string.h>
 
-/* glibc declares this only under _GNU_SOURCE, which a module cannot set
- * without clashing with Glibc's own view of the system headers. */
-extern int sched_getcpu(void);
-extern int sched_getaffinity(int pid, size_t size, void *mask);
-extern int sched_setaffinity(int pid, size_t size, const void *mask);
-
-/* The calling thread's affinity, as a mask of up to 1024 CPUs. */
-typedef struct uk_affinity { unsigned long bits[1024 / (8 * sizeof(unsigned long))]; } uk_affinity;
-
-static inline int uk_get_thread_affinity(uk_affinity *mask) {
-    memset(mask, 0, sizeof *mask);
-    return sched_getaffinity(0, sizeof mask->bits, mask->bits);
-}
-
-static inline int uk_set_thread_affinity(const uk_affinity *mask) {
-    return sched_setaffinity(0, sizeof mask->bits, mask->bits);
-}
-
-/* The CPU the calling thread runs on now, or -1. */
-static inline int uk_current_cpu(void) { return sched_getcpu(); }
+/* Thread affinity (uk_affinity, uk_get/set_thread_affinity, uk_current_cpu)
+ * lives in CSupport: threads are bound without hwloc. */
 
 /* HWLOC_UNKNOWN_INDEX is a cast macro Swift does not import. */
 static inline unsigned uk_hwloc_unknown_index(void) { return HWLOC_UNKNOWN_INDEX; }

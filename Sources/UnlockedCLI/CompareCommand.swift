@@ -28,8 +28,14 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Memory policy (applied by the engine).")
     var mem = "first-touch"
 
-    @Option(name: .customLong("min-time"), help: "Seconds of timed repetitions per cell (5 to 1000 reps).")
-    var minTime = 0.25
+    @Option(name: .customLong("min-time"), help: "Seconds of timed repetitions every cell gets, even once precise.")
+    var minTime = 0.0
+
+    @Option(name: .customLong("max-time"), help: "Seconds the whole run may take; medians not yet within ±3% by then are marked.")
+    var maxTime = 30.0
+
+    @Flag(help: "Every column on one line per engine, verdict last (for wide terminals and grep).")
+    var wide = false
 
     @OptionGroup var output: OutputOptions
 }
@@ -57,22 +63,25 @@ extension CompareCommand {
                 engines: try parseNameList(engines ?? runner.engineNames.joined(separator: ","), option: "--engines",
                                            accepted: EngineProfile.all.map(\.name)),
                 workers: count, pin: pin, mem: mem, runner: runner)
-            let sweepPlan = SweepPlan(cells: plan.cells, warmup: 1, repetitions: .minTime(seconds: minTime),
-                                      seed: plan.workload.seed, center: plan.workload.center)
+            let target = PrecisionTarget(minimumSeconds: minTime, budgetSeconds: maxTime)
+            let sweepPlan = plan.sweepPlan(target)
             let progress = TerminalProgress(label: "measuring")
             let results = try BenchSweep(plan: sweepPlan, runner: runner).run(progress: progress.update)
             progress.finish()
-            let table = SeedTable(plan: plan, results: results)
+            let table = SeedTable(plan: plan, results: results, target: target.relativeHalfWidth)
             let report = BenchReport(context: context, plan: sweepPlan, results: results)
-            try output.writePlot(BenchPlot(results: results).svg)
+            try output.writePlot(SeedTablePlot(table: table).svg)
             let cacheWarning = large * DType.i32.byteWidth < 4 * context.lastLevelCacheBytes
-                ? "\nnote: the large size is under 4× the last-level cache, so it measures cache, not memory bandwidth." : ""
+                ? "note: the large size is under 4× the last-level cache, so it measures cache, not memory bandwidth." : nil
             switch output.format {
             case .table:
-                print("\(context.cpuModel), \(context.topologySummary); allowed CPUs \(context.allowedCPUs); ISA \(context.isa.rawValue)")
-                print(table.table.text)
-                print(table.legend + cacheWarning)
-            case .markdown: print(table.table.markdown + "\n\n" + table.legend + cacheWarning)
+                let layout = wide ? SeedTableLayout.wide : .fitting(terminalColumns: terminalColumns())
+                let width = if case .width(let width) = layout { width } else { Int.max }
+                let heading = "\(context.cpuModel), \(context.topologySummary); allowed CPUs \(context.allowedCPUs); ISA \(context.isa.rawValue)"
+                print(wrapped(heading, width: width, indent: 2) + "\n")
+                print(table.text(layout: layout))
+                if let cacheWarning { print("\n" + wrapped(cacheWarning, width: width)) }
+            case .markdown: print(table.markdown + (cacheWarning.map { "\n\n" + $0 } ?? ""))
             case .csv: print(table.csv, terminator: "")
             case .json:
                 var object = report.jsonObject

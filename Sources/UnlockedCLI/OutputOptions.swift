@@ -20,8 +20,17 @@ enum OutputFormat: String, EnumerableFlag {
 struct OutputOptions: ParsableArguments {
     @Flag var format: OutputFormat = .table
 
-    @Option(help: ArgumentHelp("Also write an SVG chart: speedup vs workers per engine, throughput vs size with the stream.sum bandwidth ceiling.", valueName: "file.svg"))
+    @Option(help: ArgumentHelp("Also write an SVG chart of the results (bench: speedup and throughput; the table: time per engine).", valueName: "file.svg"))
     var plot: String?
+}
+
+/// The width of the terminal `descriptor` writes to: `COLUMNS` when set,
+/// else the terminal's own when it is one, else nil.
+func terminalColumns(_ descriptor: Int32 = STDOUT_FILENO) -> Int? {
+    if let text = ProcessInfo.processInfo.environment["COLUMNS"], let columns = Int(text), columns > 0 { return columns }
+    var size = winsize()
+    guard isatty(descriptor) == 1, ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+    return Int(size.ws_col)
 }
 
 extension OutputOptions {
@@ -51,7 +60,9 @@ final class TerminalProgress {
         let now = monotonicNanoseconds()
         guard now - lastDraw > 100_000_000 || progress.done == progress.planned else { return }
         lastDraw = now
-        write("\r" + progressLine(progress, elapsedSeconds: Double(now - start) * 1e-9, label: label) + "\u{1B}[K")
+        // Cut to the terminal, or a wrapped line would not redraw in place.
+        let line = progressLine(progress, elapsedSeconds: Double(now - start) * 1e-9, label: label)
+        write("\r" + line.prefix(max((terminalColumns(STDERR_FILENO) ?? 80) - 1, 10)) + "\u{1B}[K")
     }
 
     /// Clears the bar so the report starts on a clean line.

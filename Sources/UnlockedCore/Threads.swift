@@ -16,13 +16,20 @@ private final class ThreadStart {
 /// name and join them. `name` must fit the kernel's 15 characters: a cut
 /// name could repeat another thread's. The corresponding C function is
 /// `pthread_create`.
+///
+/// The thread starts on the process's CPUs from before any binding of ours,
+/// not on its creator's: a caller pinned to worker 0's CPU by one engine
+/// would otherwise confine every thread it starts (a task executor's, a
+/// pipe conversation's) to that CPU.
 package func startThread(name: String, _ body: @escaping @Sendable () -> Void) throws(UnlockedError) -> pthread_t {
     precondition(name.utf8.count <= maximumThreadNameLength, "thread name \(name) is longer than \(maximumThreadNameLength) bytes")
+    _ = initialAffinityMask  // captured on this thread before any new one reads it
     let start = Unmanaged.passRetained(ThreadStart(name: name, body: body)).toOpaque()
     var thread = pthread_t()
     let status = pthread_create(&thread, nil, { raw in
         let start = Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue()
         _ = uk_set_thread_name(start.name)
+        unpinCurrentThread()
         start.body()
         return nil
     }, start)

@@ -47,6 +47,8 @@ package final class AutoEngine: Engine {
         try state.checkRunning(kind)
         try job.validate()
         let start = monotonicNanoseconds()
+        // The caller calibrates and computes as the pool's worker 0, pinned like it.
+        try pool.bindCallingThread()
         let perElement = try speed(of: job)
         let decision = decide(job, perElement: perElement)
         guard decision.decision.chosen == .lockfreePool else {
@@ -95,6 +97,8 @@ package final class AutoEngine: Engine {
         pool.close()
         contexts.releaseAll()
     }
+
+    package func releaseCallingThread() { pool.releaseCallingThread() }
 
     /// Nanoseconds per element of the job's kernel: the fastest of three
     /// calls over 64Ki generated elements in a scratch buffer, measured once

@@ -1,5 +1,5 @@
 #if os(Linux)
-import CHwloc
+import CSupport
 import Glibc
 import UnlockedCore
 import UnlockedTopology

@@ -235,6 +235,18 @@ public protocol Engine: AnyObject {
     /// Stops and joins every worker; later calls do nothing. Also done on deinit.
     @available(*, noasync, message: "blocks until the workers exit")
     func close()
+
+    /// Gives the calling thread back the affinity it had before this engine
+    /// pinned it (engines whose caller computes as worker 0 pin it on their
+    /// first job). Call it when control passes to other code, as a sweep does
+    /// between cells: a thread left pinned confines every thread and process
+    /// it starts to one CPU. The next job pins it again. Call it on the thread
+    /// that ran the jobs; engines that never pin the caller do nothing.
+    func releaseCallingThread()
+}
+
+extension Engine {
+    public func releaseCallingThread() {}
 }
 
 extension Engine {

@@ -303,5 +303,11 @@ package final class LockFreePool: Engine {
         callerContexts.releaseAll()
         caller.restore()
     }
+
+    package func releaseCallingThread() { caller.restore() }
+
+    /// Pins the calling thread as worker 0 without running a job (`auto`'s
+    /// sequential path computes there too).
+    package func bindCallingThread() throws(UnlockedError) { try caller.bind(plan) }
 }
 #endif

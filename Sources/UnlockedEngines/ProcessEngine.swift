@@ -237,9 +237,13 @@ package final class ProcessEngine: Engine {
             message.append(share(plan, worker.index))
             messages.append(message.framed)
         }
-        let replies = transport == .sharedMemory
-            ? try exchange(messages, doing: "running a job")
-            : try stream(messages, job: job, plan: plan)
+        var threadStartNanoseconds: UInt64 = 0
+        let replies: [(Reply, Int)]
+        if transport == .sharedMemory {
+            replies = try exchange(messages, doing: "running a job")
+        } else {
+            (replies, threadStartNanoseconds) = try stream(messages, job: job, plan: plan)
+        }
 
         var acc = uk_acc()
         var tallies: [WorkerTally] = []
@@ -247,11 +251,12 @@ package final class ProcessEngine: Engine {
             job.kernel.combine(&acc, reply.acc)
             tallies.append(WorkerTally(chunks: reply.chunks, bytesCopied: bytes))
         }
-        var notes = ["\(workerCount) worker processes; \(transport == .sharedMemory ? "input shared through a memfd, only chunk indices and results cross the pipes" : "every chunk's bytes cross a pipe")"]
+        var notes = ["\(workerCount) worker processes; \(transport == .sharedMemory ? "input shared through a memfd, only chunk indices and results cross the pipes" : "every chunk's bytes cross a pipe, written by a conversation thread per worker started for each job")"]
         if job.kernel.plugin.concurrency == UK_CONCURRENCY_SERIAL {
             notes.append("plugin \(job.kernel.plugin.name) is SERIAL: each worker process has its own instance, so no lock is needed")
         }
         var statistics = EngineStatistics(engine: kind, plan: plan, tallies: tallies, notes: notes)
+        statistics.startupNanoseconds = threadStartNanoseconds
         statistics.computeNanoseconds = monotonicNanoseconds() - start
         return EngineResult(acc: acc, statistics: statistics)
     }
@@ -323,7 +328,8 @@ package final class ProcessEngine: Engine {
 
     /// Pipe transport: one conversation thread per worker writes each chunk's
     /// bytes and reads its map output back, in lockstep with the worker.
-    private func stream(_ messages: [[UInt8]], job: EngineJob, plan: ChunkPlan) throws(UnlockedError) -> [(Reply, Int)] {
+    /// Returns the replies and the time spent starting those threads.
+    private func stream(_ messages: [[UInt8]], job: EngineJob, plan: ChunkPlan) throws(UnlockedError) -> ([(Reply, Int)], UInt64) {
         enum Outcome { case done(Reply, Int), failed(UnlockedError), died }
         let width = job.kernel.inputType.byteWidth
         let outputWidth = job.kernel.outputType?.byteWidth
@@ -338,6 +344,7 @@ package final class ProcessEngine: Engine {
             results.deinitialize(count: workers.count)
             results.deallocate()
         }
+        let threadsStart = monotonicNanoseconds()
         for (worker, message) in zip(workers, messages) {
             let owned = plan.ownedChunks(worker: worker.index)
             let conversation: @Sendable () -> Void = {
@@ -367,6 +374,7 @@ package final class ProcessEngine: Engine {
                 throw fail(error)
             }
         }
+        let threadStartNanoseconds = monotonicNanoseconds() - threadsStart
         threads.forEach(joinThread)
         var replies: [(Reply, Int)] = []
         for worker in workers {
@@ -376,7 +384,7 @@ package final class ProcessEngine: Engine {
             case .died: throw fail(died(worker, while: "running a job"))
             }
         }
-        return replies
+        return (replies, threadStartNanoseconds)
     }
 }
 #endif

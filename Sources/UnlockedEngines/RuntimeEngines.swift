@@ -92,7 +92,15 @@ package final class RuntimeEngine: Engine {
             startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: executor.bindings)
         } else {
             executor = nil
-            startup = EngineStartup(nanoseconds: 0, bindings: [])
+            // GCD starts its threads from the thread that first needs them,
+            // and they inherit that thread's affinity for life: asked from a
+            // caller another engine pinned, every one would share its CPU. Its
+            // idle threads are reused, so ask from an unpinned thread first.
+            let workers = workerCount
+            joinThread(try startThread(name: "ukw-gcd-start") {
+                DispatchQueue.concurrentPerform(iterations: workers) { _ in }
+            })
+            startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: [])
         }
     }
 

@@ -42,6 +42,8 @@ package final class SequentialEngine: Engine {
         caller.restore()
     }
 
+    package func releaseCallingThread() { caller.restore() }
+
     private func bindCaller() throws(UnlockedError) {
         try caller.bind(plan)
         if startup.bindings.isEmpty, let observation = caller.observation { startup.bindings = [observation] }

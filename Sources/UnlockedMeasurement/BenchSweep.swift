@@ -1,7 +1,11 @@
+#if os(Linux)
+import Glibc
+#endif
 import UnlockedCore
 import UnlockedEngines
 import UnlockedKernels
 import UnlockedTopology
+
 /// How many timed repetitions each cell gets.
 public enum RepetitionPolicy: Sendable, Equatable {
     /// Exactly this many.
@@ -10,6 +14,75 @@ public enum RepetitionPolicy: Sendable, Equatable {
     /// `minimumReps` and at most `maximumReps` (so a 40 µs cell stops at the cap
     /// instead of running 25,000 times for one second).
     case minTime(seconds: Double, minimumReps: Int = 5, maximumReps: Int = 1000)
+    /// Until the cell's median is known precisely enough, or the sweep's time
+    /// budget is spent (see `PrecisionTarget`).
+    case precision(PrecisionTarget)
+}
+
+/// Repeat each cell until the 95% confidence interval of its median lies
+/// within ±`relativeHalfWidth` of it, after at least `minimumReps` timed
+/// repetitions and `minimumSeconds` of them; stop every cell once the sweep
+/// has run `budgetSeconds`. Groups of cells (one input each) share the
+/// budget by the bytes they read, each at least a fifth of what is left
+/// when it starts; time a group does not use goes to the next. Every cell
+/// gets one timed repetition, however late.
+public struct PrecisionTarget: Sendable, Equatable {
+    /// 0.03 asks for ±3%.
+    public var relativeHalfWidth: Double
+    /// The interval of the median needs 6 samples at 95%.
+    public var minimumReps: Int
+    public var minimumSeconds: Double
+    /// The whole sweep's wall time, data generation and engine start-up included.
+    public var budgetSeconds: Double
+
+    public init(relativeHalfWidth: Double = 0.03, minimumReps: Int = 6, minimumSeconds: Double = 0, budgetSeconds: Double = 30) {
+        self.relativeHalfWidth = relativeHalfWidth
+        self.minimumReps = minimumReps
+        self.minimumSeconds = minimumSeconds
+        self.budgetSeconds = budgetSeconds
+    }
+}
+
+/// What one visit to a cell measures, besides its timed sample.
+///
+/// Jobs shorter than `batchNanoseconds` are timed in batches of back-to-back
+/// jobs lasting about that long, so the workers stay awake between jobs as
+/// they do in a loop calling the engine (OpenMP's EPCC benchmarks time
+/// batches the same way): the steady state. Such a visit first idles
+/// `idleNanoseconds`, long enough for every engine's workers to stop spinning
+/// and park (and for the previous cell's to), then times one job alone: the
+/// wake-up, a job arriving at parked workers. Longer jobs are timed one per
+/// visit, where waking costs under a percent.
+///
+/// Start-up gets samples too, `startupSamples` per cell: the creation of the
+/// cell's engine, then one fresh engine like it (created and closed) in each
+/// visit until there are that many.
+public struct VisitPolicy: Sendable, Equatable {
+    /// 0: one job per sample.
+    public var batchNanoseconds: Double
+    /// 0: no wake-up samples.
+    public var idleNanoseconds: Double
+    public var startupSamples: Int
+    /// The most jobs one batch runs, however short they are.
+    public static let maximumBatch = 10_000
+
+    public init(batchNanoseconds: Double, idleNanoseconds: Double, startupSamples: Int) {
+        self.batchNanoseconds = batchNanoseconds
+        self.idleNanoseconds = idleNanoseconds
+        self.startupSamples = startupSamples
+    }
+
+    /// Batches of 1 ms after 1 ms idle (20× the lock-free pool's 50 µs of
+    /// spinning), five start-up samples per cell.
+    public static let steadyAndWake = VisitPolicy(batchNanoseconds: 1e6, idleNanoseconds: 1e6, startupSamples: 5)
+    /// One job per sample, nothing else.
+    public static let single = VisitPolicy(batchNanoseconds: 0, idleNanoseconds: 0, startupSamples: 0)
+
+    /// Jobs per sample for a cell whose job took `nanoseconds`.
+    public func jobsPerSample(jobNanoseconds nanoseconds: Double) -> Int {
+        guard batchNanoseconds > 0, nanoseconds < batchNanoseconds else { return 1 }
+        return Swift.min(Self.maximumBatch, Int((batchNanoseconds / Swift.max(nanoseconds, 1)).rounded(.up)))
+    }
 }
 
 /// Everything a sweep measures: the cells and how to repeat them.
@@ -17,16 +90,26 @@ public struct SweepPlan: Sendable {
     public var cells: [BenchCell]
     public var warmup: Int
     public var repetitions: RepetitionPolicy
+    public var visits: VisitPolicy
     public var seed: UInt64
     /// The centre `c` as typed, parsed per element type.
     public var center: String
 
-    public init(cells: [BenchCell], warmup: Int, repetitions: RepetitionPolicy, seed: UInt64, center: String) {
+    public init(cells: [BenchCell], warmup: Int, repetitions: RepetitionPolicy, visits: VisitPolicy = .steadyAndWake,
+                seed: UInt64, center: String) {
         self.cells = cells
         self.warmup = warmup
         self.repetitions = repetitions
+        self.visits = visits
         self.seed = seed
         self.center = center
+    }
+
+    /// The half-width of the median's 95% interval the report holds each cell
+    /// to: the target when repeating for precision, else ±3%.
+    public var precisionTarget: Double {
+        if case .precision(let target) = repetitions { return target.relativeHalfWidth }
+        return 0.03
     }
 
     /// Every combination, in the order the options list them, each once.
@@ -69,13 +152,30 @@ public struct CellResult: Sendable {
     public var status: Status
     /// Bytes one repetition moves through memory: input read plus output written.
     public var bytesPerRep: Int
-    /// Timed repetitions, in the order they ran (warm-up excluded).
+    /// Timed samples, in the order they ran (warm-up excluded); each is one
+    /// job, or the per-job mean of `jobsPerSample` jobs run back to back.
     public var samples: [CellSample]
-    public var startupNanoseconds: Double?
+    public var jobsPerSample = 1
+    /// Wall time of single jobs that found the workers parked (see
+    /// `VisitPolicy`), one per visit; empty when the cell was not batched.
+    public var wakeNanoseconds: [Double] = []
+    /// Creation time of the cell's engine and of fresh engines like it.
+    public var startupSamples: [Double] = []
     public var placement: String?
+
+    public init(cell: BenchCell, status: Status, bytesPerRep: Int, samples: [CellSample]) {
+        self.cell = cell
+        self.status = status
+        self.bytesPerRep = bytesPerRep
+        self.samples = samples
+    }
 
     public var wallNanoseconds: [Double] { samples.map(\.wallNanoseconds) }
     public var statistics: SampleStatistics? { status == .ok ? SampleStatistics(wallNanoseconds) : nil }
+    public var wakeStatistics: SampleStatistics? { status == .ok ? SampleStatistics(wakeNanoseconds) : nil }
+    public var startupStatistics: SampleStatistics? { SampleStatistics(startupSamples) }
+    /// The median creation time, nil when the engine starts nothing.
+    public var startupNanoseconds: Double? { startupStatistics?.median }
     /// The result of the first repetition (all must agree, see `BenchSweep`).
     public var value: KernelValue? { samples.first?.value }
 
@@ -95,11 +195,23 @@ public struct CellResult: Sendable {
     }
 }
 
-/// Progress of a sweep in repetitions: `done` of an estimated `planned`.
+/// Progress of a sweep: repetitions `done` of an estimated `planned`, and
+/// when it repeats for precision, cells done and the time budget.
 public struct SweepProgress: Sendable, Equatable {
     public var done: Int
     public var planned: Int
-    public var fraction: Double { planned > 0 ? min(1, Double(done) / Double(planned)) : 0 }
+    /// Cells that left the rotation (precise, failed or at their limit), of all.
+    public var cellsDone = 0
+    public var cells = 0
+    public var elapsedSeconds = 0.0
+    /// Nil unless a time budget bounds the sweep.
+    public var budgetSeconds: Double?
+
+    public var fraction: Double {
+        let reps = planned > 0 ? min(1, Double(done) / Double(planned)) : 0
+        guard let budgetSeconds, budgetSeconds > 0 else { return reps }
+        return min(1, max(elapsedSeconds / budgetSeconds, cells > 0 ? Double(cellsDone) / Double(cells) : 0))
+    }
 
     public init(done: Int, planned: Int) {
         self.done = done
@@ -110,7 +222,7 @@ public struct SweepProgress: Sendable, Equatable {
 /// Runs a plan and collects per-cell results.
 ///
 /// Cells over the same data (element type, size and memory policy) are prepared together and
-/// their repetitions interleaved round-robin — one repetition of each cell per
+/// their repetitions interleaved round-robin — one visit to each cell per
 /// round — so drift (frequency, a neighbour's load, thermal) hits every cell
 /// compared at that size alike. Groups of different sizes run one after the
 /// other, so only one input array lives at a time; the runner fills it
@@ -118,7 +230,11 @@ public struct SweepProgress: Sendable, Equatable {
 /// prepare or to run is recorded with its reason and leaves the rotation; the
 /// others carry on. Repetitions whose value differs from the first fail the cell.
 ///
-/// Runs on the calling thread; `progress` is called on it after each repetition.
+/// What a visit measures follows `SweepPlan.visits`; after each visit (and
+/// each preparation) the cell hands the calling thread back, so no cell runs
+/// on a thread another cell's engine left pinned.
+///
+/// Runs on the calling thread; `progress` is called on it after each visit.
 public struct BenchSweep {
     public var plan: SweepPlan
     public var catalog: KernelCatalog
@@ -140,6 +256,17 @@ public struct BenchSweep {
             try validateRepetitions(warmup: plan.warmup, reps: nil)
             guard seconds > 0, seconds <= 3_600 else { throw .usage("--min-time \(seconds): must be a number of seconds in (0, 3600]") }
             precondition(minimum >= 1 && maximum >= minimum, "repetition bounds")
+        case .precision(let target):
+            guard target.minimumSeconds >= 0, target.minimumSeconds.isFinite else {
+                throw .usage("--min-time \(target.minimumSeconds): must be a number of seconds ≥ 0")
+            }
+            guard target.budgetSeconds > 0, target.budgetSeconds.isFinite else {
+                throw .usage("--max-time \(target.budgetSeconds): must be a positive number of seconds")
+            }
+            guard target.minimumSeconds <= target.budgetSeconds else {
+                throw .usage("--min-time \(target.minimumSeconds) exceeds --max-time \(target.budgetSeconds): the budget must allow the minimum")
+            }
+            precondition(target.relativeHalfWidth > 0 && target.minimumReps >= 1, "precision target")
         }
         for dtype in Set(plan.cells.map(\.dtype)) { _ = try dtype.parseCenter(plan.center) }
     }
@@ -158,13 +285,26 @@ public struct BenchSweep {
             }
         }
         var tracker = ProgressTracker(plan: plan, progress: progress)
-        for group in groups {
-            for result in try runGroup(group, tracker: &tracker) { results[result.cell] = result }
+        let budgetEnd: UInt64? = if case .precision(let target) = plan.repetitions {
+            tracker.start + UInt64(target.budgetSeconds * 1e9)
+        } else { nil }
+        // Groups share the budget by the bytes their rounds read (a round of
+        // a 1 GiB group takes seconds, one of 100,000 elements milliseconds),
+        // each at least a fifth of what is left when it starts.
+        let bytes = groups.map { group in Double(group.count * group[0].size * group[0].dtype.byteWidth) }
+        for (index, group) in groups.enumerated() {
+            let deadline = budgetEnd.map { end in
+                let now = monotonicNanoseconds()
+                guard end > now else { return now }
+                let share = index == groups.count - 1 ? 1 : max(bytes[index] / bytes[index...].reduce(0, +), 0.2)
+                return now + UInt64(Double(end - now) * min(share, 1))
+            }
+            for result in try runGroup(group, deadline: deadline, tracker: &tracker) { results[result.cell] = result }
         }
         return plan.cells.map { results[$0]! }
     }
 
-    private func runGroup(_ group: [BenchCell], tracker: inout ProgressTracker) throws(UnlockedError) -> [CellResult] {
+    private func runGroup(_ group: [BenchCell], deadline: UInt64?, tracker: inout ProgressTracker) throws(UnlockedError) -> [CellResult] {
         let dtype = group[0].dtype, count = group[0].size
         var results = group.map { CellResult(cell: $0, status: .ok, bytesPerRep: count * dtype.byteWidth, samples: []) }
         // Resolve kernels first: a group of failing cells allocates nothing.
@@ -206,8 +346,8 @@ public struct BenchSweep {
                 }
                 let data = CellData(input: input, output: output, count: count, params: params)
                 let cell = try runner.prepare(group[index], kernel: kernel, data: data)
-                results[index].startupNanoseconds = cell.startupNanoseconds
-                results[index].placement = cell.placement
+                cell.handBack()
+                if let startup = cell.startupNanoseconds { results[index].startupSamples.append(startup) }
                 prepared.append(cell)
             } catch {
                 results[index].status = .failed(error.message)
@@ -217,28 +357,48 @@ public struct BenchSweep {
         }
 
         // Round-robin: warm-up rounds, then timed rounds until every cell is done.
+        var jobsPerSample = [Int?](repeating: nil, count: group.count)
         var timedNanoseconds = [Double](repeating: 0, count: group.count)
         var round = 0
         while prepared.contains(where: { $0 != nil }) {
             for index in visitOrder(count: prepared.count, round: round) {
                 guard let cell = prepared[index] else { continue }
+                // Past the deadline a cell keeps what it measured; one without
+                // a timed repetition yet still gets one.
+                if let deadline, monotonicNanoseconds() >= deadline, !results[index].samples.isEmpty {
+                    results[index].placement = cell.placement
+                    prepared[index] = nil
+                    tracker.finish(cell: index, of: group)
+                    continue
+                }
                 do throws(UnlockedError) {
-                    let sample = try cell.runOnce()
-                    if round >= plan.warmup {
-                        if let first = results[index].samples.first?.value, first != sample.value {
-                            throw .internal("repetition \(results[index].samples.count + 1) gave \(sample.value), the first gave \(first)")
+                    defer { cell.handBack() }
+                    if jobsPerSample[index] == nil || round < plan.warmup {
+                        // Warm-up, and the job time that sizes the batches: the
+                        // fastest of three when jobs are short (a first job can be slow).
+                        var probe = try cell.runOnce().wallNanoseconds
+                        if probe < 10 * plan.visits.batchNanoseconds {
+                            for _ in 0..<2 { probe = min(probe, try cell.runOnce().wallNanoseconds) }
                         }
-                        results[index].samples.append(sample)
-                        timedNanoseconds[index] += sample.wallNanoseconds
+                        jobsPerSample[index] = plan.visits.jobsPerSample(jobNanoseconds: probe)
+                        results[index].jobsPerSample = jobsPerSample[index]!
+                        if round < plan.warmup {
+                            tracker.advance(cell: index, of: group, samples: [])
+                            continue
+                        }
                     }
+                    try visit(cell, index: index, jobs: jobsPerSample[index]!, results: &results)
+                    timedNanoseconds[index] += results[index].samples.last!.wallNanoseconds * Double(jobsPerSample[index]!)
                     tracker.advance(cell: index, of: group, samples: results[index].samples)
-                    if isComplete(reps: results[index].samples.count, timedNanoseconds: timedNanoseconds[index]) {
+                    if isComplete(results[index], timedNanoseconds: timedNanoseconds[index]) {
+                        results[index].placement = cell.placement
                         prepared[index] = nil
                         tracker.finish(cell: index, of: group)
                     }
                 } catch {
                     results[index].status = .failed(error.message)
                     results[index].samples = []
+                    results[index].wakeNanoseconds = []
                     prepared[index] = nil
                     tracker.finish(cell: index, of: group)
                 }
@@ -248,22 +408,54 @@ public struct BenchSweep {
         return results
     }
 
-    private func isComplete(reps: Int, timedNanoseconds: Double) -> Bool {
+    /// One timed visit: a start-up sample while the cell has too few; for
+    /// batched cells an idle pause and a wake-up job; then the timed sample.
+    private func visit(_ cell: any PreparedCell, index: Int, jobs: Int, results: inout [CellResult]) throws(UnlockedError) {
+        if results[index].startupSamples.count < plan.visits.startupSamples, let startup = try cell.sampleStartup() {
+            results[index].startupSamples.append(startup)
+        }
+        func checked(_ sample: CellSample) throws(UnlockedError) -> CellSample {
+            if let first = results[index].samples.first?.value, first != sample.value {
+                throw .internal("repetition \(results[index].samples.count + 1) gave \(sample.value), the first gave \(first)")
+            }
+            return sample
+        }
+        if jobs > 1 && plan.visits.idleNanoseconds > 0 {
+            sleepNanoseconds(plan.visits.idleNanoseconds)
+            results[index].wakeNanoseconds.append(try checked(try cell.runOnce()).wallNanoseconds)
+        }
+        results[index].samples.append(try checked(jobs > 1 ? try cell.runBatch(jobs: jobs) : try cell.runOnce()))
+    }
+
+    private func isComplete(_ result: CellResult, timedNanoseconds: Double) -> Bool {
+        let reps = result.samples.count
         switch plan.repetitions {
-        case .count(let target): reps >= target
+        case .count(let target): return reps >= target
         case .minTime(let seconds, let minimum, let maximum):
-            reps >= maximum || (reps >= minimum && timedNanoseconds >= seconds * 1e9)
+            return reps >= maximum || (reps >= minimum && timedNanoseconds >= seconds * 1e9)
+        case .precision(let target):
+            guard reps >= target.minimumReps, timedNanoseconds >= target.minimumSeconds * 1e9 else { return false }
+            return result.statistics?.isPrecise(within: target.relativeHalfWidth) ?? false
         }
     }
+}
+
+/// Sleeps at least `nanoseconds`, resuming after signals.
+private func sleepNanoseconds(_ nanoseconds: Double) {
+    var request = timespec(tv_sec: Int(nanoseconds / 1e9), tv_nsec: Int(nanoseconds.truncatingRemainder(dividingBy: 1e9)))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
 }
 
 /// Counts repetitions done against an estimate that improves as samples arrive.
 package struct ProgressTracker {
     package let plan: SweepPlan
     package let progress: (SweepProgress) -> Void
+    package let start = monotonicNanoseconds()
     /// Planned and done repetitions per cell key.
     package var planned: [BenchCell: Int] = [:]
     package var done: [BenchCell: Int] = [:]
+    package var finished = Set<BenchCell>()
 
     package init(plan: SweepPlan, progress: @escaping (SweepProgress) -> Void) {
         self.plan = plan
@@ -275,6 +467,7 @@ package struct ProgressTracker {
         switch plan.repetitions {
         case .count(let reps): reps
         case .minTime(_, let minimum, _): minimum
+        case .precision(let target): target.minimumReps
         }
     }
 
@@ -285,6 +478,7 @@ package struct ProgressTracker {
             let estimate = Int((seconds * 1e9 / max(last.wallNanoseconds, 1)).rounded(.up))
             planned[cell] = plan.warmup + Swift.min(maximum, Swift.max(minimum, estimate))
         }
+        if case .precision = plan.repetitions { planned[cell] = Swift.max(planned[cell] ?? 0, done[cell]! + 1) }
         report()
     }
 
@@ -292,11 +486,17 @@ package struct ProgressTracker {
     package mutating func finish(cell index: Int, of group: [BenchCell]) {
         let cell = group[index]
         planned[cell] = done[cell, default: 0]
+        finished.insert(cell)
         report()
     }
 
     package func report() {
-        progress(SweepProgress(done: done.values.reduce(0, +), planned: planned.values.reduce(0, +)))
+        var update = SweepProgress(done: done.values.reduce(0, +), planned: planned.values.reduce(0, +))
+        update.cellsDone = finished.count
+        update.cells = plan.cells.count
+        update.elapsedSeconds = Double(monotonicNanoseconds() - start) * 1e-9
+        if case .precision(let target) = plan.repetitions { update.budgetSeconds = target.budgetSeconds }
+        progress(update)
     }
 }
 

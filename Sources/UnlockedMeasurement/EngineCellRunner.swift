@@ -59,16 +59,27 @@ public struct EngineCellRunner: CellRunner {
 
     public func prepare(_ cell: BenchCell, kernel: Kernel, data: CellData) throws(UnlockedError) -> any PreparedCell {
         let (configuration, placement) = try configuration(engine: cell.engine, workers: cell.workers, pin: cell.pin, mem: cell.mem)
-        let start = monotonicNanoseconds()
-        let engine = try makeEngine(configuration)
-        let startup = Double(monotonicNanoseconds() - start)
-        return try EnginePreparedCell(engine: engine, kernel: kernel, data: data, startup: startup, placement: placement)
+        let (engine, startup) = try makeEngineTimed(configuration)
+        return try EnginePreparedCell(engine: engine, configuration: configuration, kernel: kernel, data: data,
+                                      startup: startup, placement: placement)
     }
+}
+
+/// Creates the engine `configuration` names and times it: from the call
+/// until its workers are started, bound and ready for the first job (`auto`'s
+/// calibration included). The one definition of start-up that `run`, `bench`
+/// and `unlocked` report, each as the median of several fresh engines.
+@available(*, noasync, message: "blocks until the workers are ready")
+public func makeEngineTimed(_ configuration: EngineConfiguration) throws(UnlockedError) -> (any Engine, Double) {
+    let start = monotonicNanoseconds()
+    let engine = try makeEngine(configuration)
+    return (engine, Double(monotonicNanoseconds() - start))
 }
 
 /// One cell's engine, alive while the sweep repeats it; closed on release.
 package final class EnginePreparedCell: PreparedCell {
     package let engine: any Engine
+    package let configuration: EngineConfiguration
     package let kernel: Kernel
     package let data: CellData
     package let job: EngineJob
@@ -76,12 +87,14 @@ package final class EnginePreparedCell: PreparedCell {
     /// results are copied back after each timed run.
     package let outputCopy: (from: JobBuffer, to: JobBuffer)?
     package let startupNanoseconds: Double?
-    package let placement: String
+    package let resolved: ResolvedPlacement
     /// What the engine reported for the last repetition.
     package private(set) var lastStatistics: EngineStatistics?
 
-    package init(engine: any Engine, kernel: Kernel, data: CellData, startup: Double, placement: ResolvedPlacement) throws(UnlockedError) {
+    package init(engine: any Engine, configuration: EngineConfiguration, kernel: Kernel, data: CellData, startup: Double,
+                 placement: ResolvedPlacement) throws(UnlockedError) {
         self.engine = engine
+        self.configuration = configuration
         self.kernel = kernel
         self.data = data
         startupNanoseconds = startup
@@ -102,17 +115,33 @@ package final class EnginePreparedCell: PreparedCell {
         }
         self.outputCopy = outputCopy
         job = EngineJob(kernel: kernel, input: input, output: output, count: data.count, params: data.params)
-        let observed = engine.startup.bindings.map { "w\($0.worker)→cpu \($0.observedCPU)" }
-        self.placement = "\(placement.plan.policy), mem \(placement.memory)"
-            + (observed.isEmpty ? " (threads not ours: unbound)" : ": " + observed.joined(separator: " "))
+        resolved = placement
     }
 
     deinit { engine.close() }
 
+    /// The policy, then what the engine did: where each worker ran, which
+    /// threads are not bound, and what it starts per job.
+    package var placement: String {
+        "\(resolved.plan.policy), mem \(resolved.memory): "
+            + engine.placementWords(workers: configuration.workers, bindings: engine.startup.bindings)
+    }
+
     package func runOnce() throws(UnlockedError) -> CellSample {
+        try runBatch(jobs: 1)
+    }
+
+    package func runBatch(jobs: Int) throws(UnlockedError) -> CellSample {
+        precondition(jobs >= 1, "a batch of no jobs")
+        var threadStartup: UInt64 = 0
         let start = monotonicNanoseconds()
-        let result = try engine.run(job)
-        let wall = Double(monotonicNanoseconds() - start)
+        var result = try engine.run(job)
+        threadStartup += result.statistics.startupNanoseconds
+        for _ in 1..<jobs {
+            result = try engine.run(job)
+            threadStartup += result.statistics.startupNanoseconds
+        }
+        let wall = Double(monotonicNanoseconds() - start) / Double(jobs)
         if let (from, to) = outputCopy, let type = kernel.outputType {
             to.base.copyMemory(from: from.base, byteCount: data.count * type.byteWidth)
         }
@@ -120,9 +149,43 @@ package final class EnginePreparedCell: PreparedCell {
         lastStatistics = statistics
         let value = kernel.result(acc: result.acc, output: data.output?.base, count: data.count)
         return CellSample(wallNanoseconds: wall,
-                          startupNanoseconds: statistics.startupNanoseconds > 0 ? Double(statistics.startupNanoseconds) : nil,
+                          startupNanoseconds: threadStartup > 0 ? Double(threadStartup) / Double(jobs) : nil,
                           bytesExchanged: statistics.bytesCopied > 0 ? statistics.bytesCopied : nil,
                           value: value)
+    }
+
+    package func sampleStartup() throws(UnlockedError) -> Double? {
+        let (fresh, nanoseconds) = try makeEngineTimed(configuration)
+        fresh.close()
+        return nanoseconds
+    }
+
+    package func handBack() { engine.releaseCallingThread() }
+}
+
+extension Engine {
+    /// Where the threads doing the work run, in words: the observed CPU of
+    /// each bound worker (the caller's among them when it computes as worker
+    /// 0), or that the threads are not bound, and what each job starts.
+    package func placementWords(workers: Int, bindings: [BindingObservation]) -> String {
+        let observed = bindings.map { "w\($0.worker)→cpu \($0.observedCPU)" + ($0.bound ? "" : " (not bound)") }.joined(separator: " ")
+        switch kind {
+        case .sequential:
+            return bindings.isEmpty ? "calling thread, not bound" : "calling thread pinned, \(observed)"
+        case .spawn:
+            return "\(workerCount) threads per job, bound round-robin to the plan's \(workers) CPUs"
+        case .lockfreePool, .gil, .lockedPool, .auto:
+            let caller = kind == .lockedPool ? "" : " (w0 is the calling thread)"
+            return observed.isEmpty ? "workers not bound" : observed + caller
+        case .tasks:
+            return "task executor threads " + (observed.isEmpty ? "not bound" : observed)
+        case .gcd:
+            return "\(workers) GCD threads (the caller among them), not bound: all allowed CPUs"
+        case .processesShm:
+            return "worker processes " + observed
+        case .processesPipe:
+            return "worker processes " + observed + "; per job a conversation thread per worker, not bound"
+        }
     }
 }
 #endif

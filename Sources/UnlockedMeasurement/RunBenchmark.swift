@@ -80,12 +80,18 @@ public struct RunReport: Sendable {
 /// statistics of the last timed repetition.
 public struct EngineRun: Sendable {
     public let configuration: EngineConfiguration
+    /// The engine's own account of its start-up: where each worker ran.
     public let startup: EngineStartup
     public let statistics: EngineStatistics
+    /// Creation times of fresh engines (`makeEngineTimed`), the run's own last.
+    public let startupSamplesNanoseconds: [Double]
+
+    public var startupStatistics: SampleStatistics? { SampleStatistics(startupSamplesNanoseconds) }
 }
 
 /// Runs `spec` through the engine `configuration` describes, placed as
-/// `placement` asks: the engine is started (start-up timed separately), the
+/// `placement` asks: the engine is started `startupSamples` times, each timed
+/// and all but the last closed (start-up is their median, as in `bench`), the
 /// data buffers get huge pages and the memory policy before any page is
 /// touched, generated input is filled (by the workers, each its own chunks,
 /// unless memory placement is `none`) and its pages located, then each
@@ -93,15 +99,23 @@ public struct EngineRun: Sendable {
 /// A file's map output appears, complete, only when every repetition succeeded.
 @available(*, noasync, message: "blocks until the run finishes")
 public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfiguration,
-                         placement: ResolvedPlacement) throws(UnlockedError) -> RunReport {
+                         placement: ResolvedPlacement, startupSamples: Int = 5) throws(UnlockedError) -> RunReport {
     try validateRepetitions(warmup: spec.warmup, reps: spec.reps)
+    precondition(startupSamples >= 1, "start-up needs a sample")
     let outputFile = try spec.files?.output.map { path throws(UnlockedError) in
         guard let type = spec.kernel.outputType else {
             throw .usage("--output \(path): kernel \(spec.kernel.name) is a reduction and writes no array (use a map kernel such as absdist.map)")
         }
         return try NpyOutputFile(path: path, type: type, shape: spec.files!.input.shape)
     }
-    let engine = try makeEngine(configuration)
+    var startups: [Double] = []
+    for _ in 1..<startupSamples {
+        let (engine, nanoseconds) = try makeEngineTimed(configuration)
+        engine.close()
+        startups.append(nanoseconds)
+    }
+    let (engine, nanoseconds) = try makeEngineTimed(configuration)
+    startups.append(nanoseconds)
     defer { engine.close() }
     let width = spec.dtype.byteWidth
     let input: JobBuffer = if let file = spec.files?.input {
@@ -132,7 +146,7 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
         }
     }
     let pages = input.pageLocations()
-    let cell = try EnginePreparedCell(engine: engine, kernel: spec.kernel,
+    let cell = try EnginePreparedCell(engine: engine, configuration: configuration, kernel: spec.kernel,
                                       data: CellData(input: input, output: output, count: spec.count, params: spec.params),
                                       startup: Double(engine.startup.nanoseconds), placement: placement)
     var samples: [Double] = []
@@ -145,7 +159,8 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
     guard let last, let statistics = cell.lastStatistics else { throw .internal("no repetition ran") }
     try outputFile?.commit()
     return RunReport(spec: spec, isa: .selected, value: last.value, samplesNanoseconds: samples, summary: SampleStatistics(samples)!,
-                     engine: EngineRun(configuration: configuration, startup: engine.startup, statistics: statistics),
+                     engine: EngineRun(configuration: configuration, startup: engine.startup, statistics: statistics,
+                                       startupSamplesNanoseconds: startups),
                      memory: memory, pages: pages, placementContext: placement.context, plan: placement.plan)
 }
 

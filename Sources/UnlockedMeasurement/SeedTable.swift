@@ -8,19 +8,30 @@ public struct EngineProfile: Sendable, Equatable {
     public var execution: String
     /// How data reaches the workers.
     public var exchange: String
+    /// Whether workers outlive a job and wait for the next (pools, runtimes,
+    /// worker processes): their first job after a pause pays a wake-up.
+    public var persistentWorkers: Bool
+
+    public init(name: String, model: String, execution: String, exchange: String, persistentWorkers: Bool) {
+        self.name = name
+        self.model = model
+        self.execution = execution
+        self.exchange = exchange
+        self.persistentWorkers = persistentWorkers
+    }
 
     /// The engines of the engines issue, in the order the table lists them.
     public static let all: [EngineProfile] = [
-        .init(name: "sequential", model: "plain loop", execution: "sequential", exchange: "none"),
-        .init(name: "spawn", model: "thread per block", execution: "parallel", exchange: "shared memory"),
-        .init(name: "gil", model: "threads + global lock", execution: "concurrent", exchange: "shared memory"),
-        .init(name: "locked-pool", model: "pool, mutex queue", execution: "parallel", exchange: "shared memory"),
-        .init(name: "lockfree-pool", model: "pool, atomics", execution: "parallel", exchange: "shared memory"),
-        .init(name: "tasks", model: "coroutines (task group)", execution: "parallel", exchange: "shared memory"),
-        .init(name: "gcd", model: "GCD concurrentPerform", execution: "parallel", exchange: "shared memory"),
-        .init(name: "processes-shm", model: "processes", execution: "parallel", exchange: "shared memory (memfd)"),
-        .init(name: "processes-pipe", model: "processes", execution: "parallel", exchange: "pipe, serialized"),
-        .init(name: "auto", model: "sequential or lock-free pool", execution: "parallel", exchange: "shared memory"),
+        .init(name: "sequential", model: "plain loop", execution: "sequential", exchange: "none", persistentWorkers: false),
+        .init(name: "spawn", model: "thread per block", execution: "parallel", exchange: "shared memory", persistentWorkers: false),
+        .init(name: "gil", model: "threads + global lock", execution: "concurrent", exchange: "shared memory", persistentWorkers: true),
+        .init(name: "locked-pool", model: "pool, mutex queue", execution: "parallel", exchange: "shared memory", persistentWorkers: true),
+        .init(name: "lockfree-pool", model: "pool, atomics", execution: "parallel", exchange: "shared memory", persistentWorkers: true),
+        .init(name: "tasks", model: "coroutines, task group", execution: "parallel", exchange: "shared memory", persistentWorkers: true),
+        .init(name: "gcd", model: "GCD concurrentPerform", execution: "parallel", exchange: "shared memory", persistentWorkers: true),
+        .init(name: "processes-shm", model: "processes", execution: "parallel", exchange: "shared memfd", persistentWorkers: true),
+        .init(name: "processes-pipe", model: "processes", execution: "parallel", exchange: "pipe, copied", persistentWorkers: true),
+        .init(name: "auto", model: "loop or lock-free pool", execution: "parallel", exchange: "shared memory", persistentWorkers: true),
     ]
 
     public static func named(_ name: String) -> EngineProfile? { all.first { $0.name == name } }
@@ -93,46 +104,48 @@ public struct SeedTablePlan: Sendable {
         let all = [workload.smallSize, workload.largeSize].flatMap { size in names.map { cell($0, size: size) } } + ceilingCells
         return all.filter { seen.insert($0).inserted }
     }
+
+    /// How the table is measured: one warm-up round, then every cell until
+    /// its median is within `target` or the budget is spent; small jobs in
+    /// batches (steady state) with a wake-up job after idling.
+    public func sweepPlan(_ target: PrecisionTarget) -> SweepPlan {
+        SweepPlan(cells: cells, warmup: 1, repetitions: .precision(target), visits: .steadyAndWake,
+                  seed: workload.seed, center: workload.center)
+    }
 }
 
-/// One row of the measured seed table.
+/// One row of the measured seed table: numbers only (the words are the
+/// report's).
 public struct SeedTableRow: Sendable {
     public var profile: EngineProfile
     public var workers: Int
-    /// Failure reasons of this engine's cells, empty when both ran.
+    /// Failure reasons of this engine's cells, nil when both ran.
     public var failure: String?
-    public var startupNanoseconds: Double?
+    /// Creating the engine (workers started and ready), over fresh engines.
+    public var startup: SampleStatistics?
+    /// Threads started inside each job (`spawn`'s blocks, `processes-pipe`'s
+    /// conversation threads), median per job; nil when a job starts none.
+    public var jobStartupNanoseconds: Double?
+    /// Bytes copied between processes per job at the large size (0: none).
     public var bytesExchanged: Double?
-    public var smallNanoseconds: Double?
-    public var largeNanoseconds: Double?
+    /// The small size, jobs back to back (steady state).
+    public var small: SampleStatistics?
+    /// The small size, one job arriving at parked workers.
+    public var smallWake: SampleStatistics?
+    public var large: SampleStatistics?
+    /// Speedups over `sequential`: steady state at the small size.
     public var smallSpeedup: Double?
     public var largeSpeedup: Double?
-    public var noisy: Bool
     /// Throughput at the large size over `stream.sum`'s with the same workers.
     public var ceilingFraction: Double?
+    /// Whether each size's median reached the precision target.
+    public var smallPrecise: Bool
+    public var largePrecise: Bool
 
     /// Parallel efficiency at the large size: speedup per worker.
     public var efficiency: Double? { largeSpeedup.map { $0 / Double(workers) } }
-
-    /// One line a user can act on, from the measured figures only.
-    public var verdict: String {
-        if let failure { return "could not run: \(failure)" }
-        if profile.name == "sequential" { return "the baseline: one core, no start-up, no exchange" }
-        var parts: [String] = []
-        if let small = smallSpeedup {
-            parts.append(small < 0.95 ? String(format: "%.1f× slower than a plain loop on small data", 1 / small)
-                         : small > 1.05 ? String(format: "%.1f× faster on small data", small) : "as fast as a plain loop on small data")
-        }
-        if let fraction = ceilingFraction, fraction >= 0.9 {
-            parts.append(String(format: "reaches %.0f%% of memory bandwidth on large data", fraction * 100))
-        } else if let efficiency, workers > 1 {
-            parts.append(efficiency >= 0.8 ? String(format: "scales (%.0f%% efficiency)", efficiency * 100)
-                         : efficiency < 1.2 / Double(workers) ? "does not scale: no faster than one core"
-                         : String(format: "scales poorly (%.0f%% efficiency)", efficiency * 100))
-        }
-        if noisy { parts.append("noisy, rerun to trust") }
-        return parts.joined(separator: "; ")
-    }
+    /// The wake-up job over the steady-state one at the small size.
+    public var wakePenalty: Double? { ratio(smallWake?.median, small?.median) }
 }
 
 /// The seed's table, measured.
@@ -140,34 +153,45 @@ public struct SeedTable: Sendable {
     public var plan: SeedTablePlan
     public var rows: [SeedTableRow]
     public var results: [CellResult]
+    /// The half-width of the 95% interval each median was held to (0.03: ±3%).
+    public var target: Double
 
     /// Builds the rows from a sweep over `plan.cells`.
-    public init(plan: SeedTablePlan, results: [CellResult]) {
+    public init(plan: SeedTablePlan, results: [CellResult], target: Double = 0.03) {
         self.plan = plan
         self.results = results
+        self.target = target
         let byCell = Dictionary(results.map { ($0.cell, $0) }, uniquingKeysWith: { first, _ in first })
         func median(_ cell: BenchCell) -> Double? { byCell[cell]?.statistics?.median }
         let small = plan.workload.smallSize, large = plan.workload.largeSize
         let baseSmall = median(plan.cell("sequential", size: small)), baseLarge = median(plan.cell("sequential", size: large))
         rows = plan.engines.map { engine in
             let workers = plan.workers(of: engine)
-            let cells = [plan.cell(engine, size: small), plan.cell(engine, size: large)].compactMap { byCell[$0] }
+            let smallCell = byCell[plan.cell(engine, size: small)], largeCell = byCell[plan.cell(engine, size: large)]
+            let cells = [smallCell, largeCell].compactMap { $0 }
             let failures = cells.compactMap { if case .failed(let reason) = $0.status { reason } else { nil } }
-            let smallTime = median(plan.cell(engine, size: small)), largeTime = median(plan.cell(engine, size: large))
             let ceiling = byCell[plan.cell(plan.ceilingEngine(workers), kernel: "stream.sum", size: large, workers: workers)]?.bytesPerSecond
-            let throughput = byCell[plan.cell(engine, size: large)]?.bytesPerSecond
-            let startups = cells.compactMap { $0.median(\.startupNanoseconds) ?? $0.startupNanoseconds }
+            let smallStatistics = smallCell?.statistics, largeStatistics = largeCell?.statistics
             return SeedTableRow(
-                profile: EngineProfile.named(engine) ?? EngineProfile(name: engine, model: engine, execution: "?", exchange: "?"),
+                profile: EngineProfile.named(engine)
+                    ?? EngineProfile(name: engine, model: engine, execution: "?", exchange: "?", persistentWorkers: false),
                 workers: workers,
                 failure: failures.first,
-                startupNanoseconds: startups.max() ?? (failures.isEmpty ? 0 : nil),
-                bytesExchanged: cells.compactMap(\.medianBytesExchanged).max() ?? (failures.isEmpty ? 0 : nil),
-                smallNanoseconds: smallTime, largeNanoseconds: largeTime,
-                smallSpeedup: ratio(baseSmall, smallTime), largeSpeedup: ratio(baseLarge, largeTime),
-                noisy: cells.contains { $0.statistics?.isNoisy == true },
-                ceilingFraction: ratio(throughput, ceiling))
+                startup: SampleStatistics(cells.flatMap(\.startupSamples)),
+                jobStartupNanoseconds: smallCell?.median(\.startupNanoseconds) ?? largeCell?.median(\.startupNanoseconds),
+                bytesExchanged: failures.isEmpty ? (largeCell?.medianBytesExchanged ?? 0) : nil,
+                small: smallStatistics, smallWake: smallCell?.wakeStatistics, large: largeStatistics,
+                smallSpeedup: ratio(baseSmall, smallStatistics?.median), largeSpeedup: ratio(baseLarge, largeStatistics?.median),
+                ceilingFraction: ratio(largeCell?.bytesPerSecond, ceiling),
+                smallPrecise: smallStatistics?.isPrecise(within: target) ?? true,
+                largePrecise: largeStatistics?.isPrecise(within: target) ?? true)
         }
+    }
+
+    /// The ceiling's throughput at the large size with `workers` workers, bytes per second.
+    public func ceilingBytesPerSecond(workers: Int) -> Double? {
+        let cell = plan.cell(plan.ceilingEngine(workers), kernel: "stream.sum", size: plan.workload.largeSize, workers: workers)
+        return results.first { $0.cell == cell }?.bytesPerSecond
     }
 }
 

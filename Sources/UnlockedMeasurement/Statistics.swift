@@ -24,6 +24,9 @@ public struct SampleStatistics: Sendable, Equatable {
     public let p95: Double
     /// Median of `|x - median|`, unscaled.
     public let mad: Double
+    /// The 95% confidence interval of the median (see `medianInterval`), nil
+    /// under 6 samples, where none exists.
+    public let medianInterval95: ClosedRange<Double>?
 
     /// A cell whose `MAD/median` exceeds this is flagged noisy: more than half
     /// its repetitions are over 5% away from the median, so differences of a
@@ -42,6 +45,19 @@ public struct SampleStatistics: Sendable, Equatable {
         p95 = quantile(sorted: sorted, 0.95)
         let median = median
         mad = quantile(sorted: sorted.map { abs($0 - median) }.sorted(), 0.5)
+        medianInterval95 = medianInterval(sorted: sorted, confidence: 0.95)
+    }
+
+    /// How far the 95% interval of the median reaches from it, as a fraction
+    /// of the median (the larger side); nil when there is no interval.
+    public var intervalRelativeHalfWidth: Double? {
+        guard let interval = medianInterval95, median > 0 else { return nil }
+        return Swift.max(median - interval.lowerBound, interval.upperBound - median) / median
+    }
+
+    /// Whether the median is known to within `target` (0.03 is ±3%) at 95% confidence.
+    public func isPrecise(within target: Double) -> Bool {
+        intervalRelativeHalfWidth.map { $0 <= target } ?? false
     }
 
     /// `MAD / median`, the robust relative spread (0 when the median is 0).
@@ -49,6 +65,58 @@ public struct SampleStatistics: Sendable, Equatable {
 
     /// Whether the spread is too wide to trust differences of a few percent.
     public var isNoisy: Bool { relativeSpread > Self.noisyRelativeSpread }
+}
+
+/// The distribution-free confidence interval of the median: `[x(l), x(n-l+1)]`
+/// of the sorted sample (1-based), with `l` the largest rank such that
+/// P(B ≤ l - 1) ≤ (1 - confidence) / 2 for B ~ Binomial(n, ½): the median lies
+/// below `x(l)` only when fewer than `l` samples fall under it. Its coverage is
+/// at least `confidence` whatever the distribution, which suits timings.
+/// Nil when even `[min, max]` covers less (under 6 samples at 95%).
+/// Exact for up to 1000 samples; beyond, the normal approximation of the
+/// binomial, which is then within one rank of exact.
+public func medianInterval(sorted: [Double], confidence: Double) -> ClosedRange<Double>? {
+    let n = sorted.count
+    let tail = (1 - confidence) / 2
+    var rank: Int  // l, 1-based
+    if n <= 1000 {
+        // P(B ≤ k) summed term by term in log space (2^-n underflows past n = 1074).
+        let logTotal = Double(n) * log(2.0)
+        var cumulative = 0.0
+        rank = 0
+        while rank < n {
+            let k = Double(rank)
+            cumulative += exp(lgamma(Double(n) + 1) - lgamma(k + 1) - lgamma(Double(n) - k + 1) - logTotal)
+            guard cumulative <= tail else { break }
+            rank += 1  // P(B ≤ rank - 1) ≤ tail still holds for the new rank
+        }
+    } else {
+        let z = -normalQuantile(tail)
+        rank = Int((Double(n) / 2 - z * Double(n).squareRoot() / 2).rounded(.down))
+    }
+    guard rank >= 1, rank <= n - rank + 1 else { return nil }
+    return sorted[rank - 1]...sorted[n - rank]
+}
+
+/// The standard normal quantile (Acklam's rational approximation, relative
+/// error under 1.2e-9), for the few probabilities the statistics need.
+package func normalQuantile(_ p: Double) -> Double {
+    precondition(p > 0 && p < 1, "normal quantile outside (0, 1)")
+    let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
+             -3.066479806614716e+01, 2.506628277459239e+00]
+    let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
+             -1.328068155288572e+01]
+    let c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
+             4.374664141464968e+00, 2.938163982698783e+00]
+    let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00]
+    func tailValue(_ q: Double) -> Double {
+        (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+    }
+    if p < 0.02425 { return tailValue((-2 * log(p)).squareRoot()) }
+    if p > 1 - 0.02425 { return -tailValue((-2 * log(1 - p)).squareRoot()) }
+    let q = p - 0.5, r = q * q
+    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q
+        / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
 }
 
 /// The Mann-Whitney U test (Wilcoxon rank-sum) of two independent samples:

@@ -74,9 +74,45 @@ public protocol PreparedCell: AnyObject {
     /// pinned), nil when the engine has nothing to start.
     var startupNanoseconds: Double? { get }
     /// What placement was really applied, in a few words, for the report.
+    /// Read after the cell ran: some engines pin the caller on their first job.
     var placement: String { get }
     /// Runs the kernel once over the whole data and times it.
     func runOnce() throws(UnlockedError) -> CellSample
+    /// Runs `jobs` jobs back to back and times them together: the sample's
+    /// wall time, start-up and bytes are per job, its value the last job's.
+    func runBatch(jobs: Int) throws(UnlockedError) -> CellSample
+    /// Creates a fresh engine like this cell's, times its creation the way
+    /// `startupNanoseconds` was, and closes it; nil when nothing is started.
+    func sampleStartup() throws(UnlockedError) -> Double?
+    /// Gives back what the cell holds on the calling thread (its CPU
+    /// affinity) before another cell runs there.
+    func handBack()
+}
+
+extension PreparedCell {
+    public func runBatch(jobs: Int) throws(UnlockedError) -> CellSample {
+        precondition(jobs >= 1, "a batch of no jobs")
+        var samples: [CellSample] = []
+        for _ in 0..<jobs { samples.append(try runOnce()) }
+        return CellSample(batchOf: samples)
+    }
+
+    public func sampleStartup() throws(UnlockedError) -> Double? { nil }
+
+    public func handBack() {}
+}
+
+extension CellSample {
+    /// The per-job figures of jobs run back to back: mean wall time, start-up
+    /// and bytes; the last job's value.
+    package init(batchOf samples: [CellSample]) {
+        let count = Double(samples.count)
+        func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / count }
+        self.init(wallNanoseconds: samples.map(\.wallNanoseconds).reduce(0, +) / count,
+                  startupNanoseconds: mean(samples.compactMap(\.startupNanoseconds)),
+                  bytesExchanged: samples.last?.bytesExchanged,
+                  value: samples.last!.value)
+    }
 }
 
 /// The seam between measurement and execution engines: the sweep decides

@@ -10,19 +10,42 @@ public struct BenchComparison: Sendable {
         public var baselineMedian: Double
         public var candidateMedian: Double
         public var comparison: TimingComparison
+
+        /// The key's seven cell fields, then the series: `time`, or `wake-up`.
+        public var fields: [String] {
+            let parts = key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            return Array(parts.prefix(7)) + [parts.count > 7 ? parts[7] : "time"]
+        }
     }
 
     public var rows: [Row]
     /// Cells in only one document, by key.
     public var unmatched: [String]
+    /// What a reader must know to read the rows (documents of different schemas).
+    public var notes: [String] = []
 
-    /// The cells of a bench JSON document: key → raw samples (failed cells are skipped).
-    public static func samples(fromJSON data: Data, name: String) throws(UnlockedError) -> [(key: String, samples: [Double])] {
+    /// The schemas `--compare` reads.
+    public static let schemas = ["unlocked-bench/1", BenchReport.schema]
+
+    /// One document's cells: for each, its timed samples and, where the
+    /// document has them, the samples of single jobs (all of /1's samples;
+    /// /2's samples of unbatched cells, or its wake-up samples).
+    public struct Document: Sendable {
+        public var schema: String
+        public var cells: [(key: String, samples: [Double], wake: [Double]?, singleJobs: [Double]?)]
+    }
+
+    /// Reads a bench JSON document (failed cells are skipped).
+    public static func document(fromJSON data: Data, name: String) throws(UnlockedError) -> Document {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let cells = object["cells"] as? [[String: Any]] else {
             throw .badData("\(name): not an unlocked bench JSON document (no \"cells\" array)")
         }
-        var result: [(key: String, samples: [Double])] = []
+        let schema = object["schema"] as? String ?? "unknown"
+        guard schemas.contains(schema) else {
+            throw .badData("\(name): schema \(schema); this unlocked reads \(schemas.joined(separator: " and "))")
+        }
+        var document = Document(schema: schema, cells: [])
         for cell in cells {
             guard let engine = cell["engine"] as? String, let kernel = cell["kernel"] as? String,
                   let dtype = cell["dtype"] as? String, let size = cell["size_elements"] as? Int,
@@ -31,20 +54,42 @@ public struct BenchComparison: Sendable {
                 throw .badData("\(name): a cell lacks engine, kernel, dtype, size_elements, workers, pin, mem or samples_ns")
             }
             guard cell["status"] as? String == "ok", !samples.isEmpty else { continue }
-            result.append((key: "\(engine)|\(kernel)|\(dtype)|\(size)|\(workers)|\(pin)|\(mem)", samples: samples))
+            let wake = cell["samples_wake_ns"] as? [Double]
+            let batched = (cell["jobs_per_sample"] as? Int ?? 1) > 1
+            document.cells.append((key: "\(engine)|\(kernel)|\(dtype)|\(size)|\(workers)|\(pin)|\(mem)", samples: samples,
+                                   wake: wake, singleJobs: batched ? wake : samples))
         }
-        return result
+        return document
     }
 
     /// Reads both files: missing ones are `.noInput`, malformed ones `.badData`.
     public init(baselinePath: String, candidatePath: String) throws(UnlockedError) {
-        func load(_ path: String) throws(UnlockedError) -> [(key: String, samples: [Double])] {
+        func load(_ path: String) throws(UnlockedError) -> Document {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw .noInput("--compare \(path): cannot read the file")
             }
-            return try Self.samples(fromJSON: data, name: path)
+            return try Self.document(fromJSON: data, name: path)
         }
         self.init(baseline: try load(baselinePath), candidate: try load(candidatePath))
+    }
+
+    /// Documents of the same schema compare sample for sample, and wake-up
+    /// samples as cells of their own (`…|wake-up`). A /1 document timed one
+    /// job per visit, between other cells' jobs: it is compared with the
+    /// other's single jobs (unbatched samples, or wake-ups of batched cells).
+    public init(baseline: Document, candidate: Document) {
+        func entries(_ document: Document, singleJobs: Bool) -> [(key: String, samples: [Double])] {
+            document.cells.flatMap { cell -> [(key: String, samples: [Double])] in
+                if singleJobs { return cell.singleJobs.map { [(key: cell.key, samples: $0)] } ?? [] }
+                return [(key: cell.key, samples: cell.samples)] + (cell.wake.map { [(key: cell.key + "|wake-up", samples: $0)] } ?? [])
+            }
+        }
+        let mixed = baseline.schema != candidate.schema
+        self.init(baseline: entries(baseline, singleJobs: mixed), candidate: entries(candidate, singleJobs: mixed))
+        if mixed {
+            notes.append("\(baseline.schema) against \(candidate.schema): /1 timed one job per visit, so each cell compares "
+                         + "single jobs: /2's wake-up samples where /2 timed batches of back-to-back jobs.")
+        }
     }
 
     public init(baseline: [(key: String, samples: [Double])], candidate: [(key: String, samples: [Double])]) {
@@ -60,30 +105,32 @@ public struct BenchComparison: Sendable {
     }
 
     public var table: TextTable {
-        TextTable(headers: ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "A median", "B median", "B/A", "95% CI", "p", "verdict"],
+        TextTable(headers: ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "series", "A median", "B median", "B/A",
+                            "95% CI", "p", "verdict"],
                   rows: rows.map { row in
-                      row.key.split(separator: "|", omittingEmptySubsequences: false).map(String.init) + [
+                      row.fields + [
                           formatSeconds(row.baselineMedian * 1e-9), formatSeconds(row.candidateMedian * 1e-9),
                           String(format: "%.3f", row.comparison.medianRatio),
                           String(format: "%.3f-%.3f", row.comparison.ratioInterval.lowerBound, row.comparison.ratioInterval.upperBound),
                           String(format: "%.3g", row.comparison.test.pValue),
                           row.comparison.verdict.rawValue,
                       ]
-                  }, rightAligned: [3, 4, 7, 8, 9, 10, 11])
+                  }, rightAligned: [3, 4, 8, 9, 10, 11, 12])
     }
 
     public var text: String {
         var out = table.text
         out += "\nB/A is the ratio of medians (above 1: B slower), with its 95% bootstrap interval. Verdict: two-sided Mann-Whitney U, p < \(TimingComparison.alpha)."
         if !unmatched.isEmpty { out += "\nIn only one file: \(unmatched.joined(separator: ", "))" }
+        for note in notes { out += "\n" + note }
         return out
     }
 
     public var csv: String {
-        let header = ["engine", "kernel", "dtype", "size_elements", "workers", "pin", "mem", "baseline_median_ns",
+        let header = ["engine", "kernel", "dtype", "size_elements", "workers", "pin", "mem", "series", "baseline_median_ns",
                       "candidate_median_ns", "median_ratio", "median_ratio_ci95_low", "median_ratio_ci95_high", "p_value", "verdict"]
         let lines = rows.map { row in
-            row.key.split(separator: "|", omittingEmptySubsequences: false).map(String.init) + [
+            row.fields + [
                 number(row.baselineMedian), number(row.candidateMedian), "\(row.comparison.medianRatio)",
                 "\(row.comparison.ratioInterval.lowerBound)", "\(row.comparison.ratioInterval.upperBound)",
                 "\(row.comparison.test.pValue)", row.comparison.verdict.rawValue,
@@ -106,6 +153,7 @@ public struct BenchComparison: Sendable {
                 ]
             },
             "unmatched": unmatched,
+            "notes": notes,
         ]
     }
 }

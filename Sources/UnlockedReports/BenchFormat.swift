@@ -9,7 +9,10 @@ import UnlockedTopology
 /// every cell's result, in the formats a user asks for.
 public struct BenchReport: Sendable {
     /// Identifies the JSON document's layout; bumped when keys change meaning.
-    public static let schema = "unlocked-bench/1"
+    /// /2: samples of short jobs are per-job means of back-to-back batches,
+    /// with wake-up samples beside them; start-up has samples; medians carry
+    /// their 95% interval instead of a noisy flag. `bench --compare` reads /1 too.
+    public static let schema = "unlocked-bench/2"
 
     public var context: RunContext
     public var plan: SweepPlan
@@ -21,8 +24,8 @@ public struct BenchReport: Sendable {
         self.results = results
     }
 
-    package static let headers = ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "median", "min", "p5", "p95", "max",
-                          "spread", "throughput", "note"]
+    package static let headers = ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "median", "wake-up", "min", "p5", "p95",
+                                  "max", "spread", "throughput", "note"]
 
     package var tableRows: [[String]] {
         results.map { result in
@@ -30,22 +33,30 @@ public struct BenchReport: Sendable {
             let head = [cell.engine, cell.kernel, cell.dtype.rawValue, "\(cell.size)", "\(cell.workers)", cell.pin, cell.mem]
             guard let s = result.statistics else {
                 let reason = if case .failed(let reason) = result.status { reason } else { "no samples" }
-                return head + ["-", "-", "-", "-", "-", "-", "-", "FAILED: \(reason)"]
+                return head + ["-", "-", "-", "-", "-", "-", "-", "-", "FAILED: \(reason)"]
             }
             let times = [s.median, s.min, s.p5, s.p95, s.max].map { formatSeconds($0 * 1e-9) }
-            let note = s.isNoisy ? "NOISY (spread over \(Int(SampleStatistics.noisyRelativeSpread * 100))%)" : ""
-            return head + times + [String(format: "%.1f%%", s.relativeSpread * 100),
-                                   result.bytesPerSecond.map { formatBytes($0) + "/s" } ?? "-", note]
+            let wake = result.wakeStatistics.map { formatSeconds($0.median * 1e-9) } ?? "-"
+            return head + [times[0], wake] + times.dropFirst() + [String(format: "%.1f%%", s.relativeSpread * 100),
+                                                                 result.bytesPerSecond.map { formatBytes($0) + "/s" } ?? "-",
+                                                                 precisionNote(s)]
         }
     }
 
-    public var table: TextTable { TextTable(headers: Self.headers, rows: tableRows, rightAligned: Set(3...13)) }
+    /// Empty when the median's 95% interval is within the target, else how wide it is.
+    package func precisionNote(_ s: SampleStatistics) -> String {
+        guard let reach = s.intervalRelativeHalfWidth else { return "too few reps for a 95% interval" }
+        return reach <= plan.precisionTarget ? "" : String(format: "imprecise: ±%.1f%% at 95%%", reach * 100)
+    }
+
+    public var table: TextTable { TextTable(headers: Self.headers, rows: tableRows, rightAligned: Set(3...14)) }
 
     /// The human report: the context in two lines, then one row per cell.
     public var text: String {
         """
         \(context.cpuModel), \(context.topologySummary); allowed CPUs \(context.allowedCPUs); ISA \(context.isa.rawValue)
         load average \(context.loadAverage.map { String(format: "%.2f", $0) }.joined(separator: " ")); \(repetitionSummary); spread = MAD/median
+        \(visitSummary)
         \(table.text)
         """
     }
@@ -57,12 +68,24 @@ public struct BenchReport: Sendable {
         case .count(let reps): "\(reps) reps + \(plan.warmup) warm-up per cell, interleaved"
         case .minTime(let seconds, let minimum, let maximum):
             "≥ \(seconds) s per cell (\(minimum)-\(maximum) reps) + \(plan.warmup) warm-up, interleaved"
+        case .precision(let target):
+            "each cell until its median is within ±\(formatPercent(target.relativeHalfWidth)) at 95% confidence "
+                + "(≥ \(target.minimumReps) reps), at most \(target.budgetSeconds) s in all; interleaved"
         }
     }
 
+    package var visitSummary: String {
+        let visits = plan.visits
+        guard visits.batchNanoseconds > 0 else { return "one job per sample" }
+        return "jobs under \(formatSeconds(visits.batchNanoseconds * 1e-9)) timed in back-to-back batches of about that long "
+            + "(median = per job, workers awake)"
+            + (visits.idleNanoseconds > 0 ? "; wake-up = one job after \(formatSeconds(visits.idleNanoseconds * 1e-9)) idle" : "")
+    }
+
     public static let csvHeader = ["engine", "kernel", "dtype", "size_elements", "workers", "pin", "mem", "status", "reps",
-                                   "median_ns", "min_ns", "p5_ns", "p95_ns", "max_ns", "mad_ns", "spread_mad_over_median",
-                                   "noisy", "bytes_per_rep", "throughput_bytes_per_s", "startup_ns", "bytes_exchanged", "result", "error"]
+                                   "jobs_per_rep", "median_ns", "median_ci95_low_ns", "median_ci95_high_ns", "min_ns", "p5_ns",
+                                   "p95_ns", "max_ns", "mad_ns", "spread_mad_over_median", "wake_median_ns", "bytes_per_rep",
+                                   "throughput_bytes_per_s", "startup_ns", "job_startup_ns", "bytes_exchanged", "result", "error"]
 
     /// One header line and one line per cell; empty fields for what a failed cell lacks.
     public var csv: String {
@@ -70,12 +93,13 @@ public struct BenchReport: Sendable {
             let cell = result.cell, s = result.statistics
             let error = if case .failed(let reason) = result.status { reason } else { "" }
             return [cell.engine, cell.kernel, cell.dtype.rawValue, "\(cell.size)", "\(cell.workers)", cell.pin, cell.mem,
-                    result.status == .ok ? "ok" : "failed", "\(result.samples.count)",
-                    number(s?.median), number(s?.min), number(s?.p5), number(s?.p95), number(s?.max), number(s?.mad),
-                    number(s?.relativeSpread), s.map { $0.isNoisy ? "true" : "false" } ?? "",
-                    "\(result.bytesPerRep)", number(result.bytesPerSecond),
-                    number(result.median(\.startupNanoseconds) ?? result.startupNanoseconds),
-                    number(result.medianBytesExchanged), result.value.map { "\($0)" } ?? "", error]
+                    result.status == .ok ? "ok" : "failed", "\(result.samples.count)", "\(result.jobsPerSample)",
+                    number(s?.median), number(s?.medianInterval95?.lowerBound), number(s?.medianInterval95?.upperBound),
+                    number(s?.min), number(s?.p5), number(s?.p95), number(s?.max), number(s?.mad),
+                    number(s?.relativeSpread), number(result.wakeStatistics?.median),
+                    "\(result.bytesPerRep)", number(result.bytesPerSecond), number(result.startupNanoseconds),
+                    number(result.median(\.startupNanoseconds)), number(result.medianBytesExchanged),
+                    result.value.map { "\($0)" } ?? "", error]
         }
         return ([Self.csvHeader] + lines).map(csvLine).joined(separator: "\n") + "\n"
     }
@@ -104,7 +128,10 @@ public struct BenchReport: Sendable {
             "warmup_reps": plan.warmup, "seed": plan.seed, "center": plan.center,
             "interleaving": "round-robin within each (dtype, size, mem) group",
             "quantiles": "type 7 (linear between closest ranks, numpy default)",
-            "noisy_threshold_mad_over_median": SampleStatistics.noisyRelativeSpread,
+            "median_interval": "95%, distribution-free (binomial order statistics)",
+            "precision_target_half_width_over_median": plan.precisionTarget,
+            "batch_target_ns": plan.visits.batchNanoseconds, "wake_idle_ns": plan.visits.idleNanoseconds,
+            "engine_startup_reps": plan.visits.startupSamples,
         ]
         switch plan.repetitions {
         case .count(let reps): object["reps"] = reps
@@ -112,9 +139,19 @@ public struct BenchReport: Sendable {
             object["min_time_s"] = seconds
             object["min_reps"] = minimum
             object["max_reps"] = maximum
+        case .precision(let target):
+            object["min_reps"] = target.minimumReps
+            object["min_time_s"] = target.minimumSeconds
+            object["max_time_s"] = target.budgetSeconds
         }
         return object
     }
+}
+
+/// A fraction as a percentage without needless decimals: 0.03 → "3%".
+package func formatPercent(_ fraction: Double) -> String {
+    let percent = fraction * 100
+    return percent.rounded() == percent ? "\(Int(percent))%" : String(format: "%.1f%%", percent)
 }
 
 /// A number for CSV: empty when absent, integers without a decimal point.
@@ -130,11 +167,14 @@ extension CellResult {
             "engine": cell.engine, "kernel": cell.kernel, "dtype": cell.dtype.rawValue, "size_elements": cell.size,
             "workers": cell.workers, "pin": cell.pin, "mem": cell.mem, "bytes_per_rep": bytesPerRep,
             "status": status == .ok ? "ok" : "failed",
-            "samples_ns": wallNanoseconds,
+            "samples_ns": wallNanoseconds, "jobs_per_sample": jobsPerSample,
         ]
         if case .failed(let reason) = status { object["error"] = reason }
         if let placement { object["placement"] = placement }
-        if let startupNanoseconds { object["engine_startup_ns"] = startupNanoseconds }
+        if !startupSamples.isEmpty {
+            object["samples_engine_startup_ns"] = startupSamples
+            object["engine_startup_ns"] = startupNanoseconds
+        }
         let startups = samples.compactMap(\.startupNanoseconds)
         if !startups.isEmpty { object["samples_startup_ns"] = startups }
         let exchanged = samples.compactMap(\.bytesExchanged)
@@ -142,16 +182,27 @@ extension CellResult {
         // Integer results are exact decimal strings: they can exceed 2^53.
         if let value { object["result"] = "\(value)" }
         if let s = statistics {
-            object["statistics"] = [
-                "count_reps": s.count, "median_ns": s.median, "min_ns": s.min, "max_ns": s.max,
-                "p5_ns": s.p5, "p95_ns": s.p95, "mad_ns": s.mad,
-                "spread_mad_over_median": s.relativeSpread, "noisy": s.isNoisy,
-            ] as [String: Any]
+            object["statistics"] = s.jsonObject
             if let rate = bytesPerSecond {
                 object["throughput_bytes_per_s"] = rate
                 object["throughput_elements_per_s"] = rate * Double(cell.size) / Double(bytesPerRep)
             }
         }
+        if !wakeNanoseconds.isEmpty { object["samples_wake_ns"] = wakeNanoseconds }
+        if let wake = wakeStatistics { object["wake_statistics"] = wake.jsonObject }
+        return object
+    }
+}
+
+extension SampleStatistics {
+    /// `statistics` of a bench cell: quantiles, spread and the median's 95% interval.
+    public var jsonObject: [String: Any] {
+        var object: [String: Any] = [
+            "count_reps": count, "median_ns": median, "min_ns": min, "max_ns": max,
+            "p5_ns": p5, "p95_ns": p95, "mad_ns": mad, "spread_mad_over_median": relativeSpread,
+        ]
+        if let interval = medianInterval95 { object["median_ci95_ns"] = [interval.lowerBound, interval.upperBound] }
+        if let reach = intervalRelativeHalfWidth { object["median_ci95_half_width_over_median"] = reach }
         return object
     }
 }

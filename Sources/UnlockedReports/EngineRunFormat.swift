@@ -7,8 +7,11 @@ extension EngineRun {
         let s = statistics
         var lines = ["engine      \(s.engine.rawValue)\(s.engine != configuration.kind ? " (chosen by \(configuration.kind.rawValue))" : ""), "
             + "\(s.workers) worker\(s.workers == 1 ? "" : "s"), chunk \(s.chunkSize) (\(s.chunkCount) chunks)"]
-        lines.append("start-up    engine \(formatSeconds(Double(startup.nanoseconds) * 1e-9))"
-            + (s.startupNanoseconds > 0 ? ", threads of the last job \(formatSeconds(Double(s.startupNanoseconds) * 1e-9))" : "")
+        let created = startupStatistics.map {
+            "engine \(formatSeconds($0.median * 1e-9)) (median of \($0.count) fresh engines, spread \(String(format: "%.0f%%", $0.relativeSpread * 100)))"
+        } ?? "engine -"
+        lines.append("start-up    \(created)"
+            + (s.startupNanoseconds > 0 ? ", threads started by the last job \(formatSeconds(Double(s.startupNanoseconds) * 1e-9))" : "")
             + ", last job \(formatSeconds(Double(s.computeNanoseconds) * 1e-9))")
         if !startup.bindings.isEmpty {
             lines.append("bindings    " + startup.bindings.map { b in
@@ -38,7 +41,9 @@ extension EngineRun {
             "workers": s.workers,
             "chunk_size": s.chunkSize,
             "chunk_count": s.chunkCount,
-            "startup_ns": startup.nanoseconds,
+            "startup_ns": startupStatistics?.median ?? 0,
+            "startup_samples_ns": startupSamplesNanoseconds,
+            "startup_spread_mad_over_median": startupStatistics?.relativeSpread ?? 0,
             "job_thread_startup_ns": s.startupNanoseconds,
             "last_job_ns": s.computeNanoseconds,
             "chunks_per_worker": s.chunksPerWorker,

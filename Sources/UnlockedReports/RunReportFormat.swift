@@ -111,7 +111,7 @@ public func formatRate(_ value: Double) -> String {
 }
 
 /// Decimal bytes (GB/s is what STREAM and vendors quote).
-public func formatBytes(_ bytes: Double) -> String { formatRate(bytes) + "B" }
+public func formatBytes(_ bytes: Double) -> String { bytes < 1000 ? String(format: "%.0f B", bytes) : formatRate(bytes) + "B" }
 
 extension RoundTripReport {
     /// `empty-job round trip through lockfree-pool, 2 workers: median 1.2 µs, …`.

@@ -1,5 +1,6 @@
 #if os(Linux)
 import CHwloc
+import CSupport
 import Glibc
 import UnlockedCore
 

@@ -12,6 +12,14 @@ final class ScriptedRunner: CellRunner {
     var failOnRun: [String: Int] = [:]
     /// Engines whose value changes between runs.
     var unstable: Set<String> = []
+    /// Engine → wall time of a job that follows a hand-back (workers parked).
+    var wakeNanoseconds: [String: Double] = [:]
+    /// Engines whose wall time alternates 20% below and above the script, forever imprecise.
+    var noisy: Set<String> = []
+    /// Creation time of a fresh engine (nil: nothing to start).
+    var freshStartupNanoseconds: Double?
+    /// Hand-backs, per engine.
+    var handBacks: [String: Int] = [:]
     /// Every run, in order, as "engine/workers"; every input fill as "mem/pin/workers".
     var log: [String] = []
     var fills: [String] = []
@@ -38,13 +46,22 @@ final class ScriptedRunner: CellRunner {
             self.runner = runner
             self.cell = cell
         }
+        var parked = true
         var startupNanoseconds: Double? { 42 }
         var placement: String { "scripted" }
+        func sampleStartup() throws(UnlockedError) -> Double? { runner.freshStartupNanoseconds }
+        func handBack() {
+            runner.handBacks[cell.engine, default: 0] += 1
+            parked = true
+        }
         func runOnce() throws(UnlockedError) -> CellSample {
             runs += 1
             runner.log.append("\(cell.engine)/\(cell.workers)")
             if runner.failOnRun[cell.engine] == runs { throw .internal("\(cell.engine) crashed on run \(runs)") }
-            let wall = (runner.wallNanoseconds[cell.engine] ?? 1000) * (cell.kernel == "stream.sum" ? 0.5 : 1) / Double(cell.workers)
+            var wall = (runner.wallNanoseconds[cell.engine] ?? 1000) * (cell.kernel == "stream.sum" ? 0.5 : 1) / Double(cell.workers)
+            if parked, let wake = runner.wakeNanoseconds[cell.engine] { wall = wake }
+            if runner.noisy.contains(cell.engine) { wall *= runs % 2 == 0 ? 0.8 : 1.2 }
+            parked = false
             let value = KernelValue.unsigned(runner.unstable.contains(cell.engine) ? UInt128(runs) : 7)
             return CellSample(wallNanoseconds: wall, bytesExchanged: cell.engine == "b" ? 128 : nil, value: value)
         }
@@ -52,10 +69,10 @@ final class ScriptedRunner: CellRunner {
 }
 
 func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kernels: [String] = ["absdist.sum"],
-          repetitions: RepetitionPolicy = .count(3), warmup: Int = 1) -> SweepPlan {
+          repetitions: RepetitionPolicy = .count(3), warmup: Int = 1, visits: VisitPolicy = .single) -> SweepPlan {
     SweepPlan(cells: SweepPlan.cells(engines: engines, kernels: kernels, dtypes: [.i32], sizes: sizes, workers: workers,
                                      pins: ["compact"], mems: ["first-touch"]),
-              warmup: warmup, repetitions: repetitions, seed: 1, center: "50")
+              warmup: warmup, repetitions: repetitions, visits: visits, seed: 1, center: "50")
 }
 
 @Suite struct BenchTests {
@@ -89,7 +106,7 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
         let runner = ScriptedRunner()
         let cells = SweepPlan.cells(engines: ["a"], kernels: ["absdist.sum"], dtypes: [.i32], sizes: [1000, 2000], workers: [1, 2],
                                     pins: ["compact"], mems: ["first-touch", "interleave"])
-        let p = SweepPlan(cells: cells, warmup: 0, repetitions: .count(1), seed: 1, center: "50")
+        let p = SweepPlan(cells: cells, warmup: 0, repetitions: .count(1), visits: .single, seed: 1, center: "50")
         _ = try BenchSweep(plan: p, runner: runner).run()
         #expect(runner.fills == ["first-touch/compact/2", "interleave/compact/2", "first-touch/compact/2", "interleave/compact/2"])
     }
@@ -127,6 +144,55 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
         #expect(results[1].samples.count == 50)  // capped
         #expect(updates.last.map { $0.done == $0.planned && $0.fraction == 1 } == true)
         #expect(updates.count == 1 + 60 + 2)  // one before the group, one per repetition, one per cell leaving
+    }
+
+    /// Short jobs: timed in batches back to back after a wake-up job that
+    /// follows an idle pause; long jobs one per visit; the calling thread
+    /// handed back after every preparation and visit; fresh start-up samples.
+    @Test func shortJobsAreBatchedAfterAWakeUpJob() throws {
+        let runner = ScriptedRunner()
+        runner.wallNanoseconds = ["a": 100_000, "b": 5_000_000]
+        runner.wakeNanoseconds = ["a": 700_000, "b": 5_000_000]
+        runner.freshStartupNanoseconds = 7
+        let visits = VisitPolicy(batchNanoseconds: 1e6, idleNanoseconds: 1e5, startupSamples: 3)
+        let results = try BenchSweep(plan: plan(["a", "b"], visits: visits), runner: runner).run()
+        let a = results[0], b = results[1]
+        // The warm-up probes three jobs (the first woke the workers): 100 µs → batches of 10.
+        #expect(a.jobsPerSample == 10 && a.wallNanoseconds == [100_000, 100_000, 100_000])
+        #expect(a.wakeNanoseconds == [700_000, 700_000, 700_000])
+        #expect(runner.log.filter { $0 == "a/1" }.count == 3 + 3 * (1 + 10))
+        // 5 ms: one job per sample, no wake-up samples.
+        #expect(b.jobsPerSample == 1 && b.wakeNanoseconds.isEmpty && b.samples.count == 3)
+        #expect(runner.log.filter { $0 == "b/1" }.count == 3 + 3)
+        // The preparation's creation, then one fresh engine in each of the first two visits.
+        #expect(a.startupSamples == [42, 7, 7] && a.startupNanoseconds == 7)
+        #expect(runner.handBacks == ["a": 1 + 4, "b": 1 + 4])
+        #expect(a.wakeStatistics?.median == 700_000 && a.statistics?.median == 100_000)
+    }
+
+    /// Precision: a steady cell stops once its median's interval is within
+    /// ±3% (six identical samples), a noisy one runs until the budget is spent
+    /// and keeps what it measured.
+    @Test func precisionStopsPreciseCellsAndTheBudgetStopsTheRest() throws {
+        let runner = ScriptedRunner()
+        runner.wallNanoseconds = ["a": 1000, "n": 1000]
+        runner.noisy = ["n"]
+        let target = PrecisionTarget(relativeHalfWidth: 0.03, minimumReps: 6, budgetSeconds: 0.3)
+        var updates: [SweepProgress] = []
+        let start = monotonicNanoseconds()
+        let results = try BenchSweep(plan: plan(["a", "n"], repetitions: .precision(target)), runner: runner).run { updates.append($0) }
+        let elapsed = Double(monotonicNanoseconds() - start) * 1e-9
+        #expect(results[0].samples.count == 6 && results[0].statistics?.isPrecise(within: 0.03) == true)
+        let noisy = try #require(results[1].statistics)
+        #expect(results[1].status == .ok && noisy.count > 6 && !noisy.isPrecise(within: 0.03))
+        #expect(elapsed >= 0.3 && elapsed < 10, "the budget of 0.3 s ended the sweep after \(elapsed) s")
+        #expect(updates.last?.budgetSeconds == 0.3 && updates.last?.cellsDone == 2 && updates.last?.cells == 2)
+    }
+
+    @Test func precisionBoundsAreUsageErrors() {
+        for target in [PrecisionTarget(budgetSeconds: 0), PrecisionTarget(minimumSeconds: -1), PrecisionTarget(minimumSeconds: 5, budgetSeconds: 1)] {
+            #expect(throws: UnlockedError.self) { try BenchSweep(plan: plan(["a"], repetitions: .precision(target)), runner: ScriptedRunner()).run() }
+        }
     }
 
     @Test func sequentialIsMeasuredOnceWhateverTheWorkers() {
@@ -178,6 +244,14 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
         let line = progressLine(SweepProgress(done: 5, planned: 10), elapsedSeconds: 4, label: "bench", width: 10)
         #expect(line == "bench [#####-----]  50%  ETA 4 s")
         #expect(!progressLine(SweepProgress(done: 0, planned: 10), elapsedSeconds: 0, label: "x").contains("ETA"))
+        // Under a budget: time spent against it, and cells done.
+        var budgeted = SweepProgress(done: 40, planned: 41)
+        budgeted.budgetSeconds = 30
+        budgeted.elapsedSeconds = 9
+        budgeted.cellsDone = 3
+        budgeted.cells = 21
+        #expect(progressLine(budgeted, elapsedSeconds: 9, label: "measuring", width: 10)
+                == "measuring [###-------]  30%  9 s of at most 30 s, 3/21 cells done")
     }
 
     @Test func benchCommandTableAndFailedCells() throws {
@@ -186,7 +260,7 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stderr.isEmpty)  // not a terminal: no progress bar
         let lines = outcome.stdout.split(separator: "\n")
-        #expect(lines.count == 4 + 6)  // sequential runs on one worker only
+        #expect(lines.count == 5 + 6)  // sequential runs on one worker only
         // Two workers cannot be placed on the one CPU of --pin 0: failed with the reason, the sweep carries on.
         #expect(lines.filter { $0.contains("FAILED") && $0.contains("--oversubscribe") }.count == 2)
     }

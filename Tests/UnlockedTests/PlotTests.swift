@@ -5,16 +5,49 @@ import FoundationXML
 import Testing
 @testable import Unlocked
 
-/// Collects panels and the series names inside each from an SVG document.
+/// Collects panels and the series names inside each from an SVG document,
+/// the engine names of the table's picture and its reference lines.
 final class SVGSeriesCollector: NSObject, XMLParserDelegate {
     var panels: [(title: String, series: [String])] = []
     var polylinePoints: [String] = []
+    var engines: [String] = []
+    var references: [String] = []
+    private var inEngine = false
 
     func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
                 attributes: [String: String] = [:]) {
         if name == "g", attributes["class"] == "panel" { panels.append((attributes["data-title"] ?? "", [])) }
         if name == "g", attributes["class"] == "series", let series = attributes["data-name"] { panels[panels.count - 1].series.append(series) }
+        if name == "g", attributes["class"] == "reference", let reference = attributes["data-name"] { references.append(reference) }
         if name == "polyline", let points = attributes["points"] { polylinePoints.append(points) }
+        if name == "text", attributes["class"] == "engine" {
+            inEngine = true
+            engines.append("")
+        }
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) {
+        if inEngine { engines[engines.count - 1] += string }
+    }
+
+    func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        if name == "text" { inEngine = false }
+    }
+}
+
+/// Renders SVG to PNG with librsvg's `rsvg-convert` (Debian `librsvg2-bin`,
+/// installed by `make test-deps`), as a browser would draw it.
+enum SVGRenderer {
+    static func render(_ svg: String, to png: String) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["rsvg-convert", "--format", "png", "--output", png, svg]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: message, as: UTF8.self))
     }
 }
 

@@ -60,7 +60,7 @@ func sampleReport() throws -> BenchReport {
         let report = try sampleReport()
         let data = Data(jsonString(report.jsonObject).utf8)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(object["schema"] as? String == "unlocked-bench/1")
+        #expect(object["schema"] as? String == "unlocked-bench/2")
         let tool = try #require(object["tool"] as? [String: Any])
         #expect(tool["version"] as? String == BuildInfo.version && tool["git_commit"] != nil)
         let context = try #require(object["context"] as? [String: Any])
@@ -78,13 +78,14 @@ func sampleReport() throws -> BenchReport {
             if let s = result.statistics {
                 let stats = try #require(cell["statistics"] as? [String: Any])
                 #expect(stats["median_ns"] as? Double == s.median && stats["mad_ns"] as? Double == s.mad)
-                #expect(stats["noisy"] as? Bool == s.isNoisy && cell["result"] as? String == "7")
+                #expect(stats["median_ci95_ns"] as? [Double] == s.medianInterval95.map { [$0.lowerBound, $0.upperBound] })
+                #expect(cell["jobs_per_sample"] as? Int == result.jobsPerSample && cell["result"] as? String == "7")
             } else {
                 #expect(cell["status"] as? String == "failed" && cell["error"] as? String == "c crashed on run 1")
             }
         }
         // Every numeric key states its unit or is a count.
-        let units = ["_ns", "_bytes", "_s", "_elements", "bytes_per_rep", "_reps", "_ratio", "workers", "_over_median", "_per_s", "_count", "_fraction", "_cpus", "_cores", "sockets", "_nodes", "bytes_exchanged", "seed"]
+        let units = ["_ns", "_bytes", "_s", "_elements", "bytes_per_rep", "_reps", "_ratio", "workers", "_over_median", "_per_s", "_count", "_fraction", "_cpus", "_cores", "sockets", "_nodes", "bytes_exchanged", "seed", "jobs_per_sample"]
         func check(_ value: Any, path: String) {
             if let dict = value as? [String: Any] {
                 for (key, inner) in dict {
@@ -127,7 +128,7 @@ func sampleReport() throws -> BenchReport {
         #expect(markdown.count == 2 + report.results.count)
         #expect(markdown.allSatisfy { $0.hasPrefix("|") && $0.hasSuffix("|") })
         let text = report.text.split(separator: "\n")
-        #expect(text.count == 4 + report.results.count)
+        #expect(text.count == 5 + report.results.count)
         #expect(text.contains { $0.contains("FAILED: c crashed on run 1") })
     }
 
@@ -139,6 +140,36 @@ func sampleReport() throws -> BenchReport {
         #expect(comparison.rows[0].comparison.verdict == .slower)
         let csv = parseCSV(comparison.csv)
         #expect(csv[1][0] == "x" && csv[1].last == "slower")
+    }
+
+    /// A saved /1 document still compares: against /2, on single jobs (the
+    /// wake-up samples of /2's batched cells), and the report says so.
+    @Test func benchComparisonReadsThePreviousSchema() throws {
+        func document(_ schema: String, _ cells: [[String: Any]]) throws -> Data {
+            try JSONSerialization.data(withJSONObject: ["schema": schema, "cells": cells])
+        }
+        func cell(_ size: Int, samples: [Double], jobs: Int? = nil, wake: [Double]? = nil) -> [String: Any] {
+            var cell: [String: Any] = ["engine": "lockfree-pool", "kernel": "absdist.sum", "dtype": "i32", "size_elements": size,
+                                       "workers": 2, "pin": "compact", "mem": "first-touch", "status": "ok", "samples_ns": samples]
+            cell["jobs_per_sample"] = jobs
+            cell["samples_wake_ns"] = wake
+            return cell
+        }
+        let old = try BenchComparison.document(fromJSON: try document("unlocked-bench/1", [
+            cell(100_000, samples: [40, 41, 42, 43, 44]), cell(1 << 26, samples: [100, 101, 102, 103, 104]),
+        ]), name: "old.json")
+        let new = try BenchComparison.document(fromJSON: try document("unlocked-bench/2", [
+            cell(100_000, samples: [5, 5, 5, 5, 5], jobs: 200, wake: [40, 41, 42, 43, 44]),
+            cell(1 << 26, samples: [100, 101, 102, 103, 104], jobs: 1),
+        ]), name: "new.json")
+        let mixed = BenchComparison(baseline: old, candidate: new)
+        #expect(mixed.rows.map(\.candidateMedian) == [42, 102] && mixed.rows.allSatisfy { $0.fields.last == "time" })
+        #expect(mixed.notes.count == 1 && mixed.text.contains("unlocked-bench/1 against unlocked-bench/2"))
+        // Two /2 documents: steady samples, and wake-ups as a series of their own.
+        let same = BenchComparison(baseline: new, candidate: new)
+        #expect(same.rows.map { $0.fields.last } == ["time", "wake-up", "time"] && same.notes.isEmpty)
+        #expect(same.rows[0].candidateMedian == 5 && same.rows[1].candidateMedian == 42)
+        #expect(throws: UnlockedError.self) { _ = try BenchComparison.document(fromJSON: try document("unlocked-bench/9", []), name: "x") }
     }
 
     @Test func benchCompareEndToEnd() throws {
@@ -157,7 +188,10 @@ func sampleReport() throws -> BenchReport {
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
         let cells = try #require(object["cells"] as? [[String: Any]])
-        #expect(cells.count == 1 && cells[0]["median_ratio"] is Double && cells[0]["p_value"] is Double)
+        // 2000 elements take microseconds: batched, so a wake-up series beside the time.
+        #expect(cells.map { $0["key"] as? String } == ["sequential|absdist.sum|i32|2000|1|compact|first-touch",
+                                                      "sequential|absdist.sum|i32|2000|1|compact|first-touch|wake-up"])
+        #expect(cells.allSatisfy { $0["median_ratio"] is Double && $0["p_value"] is Double })
         let missing = try CommandLineTool.run(["bench", "--compare", paths[0], directory.appendingPathComponent("none.json").path])
         #expect(missing.status == 66)
         try Data("{}".utf8).write(to: URL(fileURLWithPath: paths[1]))

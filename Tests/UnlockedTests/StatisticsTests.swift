@@ -34,6 +34,23 @@ import Testing
         #expect(try #require(SampleStatistics([100, 96, 104, 95, 105])).isNoisy == false)
     }
 
+    /// The 95% interval of the median from order statistics: ranks from the
+    /// exact binomial (checked against scipy.stats.binom), none under 6 samples.
+    @Test func medianIntervalFromOrderStatistics() throws {
+        func ranks(_ n: Int) -> ClosedRange<Double>? { medianInterval(sorted: (1...n).map(Double.init), confidence: 0.95) }
+        #expect(ranks(5) == nil)
+        #expect(ranks(6) == 1...6 && ranks(7) == 1...7 && ranks(10) == 2...9)
+        #expect(ranks(20) == 6...15 && ranks(100) == 40...61 && ranks(1000) == 469...532)
+        // Past 1000 the normal approximation: at most one rank wider than exact (470 for 1001).
+        let large = try #require(ranks(1001))
+        #expect(large.lowerBound >= 469 && large.lowerBound <= 470 && large.upperBound == 1002 - large.lowerBound)
+        let s = try #require(SampleStatistics([100, 101, 99, 100, 102, 98, 100]))
+        #expect(s.medianInterval95 == 98...102 && s.intervalRelativeHalfWidth == 0.02)
+        #expect(s.isPrecise(within: 0.03) && !s.isPrecise(within: 0.01))
+        #expect(SampleStatistics([1, 2, 3])?.isPrecise(within: 0.5) == false)  // no interval, not precise
+        #expect(abs(normalQuantile(0.975) - 1.959963985) < 1e-8 && abs(normalQuantile(0.01) + 2.326347874) < 1e-8)
+    }
+
     @Test func exactMannWhitney() throws {
         let separated = try #require(MannWhitney([1, 2, 3], [4, 5, 6]))
         #expect(separated.exact && separated.u == 0 && close(separated.pValue, 0.1))  // 2 × 1/C(6,3)

@@ -18,7 +18,20 @@
  *   -DFIXTURE_WRONG        adds bad.sum (i32), which drops the last element of
  *                          ranges longer than 8 whose length is not a multiple
  *                          of 8 (a vector-tail bug)
+ *   -DFIXTURE_AFFINITY     adds affinity.sum (i32), a census of the threads that
+ *                          run it: bits 0-63 of the result are the union of
+ *                          their CPU affinities (CPUs 0-63), bits 64-126 the
+ *                          union of the complements (CPUs 0-62: the CPUs some
+ *                          thread could not use), bit 127 set when some thread
+ *                          could use more than one CPU. A positive centre c
+ *                          makes every call sleep c microseconds, so every
+ *                          worker gets chunks and threads stay alive a while.
  */
+#if defined(FIXTURE_AFFINITY)
+#define _GNU_SOURCE
+#include <sched.h>
+#include <unistd.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -64,6 +77,31 @@ static int bad_sum(void *ctx, const void *input, void *output, size_t begin, siz
 }
 #endif
 
+#if defined(FIXTURE_AFFINITY)
+static int affinity_sum(void *ctx, const void *input, void *output, size_t begin, size_t end,
+                        const uk_params *params, uk_acc *acc, char *error) {
+    (void)ctx, (void)input, (void)output, (void)begin, (void)end;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) {
+        snprintf(error, UK_ERROR_CAPACITY, "sched_getaffinity failed");
+        return 1;
+    }
+    uint64_t mask = 0;
+    for (int cpu = 0; cpu < 64; cpu++)
+        if (CPU_ISSET(cpu, &set)) mask |= (uint64_t)1 << cpu;
+    acc->lo |= mask;
+    acc->hi |= ~mask & ~((uint64_t)1 << 63);
+    if (CPU_COUNT(&set) > 1) acc->hi |= (uint64_t)1 << 63;
+    if (params->center_int > 0) usleep((useconds_t)params->center_int);
+    return 0;
+}
+
+static void combine_or(uk_acc *into, const uk_acc *from) {
+    into->lo |= from->lo;
+    into->hi |= from->hi;
+}
+#endif
+
 static void combine(uk_acc *into, const uk_acc *from) {
     u128 a = ((u128)into->hi << 64) | into->lo, b = ((u128)from->hi << 64) | from->lo;
     a += b;
@@ -77,6 +115,10 @@ static const uk_kernel kernels[] = {
 #if defined(FIXTURE_BAD)
     {sizeof(uk_kernel), 0, "bad.sum", "misbehaves on purpose", UK_DTYPE_I32, UK_DTYPE_I32,
      UK_KIND_REDUCE, UK_ACC_UINT128, bad_sum, combine},
+#endif
+#if defined(FIXTURE_AFFINITY)
+    {sizeof(uk_kernel), 0, "affinity.sum", "census of the threads' CPU affinities", UK_DTYPE_I32, UK_DTYPE_I32,
+     UK_KIND_REDUCE, UK_ACC_UINT128, affinity_sum, combine_or},
 #endif
 #if defined(FIXTURE_NULL_RUN)
     {sizeof(uk_kernel), 0, "null.sum", "run is NULL", UK_DTYPE_I32, UK_DTYPE_I32,
