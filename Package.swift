@@ -65,7 +65,7 @@ let package = Package(
         ),
         .target(
             name: "UnlockedKernels",
-            dependencies: ["UnlockedCore", "CKernels"],
+            dependencies: ["UnlockedCore", "CKernels", "CSupport"],
             swiftSettings: strict
         ),
         .target(

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "unlocked_support.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -28,4 +29,8 @@ int uk_set_thread_name(const char *name) { return prctl(PR_SET_NAME, (unsigned l
 
 int uk_open_tmpfile(const char *directory, unsigned mode) {
     return open(directory, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode);
+}
+
+void *uk_dlmopen_new(const char *path, int flags) {
+    return dlmopen(LM_ID_NEWLM, path, flags);
 }

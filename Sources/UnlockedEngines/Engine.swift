@@ -25,6 +25,9 @@ public enum EngineKind: String, CaseIterable, Sendable, Codable {
     case processesPipe = "processes-pipe"
     /// `sequential` or `lockfree-pool`, and the chunk size, from a quick calibration.
     case auto
+    /// The lock-free pool whose workers each run their own copy of a plugin,
+    /// loaded into a link-map namespace of its own: the sub-interpreter model.
+    case isolated
 
     /// Whether the engine's workers map job buffers from shared memory
     /// (memfds), so `makeBuffer` must allocate them there.
@@ -45,6 +48,7 @@ public enum EngineKind: String, CaseIterable, Sendable, Codable {
         case .processesShm: "pshm"
         case .processesPipe: "ppipe"
         case .auto: "auto"
+        case .isolated: "iso"
         }
     }
 }
@@ -273,7 +277,7 @@ public func makeEngine(_ configuration: EngineConfiguration) throws(UnlockedErro
     case .spawn: return SpawnEngine(configuration)
     case .gil: return try LockFreePool(configuration, globalLock: CountingMutex())
     case .lockedPool: return try LockedPool(configuration)
-    case .lockfreePool: return try LockFreePool(configuration, globalLock: nil)
+    case .lockfreePool, .isolated: return try LockFreePool(configuration, globalLock: nil)
     case .tasks, .gcd: return try RuntimeEngine(configuration)
     case .processesShm, .processesPipe: return try ProcessEngine(configuration)
     case .auto: return try AutoEngine(configuration)

@@ -12,6 +12,8 @@ package struct WorkerTally: Sendable {
     package var lockAcquisitions = 0
     package var lockWaitNanoseconds: UInt64 = 0
     package var bytesCopied = 0
+    /// Time spent loading this worker's own plugin copies (`isolated`).
+    package var loadNanoseconds: UInt64 = 0
 }
 
 extension EngineStatistics {
@@ -32,6 +34,8 @@ extension EngineStatistics {
             lockAcquisitions += t.lockAcquisitions
             lockWaitNanoseconds += t.lockWaitNanoseconds
             bytesCopied += t.bytesCopied
+            // Workers load their copies side by side: the job waited for the slowest.
+            startupNanoseconds = max(startupNanoseconds, t.loadNanoseconds)
         }
         chunksPerWorker = chunks
     }
@@ -39,13 +43,46 @@ extension EngineStatistics {
 
 /// The PER_WORKER plugin contexts of one worker: created by `worker_init` on
 /// first use, released by `releaseAll` on the same worker when it finishes.
+/// For a worker of the `isolated` engine also its own copies of plugins
+/// (`IsolatedPlugins`), leased on first use and returned by `releaseAll`.
 ///
 /// Owned by one worker thread (or worker process).
 package struct WorkerKernelContexts {
     package let worker: Int
     private var entries: [(plugin: PluginInstance, context: UnsafeMutableRawPointer?)] = []
+    /// The worker's own copy of each plugin kernel it ran, by the original
+    /// kernel's descriptor; nil when the worker shares the process's plugins.
+    private var ownKernels: [UnsafePointer<uk_kernel>: Kernel]?
+    /// The copies this worker leased, by the original plugin's path.
+    private var ownCopies: [String: PluginInstance] = [:]
 
-    package init(worker: Int) { self.worker = worker }
+    package init(worker: Int, isolated: Bool = false) {
+        self.worker = worker
+        ownKernels = isolated ? [:] : nil
+    }
+
+    /// The kernel this worker calls for `kernel`: itself, or for an isolated
+    /// worker the same kernel of the worker's own copy of its plugin.
+    @inline(__always)
+    package mutating func resolve(_ kernel: Kernel, tally: inout WorkerTally) throws(UnlockedError) -> Kernel {
+        guard ownKernels != nil, let path = kernel.plugin.path else { return kernel }
+        if let own = ownKernels![kernel.descriptor] { return own }
+        let copy: PluginInstance
+        if let leased = ownCopies[path] {
+            copy = leased
+        } else {
+            let start = monotonicNanoseconds()
+            copy = try IsolatedPlugins.lease(kernel.plugin)
+            tally.loadNanoseconds += monotonicNanoseconds() - start
+            ownCopies[path] = copy
+        }
+        guard let own = copy.kernels.first(where: { $0.name == kernel.name && $0.inputType == kernel.inputType }) else {
+            throw .internal("isolated: plugin \(kernel.plugin.name)'s copy has no kernel \(kernel.name) (\(kernel.inputType.rawValue))")
+        }
+        ownKernels![kernel.descriptor] = own
+        return own
+    }
+
 
     /// The `ctx` argument for `plugin`'s kernels on this worker.
     package mutating func context(for plugin: PluginInstance) throws(UnlockedError) -> UnsafeMutableRawPointer? {
@@ -59,6 +96,9 @@ package struct WorkerKernelContexts {
     package mutating func releaseAll() {
         for entry in entries { entry.plugin.releaseWorkerContext(entry.context) }
         entries = []
+        for copy in ownCopies.values { IsolatedPlugins.release(copy) }
+        ownCopies = [:]
+        if ownKernels != nil { ownKernels = [:] }
     }
 }
 
@@ -93,8 +133,10 @@ package struct KernelInvoker: @unchecked Sendable {
     @inline(__always)
     package func run(_ range: Range<Int>, acc: UnsafeMutablePointer<uk_acc>, contexts: inout WorkerKernelContexts,
                      tally: inout WorkerTally) throws(UnlockedError) {
+        let kernel = try contexts.resolve(self.kernel, tally: &tally)
         let context = try contexts.context(for: kernel.plugin)
-        if let lock {
+        // A worker's own copy of a plugin is called by that worker alone: no lock.
+        if let lock, !kernel.plugin.isIsolated {
             lock.lock(&tally)
             defer { lock.unlock() }
             try kernel.run(context: context, input: input, output: output, range: range, params: params, acc: acc)
@@ -105,8 +147,11 @@ package struct KernelInvoker: @unchecked Sendable {
     }
 
     /// What the report must say about how this kernel was called.
-    package static func notes(for kernel: Kernel) -> [String] {
-        kernel.plugin.concurrency == UK_CONCURRENCY_SERIAL
+    package static func notes(for kernel: Kernel, isolated: Bool = false) -> [String] {
+        if isolated && kernel.plugin.path != nil {
+            return ["plugin \(kernel.plugin.name): each worker ran its own copy, loaded into a link-map namespace of its own (dlmopen), without a lock"]
+        }
+        return kernel.plugin.concurrency == UK_CONCURRENCY_SERIAL
             ? ["plugin \(kernel.plugin.name) is SERIAL: every kernel call held one global lock"] : []
     }
 }

@@ -80,6 +80,8 @@ package final class LockFreeCore {
     package let control: PoolControl
     package let slots: WorkerSlots
     package let stealing: Bool
+    /// Each worker runs its own copy of plugins (`isolated`).
+    package let isolated: Bool
     package static let spinNanoseconds: UInt64 = 50_000
     /// The current job, in memory of our own rather than a class property, so
     /// reading it costs no dynamic exclusivity check on the hot path.
@@ -87,10 +89,11 @@ package final class LockFreeCore {
     /// Where each helper runs, reported as it starts.
     package let bindings = WorkerBindings()
 
-    package init(workers: Int, stealing: Bool) {
+    package init(workers: Int, stealing: Bool, isolated: Bool = false) {
         control = PoolControl(workers: workers)
         slots = WorkerSlots(count: workers)
         self.stealing = stealing
+        self.isolated = isolated
         job.initialize(to: .stop)
     }
 
@@ -104,7 +107,7 @@ package final class LockFreeCore {
     package func helperMain(worker: Int, plan: PlacementPlan) {
         bindings.bindCurrentThread(worker: worker, plan: plan)
 
-        var contexts = WorkerKernelContexts(worker: worker)
+        var contexts = WorkerKernelContexts(worker: worker, isolated: isolated)
         defer { contexts.releaseAll() }
         var seen: UInt32 = 0
         while true {
@@ -176,6 +179,10 @@ package final class LockFreeCore {
             }
         case .run(let invoker, let plan):
             do throws(UnlockedError) {
+                // Every worker takes its own copy of the plugin as the job
+                // arrives, chunks or not: what a worker count costs in copies
+                // (and whether glibc has namespaces for them) never depends on timing.
+                if isolated { _ = try contexts.resolve(invoker.kernel, tally: &slot.pointee.tally) }
                 try drain(owner: worker, plan: plan, invoker: invoker, slot: slot, contexts: &contexts)
                 guard stealing else { return }
                 for offset in 1..<control.workers {
@@ -238,12 +245,13 @@ package final class LockFreePool: Engine {
 
     package init(_ configuration: EngineConfiguration, globalLock: CountingMutex?) throws(UnlockedError) {
         let start = monotonicNanoseconds()
-        kind = globalLock == nil ? .lockfreePool : .gil
+        kind = globalLock != nil ? .gil : configuration.kind == .isolated ? .isolated : .lockfreePool
         workerCount = configuration.workers
         plan = configuration.placement
         chunk = configuration.chunk
         self.globalLock = globalLock
-        core = LockFreeCore(workers: workerCount, stealing: true)
+        core = LockFreeCore(workers: workerCount, stealing: true, isolated: kind == .isolated)
+        callerContexts = WorkerKernelContexts(worker: 0, isolated: kind == .isolated)
         startup = EngineStartup(nanoseconds: 0, bindings: [])
         do throws(UnlockedError) {
             try caller.bind(plan)
@@ -289,7 +297,7 @@ package final class LockFreePool: Engine {
         if let error = core.slots.takeError() { throw error }
         let slots = core.slots
         var statistics = EngineStatistics(engine: kind, plan: chunkPlan, workers: workerCount,
-                                          notes: KernelInvoker.notes(for: job.kernel)) { slots.slot($0).pointee.tally }
+                                          notes: KernelInvoker.notes(for: job.kernel, isolated: kind == .isolated)) { slots.slot($0).pointee.tally }
         statistics.computeNanoseconds = monotonicNanoseconds() - start
         return EngineResult(acc: core.slots.merged(job.kernel), statistics: statistics)
     }

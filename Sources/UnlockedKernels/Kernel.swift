@@ -57,14 +57,19 @@ public final class PluginInstance {
     /// The `dlopen` handle, nil for statically linked plugins.
     private let handle: UnsafeMutableRawPointer?
     private let lifecycle = Mutex(Lifecycle.open)
+    /// Loaded into a link-map namespace of its own (`IsolatedPlugins`): its
+    /// globals belong to the one worker that leased it, so even a SERIAL
+    /// plugin's calls need no lock.
+    package let isIsolated: Bool
 
     package init(descriptor: UnsafePointer<uk_plugin>, kernels: [UnsafePointer<uk_kernel>], path: String?,
-         state: UnsafeMutableRawPointer?, handle: UnsafeMutableRawPointer?) {
+         state: UnsafeMutableRawPointer?, handle: UnsafeMutableRawPointer?, isIsolated: Bool = false) {
         self.descriptor = descriptor
         self.kernelDescriptors = kernels
         self.path = path
         self.state = state
         self.handle = handle
+        self.isIsolated = isIsolated
     }
 
     deinit { close() }

@@ -1,5 +1,6 @@
 #if os(Linux)
 import CKernels
+import CSupport
 import Glibc
 import UnlockedCore
 
@@ -24,14 +25,16 @@ public enum PluginLoader {
         try _load(path: path, allowInsecure: allowInsecure).get()
     }
 
-    package static func _load(path: String, allowInsecure: Bool) -> Result<PluginInstance, UnlockedError> {
+    /// - Parameter isolated: load a copy into a new link-map namespace
+    ///   (`dlmopen(LM_ID_NEWLM)`) instead of the process's own.
+    package static func _load(path: String, allowInsecure: Bool, isolated: Bool = false) -> Result<PluginInstance, UnlockedError> {
         Result { () throws(UnlockedError) in
             let resolved = try checkFile(path: path, allowInsecure: allowInsecure)
             func fail(_ reason: String) -> UnlockedError { .badData("plugin \(path): \(reason)") }
 
             _ = dlerror()
-            guard let handle = dlopen(resolved, RTLD_NOW | RTLD_LOCAL) else {
-                throw fail("dlopen failed: \(lastDLError())")
+            guard let handle = isolated ? uk_dlmopen_new(resolved, RTLD_NOW | RTLD_LOCAL) : dlopen(resolved, RTLD_NOW | RTLD_LOCAL) else {
+                throw fail("\(isolated ? "dlmopen" : "dlopen") failed: \(lastDLError())")
             }
             var initialised = false
             var state: UnsafeMutableRawPointer?
@@ -54,7 +57,8 @@ public enum PluginLoader {
                 needsFini = descriptor
             }
             initialised = true
-            return PluginInstance(descriptor: descriptor, kernels: kernels, path: resolved, state: state, handle: handle)
+            return PluginInstance(descriptor: descriptor, kernels: kernels, path: resolved, state: state, handle: handle,
+                                  isIsolated: isolated)
         }
     }
 

@@ -174,7 +174,7 @@ extension Engine {
             return bindings.isEmpty ? "calling thread, not bound" : "calling thread pinned, \(observed)"
         case .spawn:
             return "\(workerCount) threads per job, bound round-robin to the plan's \(workers) CPUs"
-        case .lockfreePool, .gil, .lockedPool, .auto:
+        case .lockfreePool, .gil, .lockedPool, .auto, .isolated:
             let caller = kind == .lockedPool ? "" : " (w0 is the calling thread)"
             return observed.isEmpty ? "workers not bound" : observed + caller
         case .tasks:

@@ -31,6 +31,7 @@ public struct EngineProfile: Sendable, Equatable {
         .init(name: "gcd", model: "GCD concurrentPerform", execution: "parallel", exchange: "shared memory", persistentWorkers: true),
         .init(name: "processes-shm", model: "processes", execution: "parallel", exchange: "shared memfd", persistentWorkers: true),
         .init(name: "processes-pipe", model: "processes", execution: "parallel", exchange: "pipe, copied", persistentWorkers: true),
+        .init(name: "isolated", model: "sub-interpreters (dlmopen)", execution: "parallel", exchange: "shared memory", persistentWorkers: true),
         .init(name: "auto", model: "loop or lock-free pool", execution: "parallel", exchange: "shared memory", persistentWorkers: true),
     ]
 

@@ -3,6 +3,8 @@
  *   absdist.map (i32, f64) — the same output as the built-in kernel, computed
  *   in place in ONE global scratch buffer: two threads at once would
  *   overwrite each other's block and write wrong distances.
+ *   absdist.sum (i32) — the exact sum, kept in ONE global running total, as
+ *   legacy C keeps state between calls: two threads at once lose updates.
  *
  * Like most C extensions that keep global state, it can neither share an
  * instance nor give each worker its own, so it declares
@@ -10,6 +12,11 @@
  * says so in the run report (what CPython's free-threaded build does with an
  * extension that does not declare support).
  * Run it by its qualified name: --kernel scratch:absdist.map
+ *
+ * The `isolated` engine runs it in parallel anyway: each worker loads its own
+ * copy of this library into a link-map namespace of its own (dlmopen), so
+ * each has its own `scratch` and `running` — the C analogue of a
+ * sub-interpreter with per-interpreter extension state.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +31,9 @@ static union {
     int64_t i64[BLOCK];
     double f64[BLOCK];
 } *scratch;
+
+/* The running total of absdist.sum: global, so only one call at a time. */
+static unsigned __int128 running;
 
 static int plugin_init(const uk_host_api *host, void **state, char *error) {
     (void)host;
@@ -74,11 +84,32 @@ static int map_f64(void *ctx, const void *input, void *output, size_t begin, siz
     return 0;
 }
 
+static int sum_i32(void *ctx, const void *input, void *output, size_t begin, size_t end,
+                   const uk_params *params, uk_acc *acc, char *error) {
+    (void)ctx, (void)output, (void)error;
+    const int32_t *x = input;
+    int64_t c = params->center_int;
+    running = 0;
+    for (size_t i = begin; i < end; i++) running += (uint64_t)(x[i] >= c ? x[i] - c : c - x[i]);
+    unsigned __int128 total = ((unsigned __int128)acc->hi << 64 | acc->lo) + running;
+    acc->lo = (uint64_t)total;
+    acc->hi = (uint64_t)(total >> 64);
+    return 0;
+}
+
+static void combine_u128(uk_acc *into, const uk_acc *from) {
+    unsigned __int128 total = ((unsigned __int128)into->hi << 64 | into->lo) + ((unsigned __int128)from->hi << 64 | from->lo);
+    into->lo = (uint64_t)total;
+    into->hi = (uint64_t)(total >> 64);
+}
+
 static const uk_kernel kernels[] = {
     {sizeof(uk_kernel), 0, "absdist.map", "out[i] = |x[i] - c| via a global scratch buffer",
      UK_DTYPE_I32, UK_DTYPE_U32, UK_KIND_MAP, UK_ACC_NONE, map_i32, NULL},
     {sizeof(uk_kernel), 0, "absdist.map", "out[i] = |x[i] - c| via a global scratch buffer",
      UK_DTYPE_F64, UK_DTYPE_F64, UK_KIND_MAP, UK_ACC_NONE, map_f64, NULL},
+    {sizeof(uk_kernel), 0, "absdist.sum", "sum of |x[i] - c| kept in a global running total",
+     UK_DTYPE_I32, UK_DTYPE_I32, UK_KIND_REDUCE, UK_ACC_UINT128, sum_i32, combine_u128},
 };
 
 static const uk_kernel *get_kernel(uint32_t index) {

@@ -47,6 +47,11 @@ int uk_pipe_cloexec(int fds[2]);
  * `directory`, linked in later or gone with its last descriptor. -1 and errno
  * where the file system has no O_TMPFILE. */
 int uk_open_tmpfile(const char *directory, unsigned mode);
+/* dlmopen(LM_ID_NEWLM, path, flags): the library and its dependencies (libc
+ * included) loaded into a new link-map namespace, with globals of their own.
+ * NULL with dlerror() set on failure; glibc allows at most 16 namespaces,
+ * fewer when their copies of libc exhaust the static TLS surplus. */
+void *uk_dlmopen_new(const char *path, int flags);
 /* prctl(PR_SET_PDEATHSIG, sig): this process gets `sig` when its parent dies. */
 int uk_set_parent_death_signal(int sig);
 /* Names the calling thread (at most 15 characters are kept). */
