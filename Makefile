@@ -41,8 +41,13 @@ run: build
 
 test: test-deps
 	$(SWIFT) test
+	# Cluster users are never root, and root passes every permission check: the plugin-permission
+	# and output tests again as an unprivileged user, from the same test build.
+	[ "$$(id -u)" -ne 0 ] || setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp TMPDIR=/tmp \
+		"$$($(SWIFT) build --show-bin-path)/UnlockedPackageTests.xctest" --testing-library swift-testing \
+		--filter 'PluginLoaderTests|OutputSafetyTests'
 	# The engines again under the thread sanitizer, in their own build tree.
-	$(SWIFT) test --sanitize=thread --filter Engine --scratch-path .build-tsan
+	$(SWIFT) test --sanitize=thread --filter 'Engine|Isolated' --scratch-path .build-tsan
 	# The C kernels and the plugin loader under the address sanitizer; fixture plugins get
 	# ASan+UBSan too. Leak checking is off: Foundation's Process leaks in the test helper.
 	ASAN_OPTIONS=detect_leaks=0 UNLOCKED_PLUGIN_CC=clang \
