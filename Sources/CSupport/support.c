@@ -3,6 +3,10 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <time.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -34,3 +38,23 @@ int uk_open_tmpfile(const char *directory, unsigned mode) {
 void *uk_dlmopen_new(const char *path, int flags) {
     return dlmopen(LM_ID_NEWLM, path, flags);
 }
+
+int uk_timed_join(unsigned long thread, int milliseconds) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += milliseconds / 1000;
+    deadline.tv_nsec += (long)(milliseconds % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) { deadline.tv_sec += 1; deadline.tv_nsec -= 1000000000L; }
+    return pthread_timedjoin_np((pthread_t)thread, NULL, &deadline);
+}
+
+int uk_get_thread_affinity(uk_affinity *mask) {
+    memset(mask, 0, sizeof *mask);
+    return sched_getaffinity(0, sizeof mask->bits, (cpu_set_t *)mask->bits);
+}
+
+int uk_set_thread_affinity(const uk_affinity *mask) {
+    return sched_setaffinity(0, sizeof mask->bits, (const cpu_set_t *)mask->bits);
+}
+
+int uk_current_cpu(void) { return sched_getcpu(); }

@@ -182,6 +182,23 @@ package func reapWithin(milliseconds: Int, _ pid: pid_t) -> ChildTermination? {
     return waitForExit(pid)
 }
 
+/// Whether `pid` is stopped (SIGSTOP, SIGTSTP, a debugger): state `T` or `t`
+/// in `/proc/<pid>/stat`, read after the command name, which may hold spaces.
+package func isStopped(_ pid: pid_t) -> Bool {
+    let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    guard let bytes = FileDescriptorIO.readSome(fd, capacity: 512),
+          let nameEnd = bytes.lastIndex(of: UInt8(ascii: ")")), nameEnd + 2 < bytes.count else { return false }
+    return bytes[nameEnd + 2] == UInt8(ascii: "T") || bytes[nameEnd + 2] == UInt8(ascii: "t")
+}
+
+/// Joins `thread`, waiting at most `milliseconds`; false if it is still running.
+/// The corresponding C function is `pthread_timedjoin_np`.
+package func joinThread(_ thread: pthread_t, milliseconds: Int) -> Bool {
+    uk_timed_join(thread, Int32(milliseconds)) == 0
+}
+
 /// The path of this process's executable, so the library can start it
 /// again in a hidden mode (worker processes, plugin verification).
 /// The corresponding file is `/proc/self/exe`.

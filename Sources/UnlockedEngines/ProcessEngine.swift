@@ -67,6 +67,8 @@ package final class ProcessEngine: Engine {
     private let chunk: Int?
     private var workers: [WorkerProcess] = []
     private var reaped = Set<Int>()
+    /// Workers killed because they were stopped, for `died`'s message.
+    private var stoppedWorkers = Set<Int>()
     package private(set) var state = EngineState.running
     /// A crashed worker is reported by the engine in one line (which worker,
     /// which signal); the Swift runtime's backtrace would add forty.
@@ -139,8 +141,12 @@ package final class ProcessEngine: Engine {
     }
 
     private func awaitReady(_ worker: WorkerProcess, planned: Int?, executable: String) throws(UnlockedError) -> BindingObservation {
-        guard !FileDescriptorIO.waitReadable([worker.fromWorker], milliseconds: Self.startTimeoutMilliseconds).isEmpty else {
-            throw .internal("worker \(worker.index) (pid \(worker.pid)) did not report ready within \(Self.startTimeoutMilliseconds / 1000) s (is \(executable) the unlocked executable?)")
+        let deadline = monotonicNanoseconds() + UInt64(Self.startTimeoutMilliseconds) * 1_000_000
+        while FileDescriptorIO.waitReadable([worker.fromWorker], milliseconds: Self.stopCheckMilliseconds).isEmpty {
+            killStoppedWorkers()
+            guard monotonicNanoseconds() < deadline else {
+                throw .internal("worker \(worker.index) (pid \(worker.pid)) did not report ready within \(Self.startTimeoutMilliseconds / 1000) s (is \(executable) the unlocked executable?)")
+            }
         }
         guard let body = FileDescriptorIO.readMessage(worker.fromWorker) else { throw died(worker, while: "starting") }
         var reader = MessageReader(body)
@@ -157,7 +163,31 @@ package final class ProcessEngine: Engine {
     private func died(_ worker: WorkerProcess, while doing: String) -> UnlockedError {
         while terminationInProgress.load(ordering: .sequentiallyConsistent) { sleep(1) }  // the program is exiting
         let how = reap(worker)?.description ?? "its pipe closed"
+        if stoppedWorkers.contains(worker.index) {
+            return .internal("worker \(worker.index) (pid \(worker.pid)) was stopped (SIGSTOP or a debugger) while \(doing), so it was killed")
+        }
         return .internal("worker \(worker.index) (pid \(worker.pid)) died while \(doing): \(how)")
+    }
+
+    /// How often a job that waits on its workers checks whether one was stopped.
+    private static let stopCheckMilliseconds: Int32 = 500
+
+    /// Kills every worker that is stopped (SIGSTOP, a debugger) rather than
+    /// wait for it forever; `died` then says why. A worker that runs but is
+    /// slow is left alone: a kernel may legitimately take long.
+    private func killStoppedWorkers() {
+        for worker in workers where !stoppedWorkers.contains(worker.index) && isStopped(worker.pid) {
+            stoppedWorkers.insert(worker.index)
+            kill(worker.pid, SIGKILL)
+        }
+    }
+
+    /// The next message from `worker`, checking for stopped workers while it waits; nil if it died.
+    private func awaitMessage(from worker: WorkerProcess) -> [UInt8]? {
+        while FileDescriptorIO.waitReadable([worker.fromWorker], milliseconds: Self.stopCheckMilliseconds).isEmpty {
+            killStoppedWorkers()
+        }
+        return FileDescriptorIO.readMessage(worker.fromWorker)
     }
 
     /// Waits for `worker` to exit (killing it after a second), once.
@@ -315,7 +345,7 @@ package final class ProcessEngine: Engine {
         var replies: [(Reply, Int)] = []
         var kernelError: UnlockedError?
         for (worker, message) in zip(workers, messages) {
-            guard let body = FileDescriptorIO.readMessage(worker.fromWorker) else { throw fail(died(worker, while: doing)) }
+            guard let body = awaitMessage(from: worker) else { throw fail(died(worker, while: doing)) }
             do throws(UnlockedError) {
                 replies.append((try Self.decode(body, worker: worker), message.count + body.count + 4))
             } catch {
@@ -349,11 +379,21 @@ package final class ProcessEngine: Engine {
             let owned = plan.ownedChunks(worker: worker.index)
             let conversation: @Sendable () -> Void = {
                 let result = slots.pointer.assumingMemoryBound(to: Outcome.self) + worker.index
+                // A worker whose kernel failed mid-stream answers with the kernel's
+                // message and exits, so our next write breaks: read why it stopped.
+                func stoppedListening() {
+                    guard let body = FileDescriptorIO.readMessage(worker.fromWorker) else { return }
+                    if case .failure(let error) = Result(catching: { () throws(UnlockedError) in try Self.decode(body, worker: worker) }) {
+                        result.pointee = .failed(error)
+                    }
+                }
                 var bytes = message.count
-                guard FileDescriptorIO.writeAll(worker.toWorker, message) else { return }
+                guard FileDescriptorIO.writeAll(worker.toWorker, message) else { return stoppedListening() }
                 for chunk in owned {
                     let range = plan.range(ofChunk: chunk)
-                    guard FileDescriptorIO.writeAll(worker.toWorker, input.pointer + range.lowerBound * width, range.count * width) else { return }
+                    guard FileDescriptorIO.writeAll(worker.toWorker, input.pointer + range.lowerBound * width, range.count * width) else {
+                        return stoppedListening()
+                    }
                     bytes += range.count * width
                     if let outputWidth, let output {
                         guard FileDescriptorIO.readExactly(worker.fromWorker, output.pointer + range.lowerBound * outputWidth, range.count * outputWidth) else { return }
@@ -375,7 +415,10 @@ package final class ProcessEngine: Engine {
             }
         }
         let threadStartNanoseconds = monotonicNanoseconds() - threadsStart
-        threads.forEach(joinThread)
+        for thread in threads {
+            // A stopped worker blocks its conversation on a full pipe: kill it, and the pipe breaks.
+            while !joinThread(thread, milliseconds: Int(Self.stopCheckMilliseconds)) { killStoppedWorkers() }
+        }
         var replies: [(Reply, Int)] = []
         for worker in workers {
             switch results[worker.index] {

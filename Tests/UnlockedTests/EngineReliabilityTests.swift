@@ -145,3 +145,43 @@ enum LeakProbe {
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
     }
 }
+
+/// Worker processes that stop, or whose kernel fails mid-stream, end the job
+/// with a line that says what happened, never a hang or a bare exit status.
+@Suite struct WorkerProcessFaultTests {
+    @Test(arguments: ["processes-shm", "processes-pipe"])
+    func aStoppedWorkerFailsTheRunInsteadOfHangingIt(engine: String) throws {
+        let process = Process()
+        process.executableURL = CommandLineTool.executable
+        process.arguments = ["run", "--engine", engine, "--workers", "2", "--size", "4Mi", "--reps", "1000000", "--warmup", "0"]
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        let pid = process.processIdentifier
+        var children: [pid_t] = []
+        let deadline = Date().addingTimeInterval(60)
+        // Starting or running jobs: a stopped worker is noticed either way.
+        while children.count < 2, Date() < deadline, process.isRunning {
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+            children = text.split(separator: " ").compactMap { pid_t($0) }
+            usleep(10_000)
+        }
+        #expect(children.count == 2)
+        kill(children[0], SIGSTOP)
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 70)
+        #expect(stderr.contains("was stopped (SIGSTOP or a debugger)"), "\(stderr)")
+        #expect(stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test(arguments: ["processes-shm", "processes-pipe"])
+    func aKernelErrorReachesTheUserInTheKernelsWords(engine: String) throws {
+        let outcome = try CommandLineTool.run(["run", "--plugin", try PluginFixtures.path("KERNEL_ERROR"), "--kernel", "cursed.sum",
+                                               "--engine", engine, "--workers", "2", "--size", "200000", "--chunk", "4096", "--reps", "1"])
+        #expect(outcome.status == 65)
+        #expect(outcome.stderr.contains("the third call is cursed"), "\(outcome.stderr)")
+        #expect(outcome.stderr.split(separator: "\n").count == 1)
+    }
+}

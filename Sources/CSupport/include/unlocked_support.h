@@ -9,29 +9,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
-
-/* glibc declares this only under _GNU_SOURCE, which a module cannot set
- * without clashing with Glibc's own view of the system headers. */
-extern int sched_getcpu(void);
-extern int sched_getaffinity(int pid, size_t size, void *mask);
-extern int sched_setaffinity(int pid, size_t size, const void *mask);
 
 /* The calling thread's affinity, as a mask of up to 1024 CPUs. */
 typedef struct uk_affinity { unsigned long bits[1024 / (8 * sizeof(unsigned long))]; } uk_affinity;
 
-static inline int uk_get_thread_affinity(uk_affinity *mask) {
-    memset(mask, 0, sizeof *mask);
-    return sched_getaffinity(0, sizeof mask->bits, mask->bits);
-}
+/* sched_getaffinity/sched_setaffinity of the calling thread (glibc declares
+ * them only under _GNU_SOURCE, which a module cannot set). 0, or -1 and errno. */
+int uk_get_thread_affinity(uk_affinity *mask);
+int uk_set_thread_affinity(const uk_affinity *mask);
 
-static inline int uk_set_thread_affinity(const uk_affinity *mask) {
-    return sched_setaffinity(0, sizeof mask->bits, mask->bits);
-}
-
-/* The CPU the calling thread runs on now, or -1. */
-static inline int uk_current_cpu(void) { return sched_getcpu(); }
-
+/* The CPU the calling thread runs on now, or -1 (sched_getcpu). */
+int uk_current_cpu(void);
 
 /* Blocks while *word == expected (FUTEX_WAIT_PRIVATE). Returns 0 when woken
  * or when *word already differed, -1 with errno on other failures. */
@@ -52,6 +40,9 @@ int uk_open_tmpfile(const char *directory, unsigned mode);
  * NULL with dlerror() set on failure; glibc allows at most 16 namespaces,
  * fewer when their copies of libc exhaust the static TLS surplus. */
 void *uk_dlmopen_new(const char *path, int flags);
+/* pthread_timedjoin_np with a timeout from now: 0 when joined, ETIMEDOUT if
+ * the thread still runs. */
+int uk_timed_join(unsigned long thread, int milliseconds);  /* thread: a pthread_t */
 /* prctl(PR_SET_PDEATHSIG, sig): this process gets `sig` when its parent dies. */
 int uk_set_parent_death_signal(int sig);
 /* Names the calling thread (at most 15 characters are kept). */

@@ -15,6 +15,8 @@
  *   -DFIXTURE_INIT_FAILS   init fails with a message
  *   -DFIXTURE_SEGV/_ABORT/_LOOP   adds bad.sum (i32), which segfaults, aborts
  *                          or loops forever once a range has 8+ elements
+ *   -DFIXTURE_KERNEL_ERROR adds cursed.sum (i32), which fails with a message
+ *                          on its third call in a process (mid-stream)
  *   -DFIXTURE_WRONG        adds bad.sum (i32), which drops the last element of
  *                          ranges longer than 8 whose length is not a multiple
  *                          of 8 (a vector-tail bug)
@@ -77,6 +79,18 @@ static int bad_sum(void *ctx, const void *input, void *output, size_t begin, siz
 }
 #endif
 
+#if defined(FIXTURE_KERNEL_ERROR)
+static int cursed_sum(void *ctx, const void *input, void *output, size_t begin, size_t end,
+                      const uk_params *params, uk_acc *acc, char *error) {
+    static _Atomic int calls;
+    if (++calls == 3) {
+        snprintf(error, UK_ERROR_CAPACITY, "the third call is cursed");
+        return 1;
+    }
+    return good_sum(ctx, input, output, begin, end, params, acc, error);
+}
+#endif
+
 #if defined(FIXTURE_AFFINITY)
 static int affinity_sum(void *ctx, const void *input, void *output, size_t begin, size_t end,
                         const uk_params *params, uk_acc *acc, char *error) {
@@ -115,6 +129,10 @@ static const uk_kernel kernels[] = {
 #if defined(FIXTURE_BAD)
     {sizeof(uk_kernel), 0, "bad.sum", "misbehaves on purpose", UK_DTYPE_I32, UK_DTYPE_I32,
      UK_KIND_REDUCE, UK_ACC_UINT128, bad_sum, combine},
+#endif
+#if defined(FIXTURE_KERNEL_ERROR)
+    {sizeof(uk_kernel), 0, "cursed.sum", "fails on element 65536", UK_DTYPE_I32, UK_DTYPE_I32,
+     UK_KIND_REDUCE, UK_ACC_UINT128, cursed_sum, combine},
 #endif
 #if defined(FIXTURE_AFFINITY)
     {sizeof(uk_kernel), 0, "affinity.sum", "census of the threads' CPU affinities", UK_DTYPE_I32, UK_DTYPE_I32,
