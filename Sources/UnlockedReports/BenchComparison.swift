@@ -24,6 +24,9 @@ public struct BenchComparison: Sendable {
     /// What a reader must know to read the rows (documents of different schemas).
     public var notes: [String] = []
 
+    /// The longest timing a document may hold: about 11.6 days.
+    private static let maximumSampleNanoseconds = 1e15
+
     /// The schemas `--compare` reads.
     public static let schemas = ["unlocked-bench/1", BenchReport.schema]
 
@@ -55,8 +58,16 @@ public struct BenchComparison: Sendable {
             }
             guard cell["status"] as? String == "ok", !samples.isEmpty else { continue }
             let wake = cell["samples_wake_ns"] as? [Double]
+            let key = "\(engine)|\(kernel)|\(dtype)|\(size)|\(workers)|\(pin)|\(mem)"
+            // A timing is a finite count of nanoseconds: a negative, NaN or 1e308 sample is a broken file.
+            if let bad = (samples + (wake ?? [])).first(where: { !($0.isFinite && $0 >= 0 && $0 <= maximumSampleNanoseconds) }) {
+                throw .badData("\(name): cell \(key) has the sample \(bad) ns (accepted: 0 to 1e15 ns)")
+            }
+            guard size > 0, workers > 0 else {
+                throw .badData("\(name): cell \(key) has \(size) elements and \(workers) workers (accepted: positive counts)")
+            }
             let batched = (cell["jobs_per_sample"] as? Int ?? 1) > 1
-            document.cells.append((key: "\(engine)|\(kernel)|\(dtype)|\(size)|\(workers)|\(pin)|\(mem)", samples: samples,
+            document.cells.append((key: key, samples: samples,
                                    wake: wake, singleJobs: batched ? wake : samples))
         }
         return document

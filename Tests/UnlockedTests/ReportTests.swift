@@ -172,6 +172,24 @@ func sampleReport() throws -> BenchReport {
         #expect(throws: UnlockedError.self) { _ = try BenchComparison.document(fromJSON: try document("unlocked-bench/9", []), name: "x") }
     }
 
+    /// `--compare` reads only what a bench could have written: finite,
+    /// non-negative timings and positive counts.
+    @Test(arguments: [
+        (#"{"samples_ns": [-5, 1, 2]}"#, "has the sample -5.0 ns"),
+        (#"{"samples_ns": [1e308, 1, 2]}"#, "has the sample 1e+308 ns"),
+        (#"{"samples_ns": [1, 2], "samples_wake_ns": [3, -1]}"#, "has the sample -1.0 ns"),
+        (#"{"size_elements": 0}"#, "has 0 elements"),
+        (#"{"workers": -2}"#, "and -2 workers"),
+        (#"{"size_elements": 1180591620717411303424}"#, "a cell lacks"),
+    ])
+    func compareRefusesImpossibleValues(change: String, message: String) throws {
+        var cell: [String: Any] = ["engine": "sequential", "kernel": "absdist.sum", "dtype": "i32", "size_elements": 1000,
+                                   "workers": 1, "pin": "compact", "mem": "first-touch", "status": "ok", "samples_ns": [1.0, 2, 3]]
+        cell.merge(try #require(JSONSerialization.jsonObject(with: Data(change.utf8)) as? [String: Any])) { $1 }
+        let data = try JSONSerialization.data(withJSONObject: ["schema": "unlocked-bench/2", "cells": [cell]])
+        expectError(.badData, containing: message) { try BenchComparison.document(fromJSON: data, name: "x.json") }
+    }
+
     @Test func benchCompareEndToEnd() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
