@@ -46,18 +46,19 @@ static inline uint64_t uk_absdist_i64(int64_t x, int64_t c) {
     return x >= c ? (uint64_t)x - (uint64_t)c : (uint64_t)c - (uint64_t)x;
 }
 
-/* Element loads and stores at any byte address. Arrays may start at any byte
- * (a chunk of a file, a caller's packed struct), and memcpy is the one
- * access to a misaligned object that is defined C (UBSan-clean); compilers
- * turn it into a single plain load or store. */
+/* uk_read_T(base, i) / uk_write_T(base, i, v): element i of a T array that
+ * may start at any byte (a chunk of a file, a caller's packed struct).
+ * memcpy is the one access to a misaligned object that is defined C
+ * (UBSan-clean); compilers turn it into a single plain load or store.
+ * (Not "load/store": CSupport's uk_load_u32 / uk_store_u32 are atomics.) */
 #define UK_DEFINE_ACCESS(T, suffix)                                              \
-    static inline T uk_load_##suffix(const void *base, size_t i) {              \
+    static inline T uk_read_##suffix(const void *base, size_t i) {               \
         T v;                                                                     \
-        memcpy(&v, (const char *)base + i * sizeof(T), sizeof(T));              \
+        memcpy(&v, (const char *)base + i * sizeof(T), sizeof(T));               \
         return v;                                                                \
     }                                                                            \
-    static inline void uk_store_##suffix(void *base, size_t i, T v) {           \
-        memcpy((char *)base + i * sizeof(T), &v, sizeof(T));                    \
+    static inline void uk_write_##suffix(void *base, size_t i, T v) {            \
+        memcpy((char *)base + i * sizeof(T), &v, sizeof(T));                     \
     }
 UK_DEFINE_ACCESS(int32_t, i32)
 UK_DEFINE_ACCESS(int64_t, i64)
