@@ -68,6 +68,24 @@ UK_DEFINE_ACCESS(float, f32)
 UK_DEFINE_ACCESS(double, f64)
 #undef UK_DEFINE_ACCESS
 
+/* Software prefetch for the vector sums. A core's hardware prefetchers alone
+ * leave a reduction short of the core's read bandwidth once the loop does
+ * arithmetic per cache line (measured on Zen 5, one thread: each ALU
+ * instruction per line costs a few percent against a loop of bare loads,
+ * AVX2 absdist.sum f32 reached 0.82x). A prefetch per line, 8 KiB ahead,
+ * closes the gap (AVX-512 measured alike at 4-12 KiB, AVX2 best at 8 KiB,
+ * 2 KiB too short). Only lines inside the range are prefetched, so nothing
+ * outside [begin, end) is touched even as a hint. `at` is the address the loop is about to read,
+ * `bytes` how much one iteration reads, `limit` the range's end address. */
+#define UK_PREFETCH_AHEAD 8192
+
+static inline __attribute__((always_inline)) void uk_prefetch_ahead(const void *at, size_t bytes,
+                                                                    const void *limit) {
+    const uintptr_t first = (uintptr_t)at + UK_PREFETCH_AHEAD;
+    if (first + bytes > (uintptr_t)limit) return;
+    for (size_t line = 0; line < bytes; line += 64) __builtin_prefetch((const void *)(first + line), 0, 3);
+}
+
 /* The scalar reference of one table entry; vector variants finish their
  * ranges with it where masked operations are unavailable. */
 static inline uk_variant_fn uk_scalar(uk_op op, uk_elem elem) {
