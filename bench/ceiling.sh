@@ -83,7 +83,8 @@ width() { case $1 in i32|f32) echo 4 ;; *) echo 8 ;; esac; }
 
 echo "ceiling: $(likwid-bench -h 2>&1 | sed -n 's/.*Version *\([0-9.]*\).*/likwid-bench \1/p' | head -1)," \
      "$bytes bytes per run (LLC $llc bytes), $rounds rounds, threads ${threads[*]}," \
-     "unlocked $(git rev-parse --short HEAD 2>/dev/null || echo '?')${extra[*]:+ with ${extra[*]}}${prio[*]:+, ${prio[*]}}"
+     "$unlocked${extra[*]:+ ${extra[*]}} (tree at $(git rev-parse --short HEAD 2>/dev/null || echo '?'))${prio[*]:+, ${prio[*]}}"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 samples=$(mktemp)
 trap 'rm -f "$samples"' EXIT
 for round in $(seq "$rounds"); do
@@ -102,7 +103,7 @@ for round in $(seq "$rounds"); do
                            --pin "$pin" --kernel "$kernel" --dtype "$dtype" --size $((bytes / $(width "$dtype"))) \
                            --reps 5 "${extra[@]}" --json | sed -n 's/^ *"bytes_per_second" : \([0-9.e+]*\),*$/\1/p')
                     [ -n "$rate" ] || { echo "ceiling: no bytes_per_second from unlocked run" >&2; exit 1; }
-                    echo "$isa $t $kernel $dtype $(awk -v r="$rate" 'BEGIN { printf "%.1f", r / 1e6 }')" >> "$samples"
+                    echo "$isa $t $kernel $dtype $(awk -v r="$rate" 'BEGIN { printf "%.1f", r / 1e6 }') $lrate" >> "$samples"
                 done
             done
         done
@@ -110,6 +111,9 @@ for round in $(seq "$rounds"); do
     echo "round $round of $rounds done" >&2
 done
 
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# ratio: of the medians; paired: median (min-max) over the runs of each
+# Unlocked run's rate over the likwid-bench run just before its group.
 awk '
 function median(list,   v, n, i, j, x) {
     n = split(list, v, " ")
@@ -118,18 +122,23 @@ function median(list,   v, n, i, j, x) {
     return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
 $3 == "likwid" { key = $1 " " $2; lk[key] = lk[key] " " $5; lkname[key] = $4; next }
-{ key = $1 " " $2 " " $3 " " $4; un[key] = un[key] " " $5; if (!(key in seen)) { order[++count] = key; seen[key] = 1 } }
+{
+    key = $1 " " $2 " " $3 " " $4; un[key] = un[key] " " $5; pr[key] = pr[key] " " $5 / $6
+    if (!(key in seen)) { order[++count] = key; seen[key] = 1 }
+}
 END {
-    printf "%-7s %-7s %-12s %-5s %-26s %-34s %s\n", "variant", "threads", "kernel", "dtype",
-           "unlocked GB/s (min-max)", "likwid-bench GB/s (min-max)", "ratio"
+    printf "%-7s %-7s %-11s %-5s %-22s %-34s %-6s %s\n", "variant", "threads", "kernel", "dtype",
+           "unlocked GB/s", "likwid-bench GB/s", "ratio", "paired ratio"
     worst = 9
     for (i = 1; i <= count; i++) {
         split(order[i], k, " "); lkey = k[1] " " k[2]
         u = median(un[order[i]]); ulo = lo; uhi = hi
         l = median(lk[lkey]); llo = lo; lhi = hi
+        p = median(pr[order[i]]); plo = lo; phi = hi
         ratio = u / l; if (ratio < worst) worst = ratio
-        printf "%-7s %-7s %-12s %-5s %5.1f (%5.1f-%5.1f)       %-12s %5.1f (%5.1f-%5.1f)  %.3f%s\n", k[1], k[2], k[3], k[4],
-               u / 1e3, ulo / 1e3, uhi / 1e3, lkname[lkey], l / 1e3, llo / 1e3, lhi / 1e3, ratio, ratio < 0.95 ? "  < 0.95" : ""
+        printf "%-7s %-7s %-11s %-5s %5.1f (%5.1f-%5.1f)  %-12s %5.1f (%5.1f-%5.1f)  %.3f  %.3f (%.2f-%.2f)%s\n", k[1], k[2], k[3], k[4],
+               u / 1e3, ulo / 1e3, uhi / 1e3, lkname[lkey], l / 1e3, llo / 1e3, lhi / 1e3, ratio, p, plo, phi,
+               ratio < 0.95 ? "  < 0.95" : ""
     }
-    printf "lowest ratio %.3f (goal >= 0.95)\n", worst
+    printf "lowest ratio of medians %.3f (goal >= 0.95); GB/s are medians (min-max) over the rounds\n", worst
 }' "$samples"
