@@ -5,9 +5,8 @@
  * Shape of every kernel: four independent 64-byte vectors per iteration
  * (enough to hide add latency; sums also prefetch 8 KiB ahead, see
  * uk_prefetch_ahead), then single vectors, then one masked vector for the
- * remainder. Masked
- * loads do not touch masked-off elements, so nothing outside [begin, end)
- * is read. */
+ * remainder. Masked loads do not touch masked-off elements, so nothing
+ * outside [begin, end) is read. */
 #if defined(__x86_64__)
 
 #include <immintrin.h>
