@@ -1,10 +1,11 @@
 /* AVX2 (+FMA, as dispatch requires) variants. Compiled with a per-function
  * target attribute so the rest of the binary stays baseline x86-64.
  *
- * Shape of every kernel: four independent 32-byte vectors per iteration,
- * then single vectors, then the scalar reference for the last few
- * elements (AVX2 has no byte-granular masked loads that would keep the
- * remainder inside [begin, end) for every type). */
+ * Shape of every kernel: four independent 32-byte vectors per iteration
+ * (sums also prefetch 8 KiB ahead, see uk_prefetch_ahead), then single
+ * vectors, then the scalar reference for the last few elements (AVX2 has
+ * no byte-granular masked loads that would keep the remainder inside
+ * [begin, end) for every type). */
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -174,12 +175,14 @@ static void absdist_sum_i32(const void *input, void *output, size_t begin, size_
         __m256i s[4] = {0}, h[4] = {0};
         for (; blocks && i + BLOCK_I32 <= stop; i += BLOCK_I32) {
             __m256i t[4] = {0}, seen = _mm256_setzero_si256();
-            for (size_t j = i; j < i + BLOCK_I32; j += 32)
+            for (size_t j = i; j < i + BLOCK_I32; j += 32) {
+                uk_prefetch_ahead(x + j, 128, x + end);
                 for (int k = 0; k < 4; k++) {
                     const __m256i d = _mm256_abs_epi32(_mm256_sub_epi32(load(x + j + 8 * k), c));
                     t[k] = _mm256_add_epi32(t[k], d);
                     seen = _mm256_or_si256(seen, d);
                 }
+            }
             if (_mm256_testz_si256(seen, high_bits)) {
                 add_u32(&s[0], &h[0], _mm256_add_epi32(_mm256_add_epi32(t[0], t[1]), _mm256_add_epi32(t[2], t[3])));
                 continue;
@@ -187,8 +190,10 @@ static void absdist_sum_i32(const void *input, void *output, size_t begin, size_
             for (size_t j = i; j < i + BLOCK_I32; j += 32)
                 for (int k = 0; k < 4; k++) add_u32(&s[k], &h[k], dist_i32(load(x + j + 8 * k), c));
         }
-        for (; i + 32 <= stop; i += 32)
+        for (; i + 32 <= stop; i += 32) {
+            uk_prefetch_ahead(x + i, 128, x + end);
             for (int k = 0; k < 4; k++) add_u32(&s[k], &h[k], dist_i32(load(x + i + 8 * k), c));
+        }
         for (; i + 8 <= stop; i += 8) add_u32(&s[0], &h[0], dist_i32(load(x + i), c));
         total += fold_u32(s, h);
     }
@@ -202,8 +207,10 @@ static void absdist_sum_i64(const void *input, void *output, size_t begin, size_
     const __m256i c = _mm256_set1_epi64x(p->center_int);
     __m256i s[4] = {biased_zero(), biased_zero(), biased_zero(), biased_zero()}, carry[4] = {0};
     size_t i = begin;
-    for (; i + 16 <= end; i += 16)
+    for (; i + 16 <= end; i += 16) {
+        uk_prefetch_ahead(x + i, 128, x + end);
         for (int k = 0; k < 4; k++) add_u64(&s[k], &carry[k], dist_i64(load(x + i + 4 * k), c));
+    }
     for (; i + 4 <= end; i += 4) add_u64(&s[0], &carry[0], dist_i64(load(x + i), c));
     uk_acc_add_u128(acc, fold_u64(s, carry));
     uk_scalar(UK_OP_ABSDIST_SUM, UK_ELEM_I64)(input, output, i, end, p, acc);
@@ -222,8 +229,10 @@ static void stream_sum_i32(const void *input, void *output, size_t begin, size_t
     while (end - i >= 8) {
         const size_t stop = end - i > UK_I32_FOLD_INTERVAL ? i + UK_I32_FOLD_INTERVAL : end;
         __m256i s[4] = {0}, h[4] = {0};
-        for (; i + 32 <= stop; i += 32)
+        for (; i + 32 <= stop; i += 32) {
+            uk_prefetch_ahead(x + i, 128, x + end);
             for (int k = 0; k < 4; k++) add_u32(&s[k], &h[k], _mm256_xor_si256(load(x + i + 8 * k), bias));
+        }
         for (; i + 8 <= stop; i += 8) add_u32(&s[0], &h[0], _mm256_xor_si256(load(x + i), bias));
         total += fold_u32(s, h);
     }
@@ -237,8 +246,10 @@ static void stream_sum_i64(const void *input, void *output, size_t begin, size_t
     const __m256i bias = _mm256_set1_epi64x(INT64_MIN);
     __m256i s[4] = {biased_zero(), biased_zero(), biased_zero(), biased_zero()}, carry[4] = {0};
     size_t i = begin;
-    for (; i + 16 <= end; i += 16)
+    for (; i + 16 <= end; i += 16) {
+        uk_prefetch_ahead(x + i, 128, x + end);
         for (int k = 0; k < 4; k++) add_u64(&s[k], &carry[k], _mm256_xor_si256(load(x + i + 4 * k), bias));
+    }
     for (; i + 4 <= end; i += 4) add_u64(&s[0], &carry[0], _mm256_xor_si256(load(x + i), bias));
     uk_acc_add_u128(acc, fold_u64(s, carry) - ((uk_u128)(i - begin) << 63));
     uk_scalar(UK_OP_STREAM_SUM, UK_ELEM_I64)(input, output, i, end, p, acc);
@@ -264,11 +275,13 @@ UK_ALWAYS_INLINE double fold_f64(const __m256d s[4]) {
 UK_ALWAYS_INLINE double sum_f32(const float *x, size_t *at, size_t end, __m256i c, int absdist) {
     __m256d lo[4] = {0}, hi[4] = {0};
     size_t i = *at;
-    for (; i + 32 <= end; i += 32)
+    for (; i + 32 <= end; i += 32) {
+        uk_prefetch_ahead(x + i, 128, x + end);
         for (int k = 0; k < 4; k++) {
             const __m256i v = load(x + i + 8 * k);
             add_f32(&lo[k], &hi[k], absdist ? dist_f32(v, c) : v);
         }
+    }
     for (; i + 8 <= end; i += 8) {
         const __m256i v = load(x + i);
         add_f32(&lo[0], &hi[0], absdist ? dist_f32(v, c) : v);
@@ -280,11 +293,13 @@ UK_ALWAYS_INLINE double sum_f32(const float *x, size_t *at, size_t end, __m256i 
 UK_ALWAYS_INLINE double sum_f64(const double *x, size_t *at, size_t end, __m256i c, int absdist) {
     __m256d s[4] = {0};
     size_t i = *at;
-    for (; i + 16 <= end; i += 16)
+    for (; i + 16 <= end; i += 16) {
+        uk_prefetch_ahead(x + i, 128, x + end);
         for (int k = 0; k < 4; k++) {
             const __m256i v = load(x + i + 4 * k);
             s[k] = _mm256_add_pd(s[k], _mm256_castsi256_pd(absdist ? dist_f64(v, c) : v));
         }
+    }
     for (; i + 4 <= end; i += 4) {
         const __m256i v = load(x + i);
         s[0] = _mm256_add_pd(s[0], _mm256_castsi256_pd(absdist ? dist_f64(v, c) : v));

@@ -3,10 +3,10 @@
  * them only on CPUs that report these features.
  *
  * Shape of every kernel: four independent 64-byte vectors per iteration
- * (enough loads in flight to stay memory-bound and to hide add latency),
- * then single vectors, then one masked vector for the remainder. Masked
- * loads do not touch masked-off elements, so nothing outside [begin, end)
- * is read. */
+ * (enough to hide add latency; sums also prefetch 8 KiB ahead, see
+ * uk_prefetch_ahead), then single vectors, then one masked vector for the
+ * remainder. Masked loads do not touch masked-off elements, so nothing
+ * outside [begin, end) is read. */
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -189,6 +189,7 @@ static void absdist_sum_i32(const void *input, void *output, size_t begin, size_
         for (; blocks && i + BLOCK_I32 <= stop; i += BLOCK_I32) {
             __m512i t[4] = {0}, seen = _mm512_setzero_si512();
             for (size_t j = i; j < i + BLOCK_I32; j += 64) {
+                uk_prefetch_ahead(x + j, 256, x + end);
                 __m512i d[4];
                 for (int k = 0; k < 4; k++) {
                     d[k] = _mm512_abs_epi32(_mm512_sub_epi32(_mm512_loadu_si512(x + j + 16 * k), c));
@@ -204,8 +205,10 @@ static void absdist_sum_i32(const void *input, void *output, size_t begin, size_
             for (size_t j = i; j < i + BLOCK_I32; j += 64)
                 for (int k = 0; k < 4; k++) add_u32(&s[k], &h[k], dist_i32(_mm512_loadu_si512(x + j + 16 * k), c));
         }
-        for (; i + 64 <= stop; i += 64)
+        for (; i + 64 <= stop; i += 64) {
+            uk_prefetch_ahead(x + i, 256, x + end);
             for (int k = 0; k < 4; k++) add_u32(&s[k], &h[k], dist_i32(_mm512_loadu_si512(x + i + 16 * k), c));
+        }
         for (; i + 16 <= stop; i += 16) add_u32(&s[0], &h[0], dist_i32(_mm512_loadu_si512(x + i), c));
         if (i < stop) {
             const __mmask16 m = lanes32(stop - i);
@@ -239,6 +242,7 @@ static void absdist_sum_i64(const void *input, void *output, size_t begin, size_
     for (; blocks && i + BLOCK_I64 <= end; i += BLOCK_I64) {
         __m512i t[4] = {0}, seen = _mm512_setzero_si512();
         for (size_t j = i; j < i + BLOCK_I64; j += 32) {
+            uk_prefetch_ahead(x + j, 256, x + end);
             __m512i d[4];
             for (int k = 0; k < 4; k++) {
                 d[k] = _mm512_abs_epi64(_mm512_sub_epi64(_mm512_loadu_si512(x + j + 8 * k), c));
@@ -254,8 +258,10 @@ static void absdist_sum_i64(const void *input, void *output, size_t begin, size_
         for (size_t j = i; j < i + BLOCK_I64; j += 32)
             for (int k = 0; k < 4; k++) add_u64(&s[k], &carry[k], dist_i64(_mm512_loadu_si512(x + j + 8 * k), c));
     }
-    for (; i + 32 <= end; i += 32)
+    for (; i + 32 <= end; i += 32) {
+        uk_prefetch_ahead(x + i, 256, x + end);
         for (int k = 0; k < 4; k++) add_u64(&s[k], &carry[k], dist_i64(_mm512_loadu_si512(x + i + 8 * k), c));
+    }
     for (; i + 8 <= end; i += 8) add_u64(&s[0], &carry[0], dist_i64(_mm512_loadu_si512(x + i), c));
     if (i < end) {
         const __mmask8 m = lanes64(end - i);
@@ -279,8 +285,10 @@ static void stream_sum_i32(const void *input, void *output, size_t begin, size_t
     for (size_t i = begin; i < end;) {
         const size_t stop = end - i > UK_I32_FOLD_INTERVAL ? i + UK_I32_FOLD_INTERVAL : end;
         __m512i s[4] = {0}, h[4] = {0};
-        for (; i + 64 <= stop; i += 64)
+        for (; i + 64 <= stop; i += 64) {
+            uk_prefetch_ahead(x + i, 256, x + end);
             for (int k = 0; k < 4; k++) add_u32(&s[k], &h[k], _mm512_xor_si512(_mm512_loadu_si512(x + i + 16 * k), bias));
+        }
         for (; i + 16 <= stop; i += 16) add_u32(&s[0], &h[0], _mm512_xor_si512(_mm512_loadu_si512(x + i), bias));
         if (i < stop) {
             const __mmask16 m = lanes32(stop - i);
@@ -300,8 +308,10 @@ static void stream_sum_i64(const void *input, void *output, size_t begin, size_t
     const __m512i bias = _mm512_set1_epi64(INT64_MIN);
     __m512i s[4] = {0}, carry[4] = {0};
     size_t i = begin;
-    for (; i + 32 <= end; i += 32)
+    for (; i + 32 <= end; i += 32) {
+        uk_prefetch_ahead(x + i, 256, x + end);
         for (int k = 0; k < 4; k++) add_u64(&s[k], &carry[k], _mm512_xor_si512(_mm512_loadu_si512(x + i + 8 * k), bias));
+    }
     for (; i + 8 <= end; i += 8) add_u64(&s[0], &carry[0], _mm512_xor_si512(_mm512_loadu_si512(x + i), bias));
     if (i < end) {
         const __mmask8 m = lanes64(end - i);
@@ -328,11 +338,13 @@ UK_ALWAYS_INLINE double fold_f64(const __m512d s[4]) {
 UK_ALWAYS_INLINE double sum_f32(const float *x, size_t begin, size_t end, __m512i c, int absdist) {
     __m512d lo[4] = {0}, hi[4] = {0};
     size_t i = begin;
-    for (; i + 64 <= end; i += 64)
+    for (; i + 64 <= end; i += 64) {
+        uk_prefetch_ahead(x + i, 256, x + end);
         for (int k = 0; k < 4; k++) {
             const __m512i v = _mm512_loadu_si512(x + i + 16 * k);
             add_f32(&lo[k], &hi[k], absdist ? dist_f32(v, c) : v);
         }
+    }
     for (; i + 16 <= end; i += 16) {
         const __m512i v = _mm512_loadu_si512(x + i);
         add_f32(&lo[0], &hi[0], absdist ? dist_f32(v, c) : v);
@@ -348,11 +360,13 @@ UK_ALWAYS_INLINE double sum_f32(const float *x, size_t begin, size_t end, __m512
 UK_ALWAYS_INLINE double sum_f64(const double *x, size_t begin, size_t end, __m512i c, int absdist) {
     __m512d s[4] = {0};
     size_t i = begin;
-    for (; i + 32 <= end; i += 32)
+    for (; i + 32 <= end; i += 32) {
+        uk_prefetch_ahead(x + i, 256, x + end);
         for (int k = 0; k < 4; k++) {
             const __m512i v = _mm512_loadu_si512(x + i + 8 * k);
             s[k] = _mm512_add_pd(s[k], _mm512_castsi512_pd(absdist ? dist_f64(v, c) : v));
         }
+    }
     for (; i + 8 <= end; i += 8) {
         const __m512i v = _mm512_loadu_si512(x + i);
         s[0] = _mm512_add_pd(s[0], _mm512_castsi512_pd(absdist ? dist_f64(v, c) : v));

@@ -1,6 +1,7 @@
 /* The built-in kernels, registered through the plugin ABI like any plugin,
  * so the host has one code path for all kernels. Each kernel calls the
- * variant that dispatch selected. */
+ * variant that dispatch selected (on this first call, if nothing asked
+ * before), or fails with dispatch's message if UNLOCKED_ISA is refused. */
 #include "kernel_common.h"
 
 static void combine_int128(uk_acc *into, const uk_acc *from) {
@@ -15,8 +16,9 @@ static void combine_float64(uk_acc *into, const uk_acc *from) { into->f += from-
                                  size_t end, const uk_params *params, uk_acc *acc,       \
                                  char *error) {                                          \
         (void)ctx;                                                                       \
-        (void)error;                                                                     \
-        uk_selected_table()->fn[op][elem](input, output, begin, end, params, acc);       \
+        const uk_isa_table *table = uk_selected_table();                                 \
+        if (!table) return uk_dispatch_init(error);                                      \
+        table->fn[op][elem](input, output, begin, end, params, acc);                     \
         return 0;                                                                        \
     }
 

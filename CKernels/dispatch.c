@@ -1,4 +1,6 @@
-/* Run-time ISA dispatch: one table, chosen once. */
+/* Run-time ISA dispatch: one table, chosen once per process, on the first
+ * call of any function here that needs it (no caller has to remember an
+ * init: worker processes and embedders get the same variant as the CLI). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,10 +93,12 @@ static const char *uk_isa_supported_list(void) {
     return list;
 }
 
+/* Written once by select_once; pthread_once orders those writes before any
+ * caller's reads. */
 static pthread_once_t dispatch_once = PTHREAD_ONCE_INIT;
 static uk_isa selected = UK_ISA_SCALAR;
-static const uk_isa_table *selected_table = &uk_table_scalar;
-static char selection_reason[UK_ERROR_CAPACITY] = "not initialised";
+static const uk_isa_table *selected_table; /* NULL while UNLOCKED_ISA is refused */
+static char selection_reason[UK_ERROR_CAPACITY];
 static char selection_error[UK_ERROR_CAPACITY];
 
 static uk_isa best_supported(void) {
@@ -103,22 +107,32 @@ static uk_isa best_supported(void) {
     return UK_ISA_SCALAR;
 }
 
+/* A refused UNLOCKED_ISA selects nothing: running another variant than the
+ * one the user forced would make every measurement lie. */
+static void refuse(const char *message) {
+    snprintf(selection_error, sizeof selection_error, "%s", message);
+    snprintf(selection_reason, sizeof selection_reason, "none: %s", message);
+}
+
 static void select_once(void) {
+    char message[UK_ERROR_CAPACITY];
     const char *forced = getenv("UNLOCKED_ISA");
     if (forced && *forced) {
         for (int isa = 0; isa < UK_ISA_COUNT; isa++) {
             if (strcasecmp(forced, isa_names[isa]) != 0) continue;
             if (!uk_isa_compiled((uk_isa)isa)) {
-                snprintf(selection_error, sizeof selection_error,
+                snprintf(message, sizeof message,
                          "UNLOCKED_ISA=%s: this " UK_BUILD_ARCH
                          " build has no %s variant, it needs %s (accepted here: %s)",
                          forced, isa_names[isa], isa_requirements[isa], uk_isa_supported_list());
+                refuse(message);
                 return;
             }
             if (!uk_cpu_has((uk_isa)isa)) {
-                snprintf(selection_error, sizeof selection_error,
+                snprintf(message, sizeof message,
                          "UNLOCKED_ISA=%s: this CPU cannot run it, it needs %s (accepted here: %s)",
                          forced, isa_requirements[isa], uk_isa_supported_list());
+                refuse(message);
                 return;
             }
             selected = (uk_isa)isa;
@@ -126,10 +140,11 @@ static void select_once(void) {
             snprintf(selection_reason, sizeof selection_reason, "forced by UNLOCKED_ISA=%s", forced);
             return;
         }
-        snprintf(selection_error, sizeof selection_error,
+        snprintf(message, sizeof message,
                  "UNLOCKED_ISA=%s: unknown variant (accepted: scalar, avx2, avx512, neon; "
                  "this CPU runs: %s)",
                  forced, uk_isa_supported_list());
+        refuse(message);
         return;
     }
     selected = best_supported();
@@ -151,8 +166,17 @@ int uk_dispatch_init(char *error) {
     return 0;
 }
 
-uk_isa uk_isa_selected(void) { return selected; }
+uk_isa uk_isa_selected(void) {
+    pthread_once(&dispatch_once, select_once);
+    return selected;
+}
 
-const char *uk_isa_selection_reason(void) { return selection_reason; }
+const char *uk_isa_selection_reason(void) {
+    pthread_once(&dispatch_once, select_once);
+    return selection_reason;
+}
 
-const uk_isa_table *uk_selected_table(void) { return selected_table; }
+const uk_isa_table *uk_selected_table(void) {
+    pthread_once(&dispatch_once, select_once);
+    return selected_table;
+}

@@ -46,18 +46,19 @@ static inline uint64_t uk_absdist_i64(int64_t x, int64_t c) {
     return x >= c ? (uint64_t)x - (uint64_t)c : (uint64_t)c - (uint64_t)x;
 }
 
-/* Element loads and stores at any byte address. Arrays may start at any byte
- * (a chunk of a file, a caller's packed struct), and memcpy is the one
- * access to a misaligned object that is defined C (UBSan-clean); compilers
- * turn it into a single plain load or store. */
+/* uk_read_T(base, i) / uk_write_T(base, i, v): element i of a T array that
+ * may start at any byte (a chunk of a file, a caller's packed struct).
+ * memcpy is the one access to a misaligned object that is defined C
+ * (UBSan-clean); compilers turn it into a single plain load or store.
+ * (Not "load/store": CSupport's uk_load_u32 / uk_store_u32 are atomics.) */
 #define UK_DEFINE_ACCESS(T, suffix)                                              \
-    static inline T uk_load_##suffix(const void *base, size_t i) {              \
+    static inline T uk_read_##suffix(const void *base, size_t i) {               \
         T v;                                                                     \
-        memcpy(&v, (const char *)base + i * sizeof(T), sizeof(T));              \
+        memcpy(&v, (const char *)base + i * sizeof(T), sizeof(T));               \
         return v;                                                                \
     }                                                                            \
-    static inline void uk_store_##suffix(void *base, size_t i, T v) {           \
-        memcpy((char *)base + i * sizeof(T), &v, sizeof(T));                    \
+    static inline void uk_write_##suffix(void *base, size_t i, T v) {            \
+        memcpy((char *)base + i * sizeof(T), &v, sizeof(T));                     \
     }
 UK_DEFINE_ACCESS(int32_t, i32)
 UK_DEFINE_ACCESS(int64_t, i64)
@@ -66,6 +67,24 @@ UK_DEFINE_ACCESS(uint64_t, u64)
 UK_DEFINE_ACCESS(float, f32)
 UK_DEFINE_ACCESS(double, f64)
 #undef UK_DEFINE_ACCESS
+
+/* Software prefetch for the vector sums. A core's hardware prefetchers alone
+ * leave a reduction short of the core's read bandwidth once the loop does
+ * arithmetic per cache line (measured on Zen 5, one thread: each ALU
+ * instruction per line costs a few percent against a loop of bare loads,
+ * AVX2 absdist.sum f32 reached 0.82x). A prefetch per line, 8 KiB ahead,
+ * closes the gap (AVX-512 measured alike at 4-12 KiB, AVX2 best at 8 KiB,
+ * 2 KiB too short). Only lines inside the range are prefetched, so nothing
+ * outside [begin, end) is touched even as a hint. `at` is the address the loop is about to read,
+ * `bytes` how much one iteration reads, `limit` the range's end address. */
+#define UK_PREFETCH_AHEAD 8192
+
+static inline __attribute__((always_inline)) void uk_prefetch_ahead(const void *at, size_t bytes,
+                                                                    const void *limit) {
+    const uintptr_t first = (uintptr_t)at + UK_PREFETCH_AHEAD;
+    if (first + bytes > (uintptr_t)limit) return;
+    for (size_t line = 0; line < bytes; line += 64) __builtin_prefetch((const void *)(first + line), 0, 3);
+}
 
 /* The scalar reference of one table entry; vector variants finish their
  * ranges with it where masked operations are unavailable. */

@@ -85,18 +85,26 @@ typedef struct uk_isa_table {
     uk_variant_fn fn[UK_OP_COUNT][UK_ELEM_COUNT];
 } uk_isa_table;
 
-/* Selects the variant once: UNLOCKED_ISA if set (scalar|avx2|avx512|neon,
- * any case), otherwise the widest the CPU supports (avx512 > avx2 > scalar
- * on x86-64, neon on arm64). Returns 0, or -1 with a one-line
- * message in `error` (UK_ERROR_CAPACITY bytes) when UNLOCKED_ISA names an
- * unknown variant or one this CPU or build lacks. Safe to call repeatedly
- * and from several threads; the first call decides. */
+/* Dispatch selects the variant once per process, on the first call of
+ * uk_dispatch_init, uk_isa_selected, uk_isa_selection_reason,
+ * uk_selected_table or any built-in kernel, from whichever thread comes
+ * first: UNLOCKED_ISA if set (scalar|avx2|avx512|neon, any case), otherwise
+ * the widest the CPU supports (avx512 > avx2 > scalar on x86-64, neon on
+ * arm64). No call is needed before kernels run; uk_dispatch_init exists to
+ * learn early whether UNLOCKED_ISA is refused.
+ *
+ * uk_dispatch_init returns 0, or -1 with a one-line message in `error`
+ * (UK_ERROR_CAPACITY bytes, may be NULL) when UNLOCKED_ISA names an unknown
+ * variant or one this CPU or build lacks. Then nothing is selected: built-in
+ * kernels fail with that message, and uk_selected_table returns NULL.
+ * Thread-safe and idempotent. */
 int uk_dispatch_init(char *error);
 
-/* The variant selected by uk_dispatch_init (scalar before it succeeds). */
+/* The selected variant (UK_ISA_SCALAR when UNLOCKED_ISA is refused). */
 uk_isa uk_isa_selected(void);
 
-/* Why that variant was selected, one line (e.g. "best supported by CPU"). */
+/* Why that variant was selected, one line (e.g. "forced by UNLOCKED_ISA=avx2"),
+ * or "none: " and the refusal. */
 const char *uk_isa_selection_reason(void);
 
 /* "scalar", "avx2", "avx512", "neon". */
@@ -114,7 +122,7 @@ int uk_isa_compiled(uk_isa isa);
 /* The table of one variant, or NULL if !uk_isa_supported(isa). */
 const uk_isa_table *uk_isa_table_for(uk_isa isa);
 
-/* The table of the selected variant. */
+/* The table of the selected variant, NULL when UNLOCKED_ISA is refused. */
 const uk_isa_table *uk_selected_table(void);
 
 /* The built-in kernels as a plugin descriptor (the statically linked

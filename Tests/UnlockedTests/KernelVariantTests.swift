@@ -25,6 +25,29 @@ import Unlocked
         #expect(ISA.scalar.isSupported)
     }
 
+    /// A fresh process that calls a built-in kernel without `uk_dispatch_init`
+    /// (a worker process, an embedder) runs the variant dispatch promises, not
+    /// scalar: bench/variant_check.sh builds the C check (clang, ASan+UBSan)
+    /// and runs it with UNLOCKED_ISA unset, set to each variant and unknown.
+    /// The check's first calls come from four threads at once.
+    @Test func freshProcessDispatchesOnFirstKernelCall() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [root.appendingPathComponent("bench/variant_check.sh").path, "dispatch"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "bench/variant_check.sh dispatch said: \(text)")
+        let best = [ISA.avx512, .avx2, .neon].first { $0.isSupported } ?? .scalar
+        #expect(text.contains("dispatch: first kernel calls without init ran \(best.rawValue) (widest variant"), "\(text)")
+        #expect(text.contains("dispatch: first kernel calls without init ran scalar (forced by UNLOCKED_ISA=scalar)"), "\(text)")
+        #expect(text.contains("dispatch: first kernel calls refuse UNLOCKED_ISA=bogus: UNLOCKED_ISA=bogus: unknown variant"), "\(text)")
+    }
+
     @Test(arguments: DType.allCases)
     func variantsEqualReferenceOnRandomData(dtype: DType) {
         var rng = SplitMix(seed: 0x5EED_0000 &+ UInt64(dtype.byteWidth) &* 31 &+ (dtype.isInteger ? 1 : 0))
