@@ -47,9 +47,13 @@ extension Topology {
     /// The default worker count: one per allowed core, capped by a cgroup CPU
     /// quota (rounded up) when one applies; never the host's CPU count.
     public func defaultWorkerCount(cpuQuota: Double? = nil) -> Int {
-        let cores = max(allowedCores.count, 1)
-        guard let cpuQuota, cpuQuota > 0 else { return cores }
-        return min(cores, max(Int(cpuQuota.rounded(.up)), 1))
+        Self.workers(max(allowedCores.count, 1), cappedBy: cpuQuota)
+    }
+
+    /// `cpus` workers, at most the CPU quota rounded up (0.5 → 1, 1.5 → 2).
+    public static func workers(_ cpus: Int, cappedBy cpuQuota: Double?) -> Int {
+        guard let cpuQuota, cpuQuota > 0 else { return cpus }
+        return min(cpus, max(Int(cpuQuota.rounded(.up)), 1))
     }
 
     /// Allowed PUs in compact order: the first PU of every core, then the

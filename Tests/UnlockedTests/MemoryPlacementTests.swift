@@ -6,6 +6,31 @@ import Testing
 @Suite struct MemoryPlacementTests {
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
+    /// A SLURM job with --mem=1M (or a container's memory.max) under a roomy
+    /// MemAvailable: more than the limit is refused before mmap, private or shared.
+    @Test func buffersAboveTheCgroupLimitAreRefused() throws {
+        let budget = MemoryBudget(available: 64 << 30, cgroupLimit: 1 << 20)
+        #expect(budget == MemoryBudget(bytes: 1 << 20, source: "the cgroup memory limit"))
+        expectError(.usage, containing: "cannot allocate 2097152 bytes: more than the 1048576 bytes the cgroup memory limit allows") {
+            _ = try AlignedBuffer(byteCount: 2 << 20, budget: budget)
+        }
+        expectError(.usage, containing: "more than the 1048576 bytes the cgroup memory limit allows") {
+            _ = try JobBuffer(sharedCount: 1 << 20, width: 2, budget: budget)
+        }
+        #expect(try AlignedBuffer(byteCount: 1 << 20, budget: budget).byteCount == 1 << 20)
+    }
+
+    @Test func budgetIsTheTightestReading() throws {
+        let meminfo = FileManager.default.temporaryDirectory.appendingPathComponent("meminfo-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: meminfo) }
+        try "MemTotal:       4194304 kB\nMemAvailable:    2097152 kB\n".write(to: meminfo, atomically: true, encoding: .utf8)
+        #expect(MemoryBudget.current(meminfo: meminfo.path, cgroupLimit: 1 << 30) == MemoryBudget(bytes: 1 << 30, source: "the cgroup memory limit"))
+        #expect(MemoryBudget.current(meminfo: meminfo.path, cgroupLimit: 8 << 30) == MemoryBudget(bytes: 2 << 30, source: "MemAvailable"))
+        #expect(MemoryBudget.current(meminfo: meminfo.path, cgroupLimit: nil).bytes == 2 << 30)
+        let physical = sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))
+        #expect(MemoryBudget.current(meminfo: "/nonexistent", cgroupLimit: nil) == MemoryBudget(bytes: physical, source: "physical memory"))
+    }
+
     @Test func untouchedPagesHaveNoNodeYet() throws {
         let buffer = try AlignedBuffer(byteCount: 16 * Self.pageSize)
         let report = buffer.pageLocations()
