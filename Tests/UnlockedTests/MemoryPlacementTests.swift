@@ -1,4 +1,5 @@
 import Foundation
+import CNuma
 import Glibc
 import Testing
 @testable import Unlocked
@@ -74,6 +75,31 @@ import Testing
             #expect(report.pagesPerNode.keys.allSatisfy(allowedNodes.contains))
         } else {
             #expect(outcome.note?.isEmpty == false)
+        }
+    }
+
+    /// Node numbers past 63 land in later words of the mask (machines with
+    /// more than 64 NUMA nodes, or sparse node numbers).
+    @Test func nodeMaskHasAWordPer64Nodes() {
+        #expect(nodeMask([0]) == [1])
+        #expect(nodeMask([0, 63, 64, 70, 130]) == [1 | 1 << 63, 1 | 1 << 6, 1 << 2] as [UInt])
+        #expect(nodeMask([1023]).count == 16)
+    }
+
+    /// A two-word mask reaches the kernel: interleave over node 0 and node 100
+    /// is accepted (the kernel keeps the nodes that exist), where a node above
+    /// 63 used to be refused before mbind was called.
+    @Test func mbindTakesNodesAbove63() throws {
+        let buffer = try AlignedBuffer(byteCount: 16 * Self.pageSize)
+        switch buffer.bind(toNodes: [0, 100], mode: Int32(MPOL_INTERLEAVE)) {
+        case .success:
+            memset(buffer.base, 1, buffer.byteCount)
+            #expect(buffer.pageLocations().pagesPerNode == [0: 16])
+            // A mask with no node of this machine is the kernel's EINVAL, not ours.
+            #expect(buffer.bind(toNodes: [100], mode: Int32(MPOL_BIND)) == .failure(SystemCallError(code: EINVAL)))
+        case .failure(let error):
+            // Containers may forbid memory policies (seccomp's EPERM); nothing else is acceptable.
+            #expect(error.isPermissionDenied, "mbind refused: \(error)")
         }
     }
 
