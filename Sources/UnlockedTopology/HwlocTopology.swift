@@ -15,6 +15,7 @@ package final class HwlocTopology {
     package static let host: Result<HwlocTopology, UnlockedError> = Result { () throws(UnlockedError) in try HwlocTopology(.host) }
 
     package init(_ source: Topology.Source) throws(UnlockedError) {
+        if case .synthetic(let text) = source { try SyntheticSize.check(text) }
         var handle: hwloc_topology_t?
         guard hwloc_topology_init(&handle) == 0, let handle else { throw .internal("hwloc_topology_init failed") }
         raw = handle
