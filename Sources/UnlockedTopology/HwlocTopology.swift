@@ -25,7 +25,7 @@ package final class HwlocTopology {
             break
         case .synthetic(let text):
             guard hwloc_topology_set_synthetic(raw, text) == 0 else {
-                throw .usage("--topology '\(text)': not an existing file nor a valid hwloc synthetic description (e.g. 'pack:2 numa:2 core:8 pu:2')")
+                throw .usage("--topology '\(printable(text))': not an existing file nor a valid hwloc synthetic description (e.g. 'pack:2 numa:2 core:8 pu:2')")
             }
         case .xml(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -162,7 +162,7 @@ extension Topology.Source {
     package var argument: String {
         switch self {
         case .host: "host"
-        case .synthetic(let text): "'\(text)'"
+        case .synthetic(let text): "'\(printable(text))'"
         case .xml(let path): path
         }
     }

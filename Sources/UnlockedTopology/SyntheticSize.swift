@@ -83,11 +83,11 @@ package enum SyntheticSize {
             pus = overflow ? Int.max : product
         }
         guard pus <= maximumPUs else {
-            throw .usage("--topology '\(text)': describes \(pus == Int.max ? "more than 2^63" : "\(pus)") PUs, more than the \(maximumPUs) a synthetic topology may have (Linux's largest CPU count)")
+            throw .usage("--topology '\(printable(text))': describes \(pus == Int.max ? "more than 2^63" : "\(pus)") PUs, more than the \(maximumPUs) a synthetic topology may have (Linux's largest CPU count)")
         }
         guard let work = insertionWork(levels), work <= maximumWork else {
             let seconds = insertionWork(levels).map { "about \(Int((Double($0) * secondsPerWork).rounded(.up))) s" } ?? "too long"
-            throw .usage("--topology '\(text)': hwloc would take \(seconds) to build it (up to \(levels.max() ?? 0) objects under one parent); add levels between wide ones, e.g. 'pack:16 numa:4 core:64 pu:2', not 'pack:16 core:256 pu:2'")
+            throw .usage("--topology '\(printable(text))': hwloc would take \(seconds) to build it (up to \(levels.max() ?? 0) objects under one parent); add levels between wide ones, e.g. 'pack:16 numa:4 core:64 pu:2', not 'pack:16 core:256 pu:2'")
         }
     }
 }
