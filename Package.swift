@@ -98,9 +98,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Fuzz harnesses (Tests/Fuzz/README.md): part of every build, so `swift test`
+        // replays the committed corpora through the functions the fuzzer calls.
+        .target(
+            name: "UnlockedFuzzHarnesses",
+            dependencies: ["Unlocked", "UnlockedCore", "UnlockedTopology", "UnlockedKernels", "UnlockedReports", "CKernels"],
+            path: "Tests/Fuzz/Harnesses",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "UnlockedTests",
-            dependencies: ["Unlocked", "CKernels", "UnlockedCLI"],
+            dependencies: ["Unlocked", "CKernels", "UnlockedCLI", "UnlockedFuzzHarnesses"],
             // Fixture .npy files and C sources the tests compile into fixture plugins.
             exclude: ["Fixtures"]
         ),
@@ -116,3 +124,11 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer driver links only with -sanitize=fuzzer (which supplies main),
+// so it exists only when `make fuzz` sets UNLOCKED_FUZZ.
+if Context.environment["UNLOCKED_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "unlocked-fuzz", dependencies: ["UnlockedFuzzHarnesses"],
+                                             path: "Tests/Fuzz/Driver", swiftSettings: strict))
+    package.products.append(.executable(name: "unlocked-fuzz", targets: ["unlocked-fuzz"]))
+}

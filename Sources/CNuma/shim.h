@@ -10,11 +10,11 @@ static inline int uk_query_page_nodes(unsigned long count, void **pages, int *st
     return numa_move_pages(0, count, pages, NULL, status, 0);
 }
 
-/* mbind(2) on [start, start+len) with a one-word node mask (nodes 0-63);
- * returns 0, or -1 with errno set. */
-static inline long uk_mbind(void *start, unsigned long len, int mode, unsigned long mask) {
-    unsigned long nodes[1] = { mask };
-    return mbind(start, len, mode, mode == MPOL_DEFAULT ? NULL : nodes,
-                 mode == MPOL_DEFAULT ? 0 : 8 * sizeof(unsigned long) + 1, 0);
+/* mbind(2) on [start, start+len) to the nodes set in `mask`, `bits` bits
+ * wide (any multiple of the word size, so nodes above 63 work). The kernel
+ * reads maxnode - 1 bits, hence bits + 1, as libnuma passes size + 1.
+ * Returns 0, or -1 with errno set. */
+static inline long uk_mbind(void *start, unsigned long len, int mode, const unsigned long *mask, unsigned long bits) {
+    return mbind(start, len, mode, mode == MPOL_DEFAULT ? NULL : mask, mode == MPOL_DEFAULT ? 0 : bits + 1, 0);
 }
 #endif

@@ -7,16 +7,16 @@ struct CompareCommand: ParsableCommand {
         abstract: "The talk's table, measured here: every engine on the talk's 100,000 ints and on one large size.",
         discussion: """
         Each engine runs absdist.sum over int32 uniform in [0, 100) with centre 50, at 100,000 elements \
-        and at the large size: the smaller of 1 GiB and an eighth of available memory, at least 4× the \
-        last-level cache. The bandwidth ceiling is stream.sum over the same bytes with the same workers, \
-        measured in the same run.
+        and at the large size: the smaller of 1 GiB and an eighth of the memory this process may use \
+        (MemAvailable or its cgroup's limit), at least 4× the last-level cache. The bandwidth ceiling \
+        is stream.sum over the same bytes with the same workers, measured in the same run.
         """
     )
 
     @Option(help: "Engines, comma-separated (default: every engine this build runs).")
     var engines: String?
 
-    @Option(help: "Workers of every engine but sequential (default: all allowed CPUs).")
+    @Option(help: "Workers of every engine but sequential (default: all allowed CPUs, capped by a cgroup CPU quota).")
     var workers: Int?
 
     @Option(name: .customLong("size-large"), help: "Elements of the large size instead of the default (tests use a small one).")
@@ -52,9 +52,9 @@ extension CompareCommand {
                     throw .usage("--size-large \(text): not a positive element count (accepted: 1e6, 64Mi, 1Gi)")
                 }
                 return count
-            } ?? SeedWorkload.largeBytes(memoryAvailable: context.memoryAvailableBytes,
+            } ?? SeedWorkload.largeBytes(memoryBudget: context.memoryBudget.bytes,
                                          lastLevelCache: context.lastLevelCacheBytes) / DType.i32.byteWidth
-            let count = workers ?? context.allowedCPUCount
+            let count = workers ?? context.defaultWorkerCount
             guard (1...context.allowedCPUCount).contains(count) else {
                 throw UnlockedError.usage("--workers \(count): accepted 1...\(context.allowedCPUCount) (the allowed CPUs)")
             }

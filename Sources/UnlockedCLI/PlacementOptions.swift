@@ -10,7 +10,7 @@ struct PlacementOptions: ParsableArguments {
         "Pinning (default compact): compact | spread | numa:K | none | OS CPU list | likwid domain.",
         discussion: """
         compact: one worker per core in topology order, SMT siblings last. spread: round-robin over \
-        NUMA nodes and packages, then cores. numa:K: only NUMA node K (OS number). \
+        NUMA nodes, then packages, then cores. numa:K: only NUMA node K (OS number). \
         CPU lists and masks use OS CPU numbers as taskset -c and /proc do: 0-3,8,10-11, strides 0-10:2, \
         hex masks 0xf0. Domain form uses indices INSIDE the domain (one PU per core first, then SMT \
         siblings): S0:0-3 (package 0, logical order), N1:0-1 or M1:0-1 (NUMA node with OS number 1), \

@@ -105,7 +105,7 @@ package enum PluginValidator {
                 || (versionLike && c == 0x2B)
         }
         guard UnsafeBufferPointer(start: bytes, count: length).allSatisfy(allowed) else {
-            throw fail("\(what) \"\(text)\" has characters outside [A-Za-z0-9._-\(versionLike ? "+" : "")]")
+            throw fail("\(what) \"\(printable(text))\" has characters outside [A-Za-z0-9._-\(versionLike ? "+" : "")]")
         }
         return text
     }

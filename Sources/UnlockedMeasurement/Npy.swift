@@ -83,11 +83,11 @@ public struct NpyHeader: Sendable, Equatable {
         guard case .tuple(let shape)? = dict["shape"] else { throw bad("the .npy header has no 'shape' tuple") }
         guard !fortran else { throw bad("Fortran-order arrays are not supported (save with numpy.ascontiguousarray)") }
         if descr.hasPrefix(">") && descr.count == 3 {
-            throw bad("big-endian dtype \(descr) is not supported (accepted: <i4 <i8 <f4 <f8; convert with a.astype(a.dtype.newbyteorder('<')))")
+            throw bad("big-endian dtype \(printable(descr)) is not supported (accepted: <i4 <i8 <f4 <f8; convert with a.astype(a.dtype.newbyteorder('<')))")
         }
         if descr == "|O" { throw bad("object dtype '|O' is not supported (accepted: <i4 <i8 <f4 <f8)") }
         guard let type = OutputType.allCases.first(where: { Self.descr($0) == descr }) else {
-            throw bad("dtype '\(descr)' is not supported (accepted: <i4 <i8 <f4 <f8)")
+            throw bad("dtype '\(printable(descr))' is not supported (accepted: <i4 <i8 <f4 <f8)")
         }
         var bytesNeeded = type.byteWidth
         for dimension in shape {

@@ -23,6 +23,10 @@ public struct RunContext: Sendable {
     /// 1, 5 and 15 minute load averages.
     public var loadAverage: [Double]
     public var memoryAvailableBytes: Int?
+    /// The tightest memory limit of the process's cgroups, when one is set.
+    public var memoryLimitBytes: Int?
+    /// The tightest CPU quota of the process's cgroups, in CPUs, when one is set.
+    public var cpuQuota: Double?
     /// The placement context (topology and policies actually applied), filled
     /// by the placement layer when it is present; nil otherwise.
     public var placement: [String: any Sendable]?
@@ -49,20 +53,20 @@ public struct RunContext: Sendable {
             allowedCPUCount: allowed?.count ?? sysconf(Int32(_SC_NPROCESSORS_ONLN)),
             loadAverage: loaded == 3 ? load : [],
             memoryAvailableBytes: procField("MemAvailable", in: meminfo).flatMap { kibibytes($0) },
+            memoryLimitBytes: CgroupLimits.memoryLimit(cgroupFile: "\(procRoot)/self/cgroup", mountRoot: "\(sysRoot)/fs/cgroup"),
+            cpuQuota: CgroupLimits.cpuQuota(cgroupFile: "\(procRoot)/self/cgroup", mountRoot: "\(sysRoot)/fs/cgroup"),
             placement: nil, startedAt: Date())
     }
-}
 
-/// The value after `name :` on the first line that starts with `name`.
-package func procField(_ name: String, in text: String) -> String? {
-    procValues(name, in: text).first
-}
+    /// What the process may fill: the tightest of MemAvailable and the cgroup limit.
+    public var memoryBudget: MemoryBudget {
+        MemoryBudget(available: memoryAvailableBytes, cgroupLimit: memoryLimitBytes)
+    }
 
-package func procValues(_ name: String, in text: String) -> [String] {
-    text.split(separator: "\n").compactMap { line in
-        guard line.hasPrefix(name), let colon = line.firstIndex(of: ":"),
-              line[..<colon].trimmingCharacters(in: .whitespaces) == name else { return nil }
-        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    /// Workers when none are asked for: the allowed CPUs, capped by the CPU
+    /// quota rounded up, as `Topology.defaultWorkerCount` does for plans.
+    public var defaultWorkerCount: Int {
+        Topology.workers(allowedCPUCount, cappedBy: cpuQuota)
     }
 }
 
@@ -74,11 +78,6 @@ package func physicalCoreCount(cpuinfo: String) -> Int? {
         cores.insert("\(procField("physical id", in: block) ?? "0")/\(core)")
     }
     return cores.count.nonZero
-}
-
-/// "23761 kB" → bytes.
-package func kibibytes(_ text: String) -> Int? {
-    text.split(separator: " ").first.flatMap { Int($0) }.map { $0 * 1024 }
 }
 
 extension Int {

@@ -52,12 +52,12 @@ public struct SeedWorkload: Sendable, Equatable {
         self.largeSize = largeSize
     }
 
-    /// The smaller of 1 GiB and an eighth of available memory, but at least
-    /// 4× the last-level cache (STREAM's rule, so caches cannot hold it), in
-    /// bytes rounded down to whole pages.
-    public static func largeBytes(memoryAvailable: Int?, lastLevelCache: Int) -> Int {
-        let budget = min(1 << 30, (memoryAvailable ?? (8 << 30)) / 8)
-        let bytes = max(budget, 4 * lastLevelCache)
+    /// The smaller of 1 GiB and an eighth of the memory budget (MemAvailable
+    /// or the cgroup limit, whichever is smaller), but at least 4× the
+    /// last-level cache (STREAM's rule, so caches cannot hold it) unless that
+    /// is more than half the budget; in bytes rounded down to whole pages.
+    public static func largeBytes(memoryBudget: Int, lastLevelCache: Int) -> Int {
+        let bytes = min(max(min(1 << 30, memoryBudget / 8), 4 * lastLevelCache), memoryBudget / 2)
         return bytes / 4096 * 4096
     }
 }

@@ -75,13 +75,21 @@ public struct BenchComparison: Sendable {
 
     /// Reads both files: missing ones are `.noInput`, malformed ones `.badData`.
     public init(baselinePath: String, candidatePath: String) throws(UnlockedError) {
-        func load(_ path: String) throws(UnlockedError) -> Document {
+        func load(_ path: String) throws(UnlockedError) -> Data {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw .noInput("--compare \(path): cannot read the file")
             }
-            return try Self.document(fromJSON: data, name: path)
+            return data
         }
-        self.init(baseline: try load(baselinePath), candidate: try load(candidatePath))
+        try self.init(baselineJSON: try load(baselinePath), candidateJSON: try load(candidatePath),
+                      baselineName: baselinePath, candidateName: candidatePath)
+    }
+
+    /// Compares two bench JSON documents already in memory; a malformed one is
+    /// `.badData` naming it.
+    public init(baselineJSON: Data, candidateJSON: Data, baselineName: String, candidateName: String) throws(UnlockedError) {
+        self.init(baseline: try Self.document(fromJSON: baselineJSON, name: baselineName),
+                  candidate: try Self.document(fromJSON: candidateJSON, name: candidateName))
     }
 
     /// Documents of the same schema compare sample for sample, and wake-up

@@ -226,6 +226,8 @@ extension RunContext {
         if let numaNodes { topology["numa_nodes"] = numaNodes }
         object["topology"] = topology
         if let memoryAvailableBytes { object["memory_available_bytes"] = memoryAvailableBytes }
+        if let memoryLimitBytes { object["memory_limit_bytes"] = memoryLimitBytes }
+        if let cpuQuota { object["cgroup_cpu_quota"] = cpuQuota }
         return object
     }
 }

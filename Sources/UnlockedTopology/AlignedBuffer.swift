@@ -15,13 +15,11 @@ public final class AlignedBuffer {
     public let byteCount: Int
 
     /// Maps `byteCount` bytes (at least one page). Refuses more than the
-    /// machine's physical memory: with overcommit mmap would succeed and the
-    /// run would die later in the OOM killer instead of with a clear error.
-    public init(byteCount: Int) throws(UnlockedError) {
-        let physical = sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))
-        guard byteCount <= physical else {
-            throw .usage("cannot allocate \(byteCount) bytes: more than this machine's \(physical) bytes of memory (reduce --size)")
-        }
+    /// process's memory budget (MemAvailable, cgroup limits): with overcommit
+    /// mmap would succeed and the run would die later in the OOM killer
+    /// instead of with a clear error.
+    public init(byteCount: Int, budget: MemoryBudget = .current()) throws(UnlockedError) {
+        try budget.check(byteCount)
         let length = max(byteCount, 1)
         switch mapOrErrno({ mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) }) {
         case .success(let pointer): self.base = pointer
@@ -31,10 +29,10 @@ public final class AlignedBuffer {
     }
 
     /// Maps `count` elements of `width` bytes, refusing counts whose size overflows.
-    public convenience init(count: Int, width: Int) throws(UnlockedError) {
+    public convenience init(count: Int, width: Int, budget: MemoryBudget = .current()) throws(UnlockedError) {
         let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
         guard !overflow else { throw .usage("cannot allocate \(count) elements of \(width) bytes: the size overflows (reduce --size)") }
-        try self.init(byteCount: bytes)
+        try self.init(byteCount: bytes, budget: budget)
     }
 
     deinit { munmap(base, max(byteCount, 1)) }

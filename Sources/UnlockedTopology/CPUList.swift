@@ -35,7 +35,7 @@ public enum CPUList {
 
     package static func _parse(_ text: String, last: Int?) -> Result<[Int], UnlockedError> {
         func failure(_ why: String) -> Result<[Int], UnlockedError> {
-            .failure(.usage("invalid CPU list '\(text)': \(why) (accepted: 0-3,8,10-11  0-10:2  12-  0xf0)"))
+            .failure(.usage("invalid CPU list '\(printable(text))': \(why) (accepted: 0-3,8,10-11  0-10:2  12-  0xf0)"))
         }
         guard !text.isEmpty else { return failure("it is empty") }
         if text.hasPrefix("0x") || text.hasPrefix("0X") { return _parseMask(text, failure: failure) }
@@ -45,7 +45,7 @@ public enum CPUList {
         var position = 1
         for item in text.split(separator: ",", omittingEmptySubsequences: false) {
             defer { position += item.count + 1 }
-            let quoted = "'\(item)' at position \(position)"
+            let quoted = "'\(printable(item))' at position \(position)"
             guard !item.isEmpty else { return failure("empty item at position \(position)") }
             // item := first [ '-' [end] [ ':' stride ] ]
             let (rangePart, stridePart) = split(item, at: ":")
@@ -57,14 +57,14 @@ public enum CPUList {
                     guard let last else { return failure("open range \(quoted) needs a known last CPU") }
                     end = last
                 } else {
-                    guard let value = number(endText) else { return failure("item \(quoted) has a bad range end '\(endText)'") }
+                    guard let value = number(endText) else { return failure("item \(quoted) has a bad range end '\(printable(endText))'") }
                     end = value
                 }
             }
             var stride = 1
             if let stridePart {
                 guard endText != nil else { return failure("stride in \(quoted) needs a range (0-10:2)") }
-                guard let value = number(stridePart), value > 0 else { return failure("item \(quoted) has a bad stride '\(stridePart)' (a whole number ≥ 1)") }
+                guard let value = number(stridePart), value > 0 else { return failure("item \(quoted) has a bad stride '\(printable(stridePart))' (a whole number ≥ 1)") }
                 stride = value
             }
             guard first <= maximum, end <= maximum else { return failure("item \(quoted) is above the largest CPU number \(maximum)") }
@@ -85,7 +85,7 @@ public enum CPUList {
         var numbers: [Int] = []
         for (offset, character) in digits.reversed().enumerated() {
             guard let nibble = character.hexDigitValue else {
-                return failure("'\(character)' is not a hex digit of the mask")
+                return failure("'\(printable(String(character)))' is not a hex digit of the mask")
             }
             for bit in 0..<4 where nibble & (1 << bit) != 0 {
                 let cpu = offset * 4 + bit

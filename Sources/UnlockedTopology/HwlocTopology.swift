@@ -15,6 +15,7 @@ package final class HwlocTopology {
     package static let host: Result<HwlocTopology, UnlockedError> = Result { () throws(UnlockedError) in try HwlocTopology(.host) }
 
     package init(_ source: Topology.Source) throws(UnlockedError) {
+        if case .synthetic(let text) = source { try SyntheticSize.check(text) }
         var handle: hwloc_topology_t?
         guard hwloc_topology_init(&handle) == 0, let handle else { throw .internal("hwloc_topology_init failed") }
         raw = handle
@@ -24,7 +25,7 @@ package final class HwlocTopology {
             break
         case .synthetic(let text):
             guard hwloc_topology_set_synthetic(raw, text) == 0 else {
-                throw .usage("--topology '\(text)': not an existing file nor a valid hwloc synthetic description (e.g. 'pack:2 numa:2 core:8 pu:2')")
+                throw .usage("--topology '\(printable(text))': not an existing file nor a valid hwloc synthetic description (e.g. 'pack:2 numa:2 core:8 pu:2')")
             }
         case .xml(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -161,7 +162,7 @@ extension Topology.Source {
     package var argument: String {
         switch self {
         case .host: "host"
-        case .synthetic(let text): "'\(text)'"
+        case .synthetic(let text): "'\(printable(text))'"
         case .xml(let path): path
         }
     }

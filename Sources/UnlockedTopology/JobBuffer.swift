@@ -21,8 +21,8 @@ public final class JobBuffer {
     private static let nextID = Atomic<UInt64>(1)
 
     /// Private, page-aligned memory (first-touch placement applies).
-    public init(count: Int, width: Int) throws(UnlockedError) {
-        let memory = try AlignedBuffer(count: count, width: width)
+    public init(count: Int, width: Int, budget: MemoryBudget = .current()) throws(UnlockedError) {
+        let memory = try AlignedBuffer(count: count, width: width, budget: budget)
         base = memory.base
         byteCount = memory.byteCount
         owner = memory
@@ -32,10 +32,13 @@ public final class JobBuffer {
 
     /// A memfd of `count × width` bytes mapped shared. Its pages are allocated
     /// now (posix_fallocate), so running out of memory is this clear error and
-    /// never a SIGBUS when a worker later touches a page.
-    public init(sharedCount count: Int, width: Int) throws(UnlockedError) {
+    /// never a SIGBUS when a worker later touches a page; more than the memory
+    /// budget is refused first: past a cgroup limit the fallocate would wake
+    /// the OOM killer instead.
+    public init(sharedCount count: Int, width: Int, budget: MemoryBudget = .current()) throws(UnlockedError) {
         let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
         guard !overflow else { throw .usage("cannot allocate \(count) elements of \(width) bytes: the size overflows (reduce --size)") }
+        try budget.check(bytes)
         let fd: Int32
         switch valueOrErrno({ uk_memfd_create("unlocked-job") }) {
         case .success(let created): fd = created

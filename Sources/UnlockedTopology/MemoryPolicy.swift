@@ -57,6 +57,14 @@ public struct MemoryOutcome: Sendable, Equatable, Codable {
 
 }
 
+/// The node mask `mbind(2)` reads: bit n % 64 of word n / 64 for each node
+/// (OS numbers, none negative), in as many words as the highest node needs.
+package func nodeMask(_ nodes: [Int]) -> [UInt] {
+    var words = [UInt](repeating: 0, count: (nodes.max() ?? 0) / UInt.bitWidth + 1)
+    for node in nodes { words[node / UInt.bitWidth] |= 1 << UInt(node % UInt.bitWidth) }
+    return words
+}
+
 extension MappedMemory {
     /// Applies `policy` to the whole buffer with `mbind(2)`; call it before
     /// any page is touched (pages already present keep their node).
@@ -91,17 +99,23 @@ extension MappedMemory {
                 let used = Set(topology.pus.filter(\.allowed).compactMap(\.numaNode))
                 targets = nodes.filter { used.contains($0) }
             }
-            guard let highest = targets.max(), highest < 64 else {
-                return MemoryOutcome(requested: name, applied: false, note: "NUMA nodes above 63 are not supported")
-            }
-            let mask = targets.reduce(UInt(0)) { $0 | (1 << UInt($1)) }
             let mode = policy == .interleave ? MPOL_INTERLEAVE : MPOL_BIND
-            switch valueOrErrno({ uk_mbind(base, UInt(max(byteCount, 1)), Int32(mode), mask) }) {
+            switch bind(toNodes: targets, mode: Int32(mode)) {
             case .success:
                 return MemoryOutcome(requested: name, applied: true, note: "mbind to nodes \(CPUList.format(targets))")
             case .failure(let error):
                 return MemoryOutcome(requested: name, applied: false, note: "the kernel refused mbind: \(error)")
             }
+        }
+    }
+
+    /// `mbind(2)` of the whole buffer with `mode` to `nodes` (OS numbers);
+    /// the mask has as many words as the highest node needs, so machines with
+    /// more than 64 NUMA nodes work. The corresponding C function is `mbind`.
+    package func bind(toNodes nodes: [Int], mode: Int32) -> Result<Int, SystemCallError> {
+        let mask = nodeMask(nodes)
+        return mask.withUnsafeBufferPointer { words in
+            valueOrErrno { uk_mbind(base, UInt(max(byteCount, 1)), mode, words.baseAddress, UInt(words.count * UInt.bitWidth)) }
         }
     }
 

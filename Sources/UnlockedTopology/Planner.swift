@@ -51,9 +51,13 @@ extension Topology {
     /// The default worker count: one per allowed core, capped by a cgroup CPU
     /// quota (rounded up) when one applies; never the host's CPU count.
     public func defaultWorkerCount(cpuQuota: Double? = nil) -> Int {
-        let cores = max(allowedCores.count, 1)
-        guard let cpuQuota, cpuQuota > 0 else { return cores }
-        return min(cores, max(Int(cpuQuota.rounded(.up)), 1))
+        Self.workers(max(allowedCores.count, 1), cappedBy: cpuQuota)
+    }
+
+    /// `cpus` workers, at most the CPU quota rounded up (0.5 → 1, 1.5 → 2).
+    public static func workers(_ cpus: Int, cappedBy cpuQuota: Double?) -> Int {
+        guard let cpuQuota, cpuQuota > 0 else { return cpus }
+        return min(cpus, max(Int(cpuQuota.rounded(.up)), 1))
     }
 
     /// Allowed PUs in compact order: the first PU of every core, then the
@@ -122,40 +126,44 @@ extension Topology {
         }
     }
 
-    /// Spread: NUMA nodes (or packages without NUMA information) take turns,
-    /// alternating packages so both sockets' memory controllers work first;
-    /// inside each, cores in order; SMT siblings only after every core.
+    /// Spread: NUMA nodes take turns first, consecutive nodes on alternating
+    /// packages so every socket's memory controllers work early; inside a
+    /// node its packages take turns (one node may hold several packages);
+    /// inside a package, cores in order; SMT siblings only after every core.
+    /// Without NUMA information the packages take turns.
     package func spreadOrder(_ cores: [(core: Int, pus: [PU])]) -> [PU] {
-        // Group cores by (package, node), keeping topology order.
-        var groups: [[(core: Int, pus: [PU])]] = []
-        var groupKeys: [String] = []
-        var rankInPackage: [Int: Int] = [:]
-        var groupOrder: [(rank: Int, package: Int)] = []
+        typealias Core = (core: Int, pus: [PU])
+        // node → its packages → their cores, each in topology order.
+        var nodes: [(node: Int?, packages: [(package: Int, cores: [Core])])] = []
         for core in cores {
             let first = core.pus[0]
-            let key = "\(first.package)/\(first.numaNode ?? -1)"
-            if let index = groupKeys.firstIndex(of: key) {
-                groups[index].append(core)
+            let n = nodes.firstIndex { $0.node == first.numaNode } ?? {
+                nodes.append((first.numaNode, []))
+                return nodes.count - 1
+            }()
+            if let p = nodes[n].packages.firstIndex(where: { $0.package == first.package }) {
+                nodes[n].packages[p].cores.append(core)
             } else {
-                groupKeys.append(key)
-                groups.append([core])
-                let rank = rankInPackage[first.package, default: 0]
-                rankInPackage[first.package] = rank + 1
-                groupOrder.append((rank, first.package))
+                nodes[n].packages.append((first.package, [core]))
             }
         }
-        let ordered = groups.indices.sorted { (groupOrder[$0].rank, groupOrder[$0].package) < (groupOrder[$1].rank, groupOrder[$1].package) }
-            .map { groups[$0] }
+        // A node's rank among the nodes of its (first) package, then that
+        // package: n0 of package 0, n0 of package 1, n1 of package 0, …
+        var nodesSeen: [Int: Int] = [:]
+        let ranked = nodes.map { node -> (rank: Int, package: Int, cores: [Core]) in
+            let package = node.packages[0].package
+            let rank = nodesSeen[package, default: 0]
+            nodesSeen[package] = rank + 1
+            return (rank, package, Self.roundRobin(node.packages.map(\.cores)))
+        }.sorted { ($0.rank, $0.package) < ($1.rank, $1.package) }
+        let order = Self.roundRobin(ranked.map(\.cores))
         let depth = cores.map(\.pus.count).max() ?? 0
-        let width = ordered.map(\.count).max() ?? 0
-        var sequence: [PU] = []
-        for level in 0..<depth {
-            for slot in 0..<width {
-                for group in ordered where slot < group.count && level < group[slot].pus.count {
-                    sequence.append(group[slot].pus[level])
-                }
-            }
-        }
-        return sequence
+        return (0..<depth).flatMap { level in order.compactMap { level < $0.pus.count ? $0.pus[level] : nil } }
+    }
+
+    /// The first of every list, then the second of every list, and so on.
+    private static func roundRobin<T>(_ lists: [[T]]) -> [T] {
+        let width = lists.map(\.count).max() ?? 0
+        return (0..<width).flatMap { slot in lists.compactMap { slot < $0.count ? $0[slot] : nil } }
     }
 }

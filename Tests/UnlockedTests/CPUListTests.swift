@@ -16,6 +16,15 @@ import Testing
         #expect(try CPUList.parse(text) == expected)
     }
 
+    /// Control characters in a bad list are escaped: one line, no terminal
+    /// sequences (found by the cpu-list fuzzer).
+    @Test func badItemsAreQuotedOnOneLine() {
+        expectError(.usage, containing: "invalid CPU list '0,\\u{a}\\u{1b}[31m': item '\\u{a}\\u{1b}[31m' at position 3") {
+            try CPUList.parse("0,\n\u{1b}[31m")
+        }
+        #expect(printable("é\u{85}\u{2028}\u{202e}x") == "é\\u{85}\\u{2028}\\u{202e}x")
+    }
+
     @Test func openRangeRunsToTheGivenLastCPU() throws {
         #expect(try CPUList.parse("6-", last: 9) == [6, 7, 8, 9])
         expectError(.usage, containing: "open range '6-' at position 1") { try CPUList.parse("6-") }

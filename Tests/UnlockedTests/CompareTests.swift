@@ -4,11 +4,21 @@ import Testing
 
 @Suite struct CompareTests {
     @Test func largeSizeFollowsTheRules() {
-        #expect(SeedWorkload.largeBytes(memoryAvailable: 24 << 30, lastLevelCache: 32 << 20) == 1 << 30)
-        #expect(SeedWorkload.largeBytes(memoryAvailable: 2 << 30, lastLevelCache: 32 << 20) == 256 << 20)
+        #expect(SeedWorkload.largeBytes(memoryBudget: 24 << 30, lastLevelCache: 32 << 20) == 1 << 30)
+        #expect(SeedWorkload.largeBytes(memoryBudget: 2 << 30, lastLevelCache: 32 << 20) == 256 << 20)
         // An eighth of memory would fit in 4× the cache: the cache rule wins.
-        #expect(SeedWorkload.largeBytes(memoryAvailable: 1 << 30, lastLevelCache: 64 << 20) == 256 << 20)
-        #expect(SeedWorkload.largeBytes(memoryAvailable: nil, lastLevelCache: 1 << 20) == 1 << 30)
+        #expect(SeedWorkload.largeBytes(memoryBudget: 1 << 30, lastLevelCache: 64 << 20) == 256 << 20)
+        // A 64 MiB cgroup limit: 4× a 32 MiB cache would not fit, half the budget is the most.
+        #expect(SeedWorkload.largeBytes(memoryBudget: 64 << 20, lastLevelCache: 32 << 20) == 32 << 20)
+    }
+
+    /// The large size follows a cgroup limit tighter than MemAvailable (SLURM's --mem).
+    @Test func largeSizeFollowsTheCgroupMemoryLimit() {
+        var context = RunContext.current()
+        context.memoryAvailableBytes = 24 << 30
+        context.memoryLimitBytes = 1 << 30
+        #expect(context.memoryBudget == MemoryBudget(bytes: 1 << 30, source: "the cgroup memory limit"))
+        #expect(SeedWorkload.largeBytes(memoryBudget: context.memoryBudget.bytes, lastLevelCache: 1 << 20) == 128 << 20)
     }
 
     @Test func rowsFromScriptedEngines() throws {

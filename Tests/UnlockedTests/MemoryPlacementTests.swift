@@ -1,10 +1,36 @@
 import Foundation
+import CNuma
 import Glibc
 import Testing
 @testable import Unlocked
 
 @Suite struct MemoryPlacementTests {
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// A SLURM job with --mem=1M (or a container's memory.max) under a roomy
+    /// MemAvailable: more than the limit is refused before mmap, private or shared.
+    @Test func buffersAboveTheCgroupLimitAreRefused() throws {
+        let budget = MemoryBudget(available: 64 << 30, cgroupLimit: 1 << 20)
+        #expect(budget == MemoryBudget(bytes: 1 << 20, source: "the cgroup memory limit"))
+        expectError(.usage, containing: "cannot allocate 2097152 bytes: more than the 1048576 bytes the cgroup memory limit allows") {
+            _ = try AlignedBuffer(byteCount: 2 << 20, budget: budget)
+        }
+        expectError(.usage, containing: "more than the 1048576 bytes the cgroup memory limit allows") {
+            _ = try JobBuffer(sharedCount: 1 << 20, width: 2, budget: budget)
+        }
+        #expect(try AlignedBuffer(byteCount: 1 << 20, budget: budget).byteCount == 1 << 20)
+    }
+
+    @Test func budgetIsTheTightestReading() throws {
+        let meminfo = FileManager.default.temporaryDirectory.appendingPathComponent("meminfo-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: meminfo) }
+        try "MemTotal:       4194304 kB\nMemAvailable:    2097152 kB\n".write(to: meminfo, atomically: true, encoding: .utf8)
+        #expect(MemoryBudget.current(meminfo: meminfo.path, cgroupLimit: 1 << 30) == MemoryBudget(bytes: 1 << 30, source: "the cgroup memory limit"))
+        #expect(MemoryBudget.current(meminfo: meminfo.path, cgroupLimit: 8 << 30) == MemoryBudget(bytes: 2 << 30, source: "MemAvailable"))
+        #expect(MemoryBudget.current(meminfo: meminfo.path, cgroupLimit: nil).bytes == 2 << 30)
+        let physical = sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))
+        #expect(MemoryBudget.current(meminfo: "/nonexistent", cgroupLimit: nil) == MemoryBudget(bytes: physical, source: "physical memory"))
+    }
 
     @Test func untouchedPagesHaveNoNodeYet() throws {
         let buffer = try AlignedBuffer(byteCount: 16 * Self.pageSize)
@@ -49,6 +75,31 @@ import Testing
             #expect(report.pagesPerNode.keys.allSatisfy(allowedNodes.contains))
         } else {
             #expect(outcome.note?.isEmpty == false)
+        }
+    }
+
+    /// Node numbers past 63 land in later words of the mask (machines with
+    /// more than 64 NUMA nodes, or sparse node numbers).
+    @Test func nodeMaskHasAWordPer64Nodes() {
+        #expect(nodeMask([0]) == [1])
+        #expect(nodeMask([0, 63, 64, 70, 130]) == [1 | 1 << 63, 1 | 1 << 6, 1 << 2] as [UInt])
+        #expect(nodeMask([1023]).count == 16)
+    }
+
+    /// A two-word mask reaches the kernel: interleave over node 0 and node 100
+    /// is accepted (the kernel keeps the nodes that exist), where a node above
+    /// 63 used to be refused before mbind was called.
+    @Test func mbindTakesNodesAbove63() throws {
+        let buffer = try AlignedBuffer(byteCount: 16 * Self.pageSize)
+        switch buffer.bind(toNodes: [0, 100], mode: Int32(MPOL_INTERLEAVE)) {
+        case .success:
+            memset(buffer.base, 1, buffer.byteCount)
+            #expect(buffer.pageLocations().pagesPerNode == [0: 16])
+            // A mask with no node of this machine is the kernel's EINVAL, not ours.
+            #expect(buffer.bind(toNodes: [100], mode: Int32(MPOL_BIND)) == .failure(SystemCallError(code: EINVAL)))
+        case .failure(let error):
+            // Containers may forbid memory policies (seccomp's EPERM); nothing else is acceptable.
+            #expect(error.isPermissionDenied, "mbind refused: \(error)")
         }
     }
 

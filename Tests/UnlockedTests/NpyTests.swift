@@ -64,6 +64,16 @@ func elements<T>(_ array: MappedArray, as type: T.Type) -> [T] {
         expectError(.noInput, containing: "/nonexistent/x.npy: cannot open: No such file or directory") { _ = try MappedArray(path: "/nonexistent/x.npy") }
     }
 
+    /// A hostile dtype is quoted with escapes: the message stays one line and
+    /// sends no terminal control sequence (found by the npy-header fuzzer).
+    @Test func badDtypeIsQuotedOnOneLine() {
+        let text = "{'descr': '<\n\u{1b}[2J', 'fortran_order': False, 'shape': (1,), }"
+        let bytes = NpyHeader.magic + [1, 0, UInt8(text.utf8.count), 0] + Array(text.utf8)
+        bytes.withUnsafeBytes { raw in
+            expectError(.badData, containing: "dtype '<\\u{a}\\u{1b}[2J' is not supported") { _ = try NpyHeader.parse(raw, name: "h") }
+        }
+    }
+
     @Test func headerParserRejectsGarbage() {
         let cases = ["{'descr': '<i4', 'fortran_order': False}", "{'descr': '<i4' 'shape': (1,)}", "not a dict", "{'shape': (1,), 'fortran_order': Maybe}"]
         for text in cases {

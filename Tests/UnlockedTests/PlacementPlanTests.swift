@@ -51,6 +51,47 @@ import Testing
         #expect(all[32] == 1)  // SMT siblings only after all 32 cores
     }
 
+    /// One NUMA node holding two packages (`numa:2 pack:2`): the first two
+    /// workers go to different nodes, the first four to different packages.
+    /// Packages 0-1 (PUs 0-7) share node 0, packages 2-3 (PUs 8-15) node 1.
+    @Test func spreadPutsNodesBeforePackagesWhenANodeHoldsSeveralPackages() throws {
+        #expect(try pus("spread", workers: 16, on: "numa:2 pack:2 core:4 pu:1")
+            == [0, 8, 4, 12, 1, 9, 5, 13, 2, 10, 6, 14, 3, 11, 7, 15])
+        #expect(try pus("spread", workers: 16, on: "numa:2 pack:2 core:2 pu:2")
+            == [0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15])
+    }
+
+    /// A package spanning two NUMA nodes (`pack:2 numa:2`, sub-NUMA clustering):
+    /// nodes take turns on alternating packages, n0 n2 n1 n3.
+    @Test func spreadAlternatesPackagesWhenAPackageSpansSeveralNodes() throws {
+        #expect(try pus("spread", workers: 16, on: "pack:2 numa:2 core:4 pu:1")
+            == [0, 8, 4, 12, 1, 9, 5, 13, 2, 10, 6, 14, 3, 11, 7, 15])
+    }
+
+    /// Both shapes from XML that lstopo writes: the first workers cover every
+    /// NUMA node before any repeats, then every package, and the plan is the
+    /// synthetic one.
+    @Test(arguments: ["numa:2 pack:2 core:4 pu:2", "pack:2 numa:2 core:4 pu:2", "numa:2 pack:3 core:2 pu:1"])
+    func spreadFromLstopoXMLCoversNodesThenPackages(description: String) throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("unlocked-spread-\(UUID()).xml")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let lstopo = Process()
+        lstopo.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        lstopo.arguments = ["lstopo-no-graphics", "--input", description, "--of", "xml", "-f", url.path]
+        lstopo.standardError = FileHandle.nullDevice
+        try lstopo.run()
+        lstopo.waitUntilExit()
+        try #require(lstopo.terminationStatus == 0, "lstopo-no-graphics (package hwloc) must be installed")
+        let xml = try Topology.load(.xml(path: url.path))
+        let plan = try PlacementPlan(policy: .spread, topology: xml).workers
+        #expect(plan == (try PlacementPlan(policy: .spread, topology: Topology.load(.synthetic(description))).workers))
+        let byOS = Dictionary(uniqueKeysWithValues: xml.pus.map { ($0.osIndex, $0) })
+        let nodes = Set(xml.pus.compactMap(\.numaNode)).count, packages = Set(xml.pus.map(\.package)).count
+        #expect(Set(plan.prefix(nodes).map { byOS[$0.osPU!]!.numaNode }).count == nodes)
+        #expect(Set(plan.prefix(packages).map { byOS[$0.osPU!]!.package }).count == packages)
+        #expect(Set(plan.map(\.core)).count == plan.count)  // one worker per core, siblings unused
+    }
+
     @Test func numaOneStaysOnNodeOne() throws {
         #expect(try pus("numa:1") == Array(stride(from: 16, to: 32, by: 2)))
         #expect(try pus("numa:1", workers: 16) == Array(stride(from: 16, to: 32, by: 2)) + Array(stride(from: 17, to: 32, by: 2)))

@@ -116,7 +116,18 @@ func sampleReport() throws -> BenchReport {
         try cpuinfo.write(to: root.appendingPathComponent("cpuinfo"), atomically: true, encoding: .utf8)
         try "Name:\tx\nCpus_allowed_list:\t0-1,3\n".write(to: root.appendingPathComponent("self/status"), atomically: true, encoding: .utf8)
         try "MemTotal: 100 kB\nMemAvailable:   2048 kB\n".write(to: root.appendingPathComponent("meminfo"), atomically: true, encoding: .utf8)
+        // A v1 SLURM step: the job's cgroup holds the memory limit and the CPU quota.
+        try "9:memory:/slurm/job_3/step_0\n4:cpu,cpuacct:/slurm/job_3/step_0\n".write(
+            to: root.appendingPathComponent("self/cgroup"), atomically: true, encoding: .utf8)
+        for (path, text) in ["memory/slurm/job_3/memory.limit_in_bytes": "1048576", "cpu,cpuacct/slurm/job_3/cpu.cfs_quota_us": "50000",
+                             "cpu,cpuacct/slurm/job_3/cpu.cfs_period_us": "100000", "memory/slurm/job_3/step_0/memory.limit_in_bytes": "4194304"] {
+            let url = root.appendingPathComponent("sys/fs/cgroup/\(path)")
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
         let context = RunContext.current(procRoot: root.path, sysRoot: root.appendingPathComponent("sys").path)
+        #expect(context.memoryLimitBytes == 1 << 20 && context.memoryBudget.bytes == 1 << 20)
+        #expect(context.cpuQuota == 0.5 && context.defaultWorkerCount == 1)
         #expect(context.cpuModel == "Test CPU 9000" && context.physicalCores == 3 && context.sockets == 2 && context.numaNodes == 2)
         #expect(context.allowedCPUs == "0-1,3" && context.allowedCPUCount == 3 && context.memoryAvailableBytes == 2 << 20)
         #expect(context.topologySummary.contains("3 cores, 2 sockets, 2 NUMA nodes"))

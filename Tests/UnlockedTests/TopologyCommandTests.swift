@@ -73,7 +73,7 @@ import Unlocked
         ["--pin", "100000"], ["--pin", "numa:9"], ["--mem", "node:9"], ["--mem", "elsewhere"],
         ["--topology", "pack:two"], ["--workers", "0"], ["--topology", "Package.swift"],
         ["--topology", "pack:1 core:2 pu:1", "--workers", "3"], ["--topology", big, "--pin", "S5:0"],
-        ["--topology", big, "--verify", "1Mi"], ["--verify", "lots"],
+        ["--topology", big, "--verify", "1Mi"], ["--verify", "lots"], ["--topology", "core:16384 pu:2"],
     ]
 
     @Test(arguments: badArguments)
