@@ -55,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "UnlockedKernels",
-            dependencies: ["UnlockedCore", "CKernels"],
+            dependencies: ["UnlockedCore", "CKernels", "CSupport"],
             swiftSettings: strict
         ),
         .target(

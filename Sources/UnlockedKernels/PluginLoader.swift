@@ -45,11 +45,8 @@ public enum PluginLoader {
             guard let descriptor = entry() else { throw fail("\(UK_PLUGIN_ENTRY_SYMBOL)() returned NULL") }
             let kernels = try PluginValidator.validate(descriptor, origin: path)
             if let pluginInit = descriptor.pointee.`init` {
-                var error = [CChar](repeating: 0, count: Int(UK_ERROR_CAPACITY))
-                let status = pluginInit(hostAPI, &state, &error)
-                guard status == 0 else {
-                    let message = string(fromCBuffer: error)
-                    throw fail("init failed: \(message.isEmpty ? "status \(status)" : message)")
+                if let message = try PluginErrorBuffer.call({ pluginInit(hostAPI, &state, $0) }) {
+                    throw fail("init failed: \(message)")
                 }
                 needsFini = descriptor
             }

@@ -1,0 +1,69 @@
+import CKernels
+import CSupport
+import Foundation
+import Testing
+@testable import Unlocked
+
+/// Plugins that misbehave while loading or reporting (issue 11): each
+/// becomes a one-line error naming the plugin, never a crash, a silent
+/// exit, a hang or garbled output of the host.
+@Suite("Plugin misbehaviour") struct PluginMisbehaviourTests {
+    /// A 10 KB message into the error buffer of init, worker_init or a
+    /// kernel: the host survives and reports the promised 255 bytes.
+    @Test func overlongErrorMessagesAreCutToTheCapacity() throws {
+        let cut = "long message " + String(repeating: "E", count: Int(UK_ERROR_CAPACITY) - 1 - 13) + "…"
+        let initPath = try PluginFixtures.path("INIT_LONG_ERROR")
+        #expect(throws: UnlockedError.badData("plugin \(initPath): init failed: \(cut)")) { try PluginLoader.load(path: initPath) }
+
+        let perWorker = try PluginLoader.load(path: try PluginFixtures.path("WORKER_LONG_ERROR"))
+        #expect(throws: UnlockedError.badData("plugin fixture: worker_init for worker 3 failed: \(cut)")) {
+            try perWorker.makeWorkerContext(worker: 3)
+        }
+
+        let kernelPath = try PluginFixtures.path("KERNEL_LONG_ERROR")
+        let outcome = try CommandLineTool.run(["run", "--size", "100000", "--engine", "lockfree-pool", "--workers", "2",
+                                               "--plugin", kernelPath, "--kernel", "fixture:bad.sum"])
+        #expect(outcome.status == 65)
+        #expect(outcome.stderr.hasPrefix("unlocked: kernel bad.sum (i32) of plugin fixture failed on ["), "\(outcome.stderr)")
+        #expect(outcome.stderr.hasSuffix("): \(cut)\n"), "\(outcome.stderr)")
+    }
+
+    /// The buffer plugins write into: far more room than promised, then a
+    /// page nobody may touch; one per thread, kept across calls.
+    @Test func errorBufferIsGuardedAndPerThread() throws {
+        var mine: UnsafeMutablePointer<CChar>?
+        _ = try PluginErrorBuffer.call { mine = $0; return 0 }
+        var again: UnsafeMutablePointer<CChar>?
+        _ = try PluginErrorBuffer.call { again = $0; return 0 }
+        let start = try #require(mine)
+        #expect(again == start)
+        // Another thread's buffer, as an address: pointers are not Sendable.
+        final class Seen: @unchecked Sendable { var address: UInt = 0 }  // written before `done` is signalled
+        let seen = Seen(), done = DispatchSemaphore(value: 0)
+        Thread {
+            _ = try? PluginErrorBuffer.call { seen.address = UInt(bitPattern: $0); return 0 }
+            done.signal()
+        }.start()
+        done.wait()
+        #expect(seen.address != 0 && seen.address != UInt(bitPattern: start))
+
+        func permissions(at address: UInt) throws -> String? {
+            // Read to the end: /proc files report a size of 0.
+            let maps = try #require(FileHandle(forReadingAtPath: "/proc/self/maps")).readDataToEndOfFile()
+            return String(decoding: maps, as: UTF8.self).split(separator: "\n").first { line in
+                let bounds = line.prefix { $0 != " " }.split(separator: "-").compactMap { UInt($0, radix: 16) }
+                return bounds.count == 2 && (bounds[0]..<bounds[1]).contains(address)
+            }.map { String($0.split(separator: " ")[1]) }
+        }
+        let base = UInt(bitPattern: start)
+        #expect(try permissions(at: base + UInt(UK_ERROR_BUFFER_ROOM) - 1)?.hasPrefix("rw") == true)
+        #expect(try permissions(at: base + UInt(UK_ERROR_BUFFER_ROOM)) == "---p")
+    }
+
+    /// Control characters cannot break the one-line error; no message is a status.
+    @Test func errorMessagesAreOneLine() throws {
+        #expect(try PluginErrorBuffer.call { strcpy($0, "bad\nthing\u{1B}[31m"); return 2 } == "bad thing [31m")
+        #expect(try PluginErrorBuffer.call { _ in 9 } == "status 9")
+        #expect(try PluginErrorBuffer.call { strcpy($0, "left over"); return 0 } == nil)
+    }
+}
