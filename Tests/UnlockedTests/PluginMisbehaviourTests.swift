@@ -66,4 +66,67 @@ import Testing
         #expect(try PluginErrorBuffer.call { _ in 9 } == "status 9")
         #expect(try PluginErrorBuffer.call { strcpy($0, "left over"); return 0 } == nil)
     }
+
+    /// sshd's and sudo's rule for every directory on the way, both along
+    /// the path as given (each symlink's directory) and where it leads.
+    @Test func everyDirectoryOnThePathIsChecked() throws {
+        let base = try PluginFixtures.scratchDirectory()
+        let valid = try PluginFixtures.path("")
+        func directory(_ name: String, in parent: URL, mode: Int) throws -> URL {
+            let url = parent.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: false)
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: url.path)
+            return url
+        }
+        let open = try directory("open", in: base, mode: 0o777)
+        let safe = try directory("safe", in: base, mode: 0o755)
+
+        // A symlink to a safe file, inside a world-writable directory: anyone can repoint it.
+        let link = open.appendingPathComponent("link.so").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: valid)
+        expectError(.badData, containing: "plugin \(link): refused, the directory \(open.path) on its path is writable by other users (mode 777)") {
+            try PluginLoader.load(path: link)
+        }
+        #expect(try PluginLoader.load(path: link, allowInsecure: true).name == "fixture")
+
+        // A file two levels under a world-writable directory: anyone can rename the level between.
+        let inner = try directory("inner", in: open, mode: 0o755)
+        let deep = inner.appendingPathComponent("libvalid.so").path
+        try FileManager.default.copyItem(atPath: valid, toPath: deep)
+        expectError(.badData, containing: "refused, the directory \(open.path) on its path is writable by other users (mode 777)") {
+            try PluginLoader.load(path: deep)
+        }
+
+        // A safe link (relative, through "..") to a file whose own directory is unsafe.
+        let outward = safe.appendingPathComponent("outward.so").path
+        try FileManager.default.createSymbolicLink(atPath: outward, withDestinationPath: "../open/inner/libvalid.so")
+        expectError(.badData, containing: "refused, the directory \(open.path) on its path is writable by other users (mode 777)") {
+            try PluginLoader.load(path: outward)
+        }
+
+        // Safe all the way, through a relative link and "." and "..": loads, from its physical path.
+        let file = safe.appendingPathComponent("libvalid.so").path
+        try FileManager.default.copyItem(atPath: valid, toPath: file)
+        try FileManager.default.createSymbolicLink(atPath: safe.appendingPathComponent("same.so").path, withDestinationPath: "./libvalid.so")
+        let plugin = try PluginLoader.load(path: "\(safe.path)/../safe/./same.so")
+        #expect(plugin.path == file)
+        expectError(.noInput, containing: "No such file or directory") { try PluginLoader.load(path: "\(safe.path)/missing.so") }
+    }
+
+    /// In a sticky shared directory such as /tmp, an entry is safe only if
+    /// it belongs to us or root: its owner may replace it.
+    @Test(.enabled(if: geteuid() == 0, "giving a file to another user needs root"))
+    func stickyDirectoryProtectsOnlyOurOwnEntries() throws {
+        let base = try PluginFixtures.scratchDirectory()
+        let sticky = base.appendingPathComponent("sticky")
+        try FileManager.default.createDirectory(at: sticky, withIntermediateDirectories: false)
+        try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: sticky.path)
+        let link = sticky.appendingPathComponent("link.so").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: try PluginFixtures.path(""))
+        #expect(try PluginLoader.load(path: link).name == "fixture")
+        #expect(lchown(link, 4242, 4242) == 0)
+        expectError(.badData, containing: "refused, \(link) in the shared sticky directory \(sticky.path) belongs to uid 4242, neither you nor root") {
+            try PluginLoader.load(path: link)
+        }
+    }
 }
