@@ -34,12 +34,23 @@ package struct ClosingOnExecPipe {
 package enum FileDescriptorIO {
     /// False when the other end is gone (EPIPE) or on another error.
     package static func writeAll(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Bool {
+        write(fd, pointer, count) == nil
+    }
+
+    /// Writes all of `count` bytes; the error that stopped it, nil when all were written.
+    package static func write(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> SystemCallError? {
         var done = 0
         while done < count {
-            guard case .success(let n) = valueOrErrno({ write(fd, pointer + done, count - done) }) else { return false }
-            done += n
+            switch valueOrErrno({ Glibc.write(fd, pointer + done, count - done) }) {
+            case .success(let n): done += n
+            case .failure(let error): return error
+            }
         }
-        return true
+        return nil
+    }
+
+    package static func write(_ fd: Int32, _ bytes: [UInt8]) -> SystemCallError? {
+        bytes.isEmpty ? nil : bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
     }
 
     package static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {

@@ -8,6 +8,36 @@ import Testing
 /// becomes a one-line error naming the plugin, never a crash, a silent
 /// exit, a hang or garbled output of the host.
 @Suite("Plugin misbehaviour") struct PluginMisbehaviourTests {
+    /// What a plugin prints to stdout — in its constructor, entry point,
+    /// get_kernel, init and kernel — goes to stderr; JSON and CSV stay parseable.
+    @Test func pluginPrintingToStdoutLeavesOutputParseable() throws {
+        let path = try PluginFixtures.path("CHATTY")
+        let count = 100_000
+        let run = try CommandLineTool.run(["run", "--json", "--reps", "1", "--size", "\(count)", "--engine", "lockfree-pool",
+                                           "--workers", "2", "--plugin", path, "--kernel", "fixture:good.sum"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        var data = [Int32](repeating: 0, count: count)
+        data.withUnsafeMutableBytes { DataGenerator(seed: RunRequest.defaultSeed).fill($0.baseAddress!, dtype: .i32, range: 0..<count) }
+        #expect(object?["result"] as? String == "\(data.reduce(0) { $0 + abs(Int($1) - 50) })")
+        for place in ["the constructor", "the entry point", "get_kernel", "init", "the kernel"] {
+            #expect(run.stderr.contains("fixture chatter from \(place)\n"), "\(run.stderr)")
+        }
+
+        let bench = try CommandLineTool.run(["bench", "--csv", "--engines", "sequential,lockfree-pool", "--workers", "1,2",
+                                             "--sizes", "10000", "--reps", "2", "--plugin", path, "--kernel", "good.sum"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        let rows = bench.stdout.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).count }
+        #expect(rows.count == 4, "header and three cells: \(bench.stdout)")
+        #expect(Set(rows).count == 1, "every row has the header's fields: \(bench.stdout)")
+        #expect(!bench.stdout.contains("chatter") && bench.stderr.contains("fixture chatter from the kernel"))
+
+        let info = try CommandLineTool.run(["plugins", "info", path])
+        #expect(info.status == 0)
+        #expect(info.stdout == "plugin fixture 1.0.0, ABI 1.0, thread-safe, \(path)\n  good.sum i32: reduce -> uint128 — sum of |x[i] - c|\n")
+        #expect(info.stderr.contains("fixture chatter from init"))
+    }
+
     /// A 10 KB message into the error buffer of init, worker_init or a
     /// kernel: the host survives and reports the promised 255 bytes.
     @Test func overlongErrorMessagesAreCutToTheCapacity() throws {
