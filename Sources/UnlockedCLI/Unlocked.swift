@@ -9,7 +9,7 @@ struct UnlockedCommand: ParsableCommand {
         abstract: "Run one hot loop on every core, and compare honestly how each way of going parallel does.",
         version: BuildInfo.version,
         subcommands: [CompareCommand.self, BenchCommand.self, RunCommand.self, TopoCommand.self, KernelsCommand.self, PluginsCommand.self,
-                      WorkerCommand.self, VerifyPluginChildCommand.self],
+                      WorkerCommand.self, VerifyPluginChildCommand.self, ProbePluginChildCommand.self],
         defaultSubcommand: CompareCommand.self
     )
 
@@ -18,8 +18,8 @@ struct UnlockedCommand: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
-            // Worker processes and verification children still answer their parent on descriptor 1.
-            if !(command is WorkerCommand || command is VerifyPluginChildCommand) { StandardOutput.isolate() }
+            // Worker processes still answer the engine on descriptor 1.
+            if !(command is WorkerCommand) { StandardOutput.isolate() }
             try command.run()
             try StandardOutput.requireWritten()
         } catch {

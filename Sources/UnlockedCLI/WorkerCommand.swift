@@ -40,3 +40,23 @@ extension VerifyPluginChildCommand {
         }
     }
 }
+
+struct ProbePluginChildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: PluginProbe.ChildArguments.subcommand,
+        abstract: "Child process that loads a plugin for 'plugins list', 'plugins info', 'run' and 'bench' (started by them).",
+        shouldDisplay: false
+    )
+
+    @Argument(parsing: .captureForPassthrough) var words: [String] = []
+}
+
+extension ProbePluginChildCommand {
+    func run() throws {
+        try reportingErrors {
+            // The child reports its own errors to the parent, which words them.
+            let status = PluginProbe.runChild(try PluginProbe.ChildArguments(parsing: words))
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+}

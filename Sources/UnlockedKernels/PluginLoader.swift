@@ -240,22 +240,58 @@ extension KernelCatalog {
     /// A file reached twice is loaded once; two different files claiming the
     /// same plugin name are a `.badData` error, so a kernel never silently
     /// comes from an unexpected file.
+    ///
+    /// - Parameter probe: first load each file in a probe child
+    ///   (`PluginProbe.probe`), so one that crashes, exits or hangs while
+    ///   loading is refused with one line before this process loads it;
+    ///   nil loads directly (for embedders without a probe executable).
     public static func loading(explicit: [String], searchPath: String? = getenv(PluginLoader.searchPathVariable).map { String(cString: $0) },
-                               allowInsecure: Bool = false) throws(UnlockedError) -> KernelCatalog {
+                               allowInsecure: Bool = false, probe: PluginProbe.Options? = nil) throws(UnlockedError) -> KernelCatalog {
         var loaded: [PluginInstance] = []
-        for path in try PluginLoader.candidatePaths(explicit: explicit, searchPath: searchPath) {
-            // Skip a file already loaded before dlopen, whose refcount would run its init twice.
-            if let resolved = realpath(path, nil) {
-                defer { free(resolved) }
-                if loaded.contains(where: { $0.path == String(cString: resolved) }) { continue }
-            }
+        for path in try PluginLoader.distinctCandidates(explicit: explicit, searchPath: searchPath) {
+            if let probe { _ = try PluginProbe.probe(path: path, allowInsecure: allowInsecure, options: probe) }
             let plugin = try PluginLoader.load(path: path, allowInsecure: allowInsecure)
-            if let other = ([PluginInstance.builtin] + loaded).first(where: { $0.name == plugin.name }) {
-                throw .badData("plugin \(path): name \(plugin.name) is already taken by \(other.path ?? "the built-in kernels")")
-            }
+            try PluginLoader.requireUnclaimed(plugin.name, by: path, claimed: loaded.map { ($0.name, $0.path) })
             loaded.append(plugin)
         }
         return KernelCatalog(plugins: loaded)
+    }
+}
+
+extension PluginProbe {
+    /// Every plugin of `explicit` and the `searchPath` directories as a
+    /// probe child describes it, under `KernelCatalog.loading`'s rules (each
+    /// file once, one file per plugin name); this process loads none of them.
+    public static func describingAll(explicit: [String], searchPath: String? = getenv(PluginLoader.searchPathVariable).map { String(cString: $0) },
+                                     allowInsecure: Bool = false, options: Options = Options()) throws(UnlockedError) -> [Description] {
+        var described: [Description] = []
+        for path in try PluginLoader.distinctCandidates(explicit: explicit, searchPath: searchPath) {
+            let description = try probe(path: path, allowInsecure: allowInsecure, options: options)
+            try PluginLoader.requireUnclaimed(description.name, by: path, claimed: described.map { ($0.name, $0.resolvedPath) })
+            described.append(description)
+        }
+        return described
+    }
+}
+
+extension PluginLoader {
+    /// `candidatePaths`, each file once: a path resolving to a file already
+    /// listed is skipped (loading it again would run its init twice).
+    package static func distinctCandidates(explicit: [String], searchPath: String?) throws(UnlockedError) -> [String] {
+        var seen = Set<String>()
+        return try candidatePaths(explicit: explicit, searchPath: searchPath).filter { path in
+            guard let resolved = realpath(path, nil) else { return true }
+            defer { free(resolved) }
+            return seen.insert(String(cString: resolved)).inserted
+        }
+    }
+
+    /// Refuses a plugin `name` (from the file `path`) that the built-in
+    /// kernels or an earlier file (`claimed`: name and path) already use.
+    package static func requireUnclaimed(_ name: String, by path: String, claimed: [(name: String, path: String?)]) throws(UnlockedError) {
+        if let other = ([(PluginInstance.builtin.name, nil)] + claimed).first(where: { $0.name == name }) {
+            throw .badData("plugin \(path): name \(name) is already taken by \(other.path ?? "the built-in kernels")")
+        }
     }
 }
 #endif

@@ -8,6 +8,48 @@ import Testing
 /// becomes a one-line error naming the plugin, never a crash, a silent
 /// exit, a hang or garbled output of the host.
 @Suite("Plugin misbehaviour") struct PluginMisbehaviourTests {
+    /// A constructor that crashes, exits or hangs, or a fini that crashes,
+    /// is refused by every command that loads plugins, with nothing on stdout.
+    @Test(arguments: [
+        ("CTOR_SEGV", "crashed with SIGSEGV (segmentation fault) while loading"),
+        ("CTOR_EXIT", "exited with status 0 while loading"),
+        ("CTOR_HANG", "hung while loading (no answer in 2 s)"),
+        ("FINI_SEGV", "crashed with SIGSEGV (segmentation fault) while unloading (in fini or a destructor)"),
+    ])
+    func misbehavingLoadIsOneLineError(fixture: String, message: String) throws {
+        let path = try PluginFixtures.path(fixture)
+        for arguments in [["plugins", "list", "--plugin", path], ["plugins", "info", path],
+                          ["run", "--json", "--size", "1000", "--reps", "1", "--plugin", path],
+                          ["bench", "--csv", "--engines", "sequential", "--sizes", "1000", "--workers", "1", "--reps", "1", "--plugin", path]] {
+            let outcome = try CommandLineTool.run(arguments + ["--plugin-timeout", "2"], timeout: 60)
+            #expect(outcome.status == 65, "\(arguments): \(outcome.stderr)")
+            #expect(outcome.stdout.isEmpty, "\(arguments)")
+            #expect(outcome.stderr.hasPrefix("unlocked: plugin \(path): \(message)"), "\(arguments): \(outcome.stderr)")
+            #expect(outcome.stderr.filter { $0 == "\n" }.count == 1, "one line: \(outcome.stderr)")
+        }
+    }
+
+    /// A probe's verdict is kept per path and file version: the same file is
+    /// not probed again (here: the probe executable is gone and it still
+    /// answers), a replaced file is.
+    @Test func probeVerdictIsKeptPerFileVersion() throws {
+        let path = try PluginFixtures.scratchDirectory().appendingPathComponent("probed.so").path
+        try FileManager.default.copyItem(atPath: try PluginFixtures.path(""), toPath: path)
+        let real = PluginProbe.Options(executable: CommandLineTool.executable.path)
+        #expect(try PluginProbe.probe(path: path, options: real).name == "fixture")
+        let gone = PluginProbe.Options(executable: "/nonexistent/unlocked")
+        #expect(try PluginProbe.probe(path: path, options: gone).kernels.map(\.name) == ["good.sum"])
+        expectError(.internal, containing: "cannot start /nonexistent/unlocked") {
+            try PluginProbe.describe(path: path, options: gone)
+        }
+
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.copyItem(atPath: try PluginFixtures.path("CTOR_SEGV"), toPath: path)
+        expectError(.badData, containing: "plugin \(path): crashed with SIGSEGV (segmentation fault) while loading") {
+            try PluginProbe.probe(path: path, options: real)
+        }
+    }
+
     /// What a plugin prints to stdout — in its constructor, entry point,
     /// get_kernel, init and kernel — goes to stderr; JSON and CSV stay parseable.
     @Test func pluginPrintingToStdoutLeavesOutputParseable() throws {
