@@ -135,9 +135,10 @@ public enum PluginVerifier {
 
     /// The child side: loads the plugin and checks one kernel, announcing
     /// each check on `ChildProcess.reportDescriptor` before it starts (a
-    /// crash must not lose what was announced). Returns the exit status: 0
-    /// when every check passed.
-    public static func runChild(_ invocation: ChildArguments) throws(UnlockedError) -> Int32 {
+    /// crash must not lose what was announced). `drivers` run the
+    /// concurrency stress through engines as well (the engine layer passes
+    /// its pools). Returns the exit status: 0 when every check passed.
+    package static func runChild(_ invocation: ChildArguments, drivers: [PluginConformance.Driver]) throws(UnlockedError) -> Int32 {
         ChildProcess.disableCoreDumps()
         try ISA.initializeDispatch()
         let plugin = try PluginLoader.load(path: invocation.path, allowInsecure: invocation.allowInsecure)
@@ -146,10 +147,11 @@ public enum PluginVerifier {
         guard kernels.indices.contains(invocation.kernelIndex) else {
             throw .usage("kernel index \(invocation.kernelIndex): the plugin has kernels 0...\(kernels.count - 1)")
         }
-        let conformance = PluginConformance(kernel: kernels[invocation.kernelIndex], threads: invocation.threads)
+        let conformance = PluginConformance(kernel: kernels[invocation.kernelIndex], threads: invocation.threads, drivers: drivers)
         let passed = conformance.run { event in
             switch event {
             case .begin(let check): ChildProcess.report(["begin", check])
+            case .progress(let check): ChildProcess.report(["progress", check])
             case .pass(let check): ChildProcess.report(["pass", check])
             case .fail(let check, let reason): ChildProcess.report(["fail", check, reason])
             }

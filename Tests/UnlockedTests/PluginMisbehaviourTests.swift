@@ -201,4 +201,22 @@ import Testing
             try PluginLoader.load(path: link)
         }
     }
+
+    /// A THREAD_SAFE kernel whose running sum lives in one global variable
+    /// is caught every time, while two other processes keep both cores busy.
+    @Test func racyKernelIsCaughtUnderLoad() throws {
+        let path = try PluginFixtures.path("RACY")
+        let busy = try (0..<2).map { _ in
+            try spawnProcess(["/bin/sh", "-c", "while :; do :; done"], environment: environmentStrings(), stdin: nil, stdout: nil, stderr: nil)
+        }
+        defer { for pid in busy { kill(pid, SIGKILL); waitForExit(pid) } }
+        var caught = 0
+        for _ in 0..<5 {
+            let outcome = try CommandLineTool.run(["plugins", "verify", path], timeout: 600)
+            #expect(outcome.stdout.contains("ok   good.sum i32: concurrency THREAD_SAFE, 8 threads"), "\(outcome.stdout)")
+            #expect(!outcome.stdout.contains("FAIL good.sum"), "\(outcome.stdout)")
+            if outcome.status == 65, outcome.stdout.contains("FAIL racy.sum i32: concurrency THREAD_SAFE, 8 threads: ") { caught += 1 }
+        }
+        #expect(caught == 5)
+    }
 }
