@@ -110,7 +110,9 @@ typedef struct uk_params {
 #define UK_FLAG_STREAMING_STORES 1u
 
 /* Size of the error buffer a host passes to calls that may fail (init,
- * worker_init, kernels): a message longer than this is the plugin's bug. */
+ * worker_init, kernels): a message longer than this is the plugin's bug.
+ * Unlocked reads at most UK_ERROR_CAPACITY - 1 bytes of it and gives the
+ * buffer more room and a guard page, so the bug cannot corrupt the host. */
 #define UK_ERROR_CAPACITY 256
 
 /*

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -58,3 +59,52 @@ int uk_set_thread_affinity(const uk_affinity *mask) {
 }
 
 int uk_current_cpu(void) { return sched_getcpu(); }
+
+/* Error buffers of exited threads, reused by new ones so that engines that
+ * start threads per job (spawn) do not map and unmap one per thread. */
+#define ERROR_POOL_MAX 256
+static pthread_mutex_t error_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *error_pool[ERROR_POOL_MAX]; /* protected by error_pool_lock */
+static int error_pool_count;             /* protected by error_pool_lock */
+static pthread_key_t error_key;
+static pthread_once_t error_key_once = PTHREAD_ONCE_INIT;
+static _Thread_local char *thread_error_buffer;
+
+static size_t error_mapping_size(void) { return UK_ERROR_BUFFER_ROOM + (size_t)sysconf(_SC_PAGESIZE); }
+
+/* pthread key destructor: runs when a thread that used its buffer exits. */
+static void error_buffer_release(void *buffer) {
+    thread_error_buffer = NULL;
+    pthread_mutex_lock(&error_pool_lock);
+    if (error_pool_count < ERROR_POOL_MAX) {
+        error_pool[error_pool_count++] = buffer;
+        buffer = NULL;
+    }
+    pthread_mutex_unlock(&error_pool_lock);
+    if (buffer) munmap(buffer, error_mapping_size());
+}
+
+static void error_key_create(void) { pthread_key_create(&error_key, error_buffer_release); }
+
+char *uk_thread_error_buffer(void) {
+    if (thread_error_buffer) return thread_error_buffer;
+    pthread_once(&error_key_once, error_key_create);
+    char *buffer = NULL;
+    pthread_mutex_lock(&error_pool_lock);
+    if (error_pool_count > 0) buffer = error_pool[--error_pool_count];
+    pthread_mutex_unlock(&error_pool_lock);
+    if (!buffer) {
+        void *mapped = mmap(NULL, error_mapping_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mapped == MAP_FAILED) return NULL;
+        if (mprotect((char *)mapped + UK_ERROR_BUFFER_ROOM, error_mapping_size() - UK_ERROR_BUFFER_ROOM, PROT_NONE) != 0) {
+            int saved = errno;
+            munmap(mapped, error_mapping_size());
+            errno = saved;
+            return NULL;
+        }
+        buffer = mapped;
+    }
+    pthread_setspecific(error_key, buffer);
+    thread_error_buffer = buffer;
+    return buffer;
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import Unlocked
 
 struct PluginsCommand: ParsableCommand {
@@ -10,14 +11,14 @@ struct PluginsCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List the built-in kernels and every plugin of --plugin and $UNLOCKED_PLUGIN_PATH.")
+            abstract: "List the built-in kernels and every plugin of --plugin and $UNLOCKED_PLUGIN_PATH, each loaded in a child process.")
         @OptionGroup var plugins: PluginOptions
     }
 
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Load one plugin and describe it and each of its kernels.")
+        static let configuration = CommandConfiguration(abstract: "Load one plugin in a child process and describe it and each of its kernels.")
         @Argument(help: "The plugin shared object.") var path: String
-        @Flag(help: "Load it even if other users could have replaced it.") var allowInsecurePlugins = false
+        @OptionGroup var safety: PluginSafetyOptions
     }
 
     struct Verify: ParsableCommand {
@@ -33,11 +34,18 @@ struct PluginsCommand: ParsableCommand {
 extension PluginsCommand.List {
     func run() throws {
         try reportingErrors {
+            let described = try PluginProbe.describingAll(explicit: plugins.paths, allowInsecure: plugins.safety.allowInsecurePlugins,
+                                                          options: try plugins.safety.probe())
+            described.forEach(passOnLog)
             print(["plugin", "version", "abi", "kernels", "concurrency", "path"].joined(separator: "\t"))
-            for plugin in try plugins.catalog().plugins {
-                let kernels = plugin.kernels.map { "\($0.name)/\($0.inputType.rawValue)" }.joined(separator: ",")
-                print([plugin.name, plugin.version, plugin.abiVersion, kernels, plugin.concurrencyMode.rawValue,
-                       plugin.path ?? "(built in)"].joined(separator: "\t"))
+            let builtin = PluginInstance.builtin
+            print([builtin.name, builtin.version, builtin.abiVersion,
+                   builtin.kernels.map { "\($0.name)/\($0.inputType.rawValue)" }.joined(separator: ","),
+                   builtin.concurrencyMode.rawValue, "(built in)"].joined(separator: "\t"))
+            for plugin in described {
+                print([plugin.name, plugin.version, plugin.abiVersion,
+                       plugin.kernels.map { "\($0.name)/\($0.inputType.rawValue)" }.joined(separator: ","),
+                       plugin.concurrency.rawValue, plugin.resolvedPath].joined(separator: "\t"))
             }
         }
     }
@@ -46,15 +54,21 @@ extension PluginsCommand.List {
 extension PluginsCommand.Info {
     func run() throws {
         try reportingErrors {
-            let plugin = try PluginLoader.load(path: path, allowInsecure: allowInsecurePlugins)
-            defer { plugin.close() }
-            print("plugin \(plugin.name) \(plugin.version), ABI \(plugin.abiVersion), \(plugin.concurrencyMode.rawValue), \(plugin.path ?? path)")
+            let plugin = try PluginProbe.probe(path: path, allowInsecure: safety.allowInsecurePlugins, options: try safety.probe())
+            passOnLog(plugin)
+            print("plugin \(plugin.name) \(plugin.version), ABI \(plugin.abiVersion), \(plugin.concurrency.rawValue), \(plugin.resolvedPath)")
             for kernel in plugin.kernels {
                 let about = kernel.about.isEmpty ? "" : " — \(kernel.about)"
-                print("  \(kernel.name) \(kernel.inputType.rawValue): \(kernel.resultDescription)\(about)")
+                print("  \(kernel.name) \(kernel.inputType.rawValue): \(kernel.result)\(about)")
             }
         }
     }
+}
+
+/// What a plugin wrote while its probe child loaded it (its log lines,
+/// anything it printed) goes to stderr, as if it had been loaded here.
+private func passOnLog(_ plugin: PluginProbe.Description) {
+    _ = FileDescriptorIO.write(STDERR_FILENO, Array(plugin.log.utf8))
 }
 
 extension PluginsCommand.Verify {

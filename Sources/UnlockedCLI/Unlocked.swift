@@ -10,17 +10,22 @@ struct UnlockedCommand: ParsableCommand {
         abstract: "Run one hot loop on every core, and compare honestly how each way of going parallel does.",
         version: BuildInfo.version,
         subcommands: [CompareCommand.self, BenchCommand.self, RunCommand.self, TopoCommand.self, KernelsCommand.self, PluginsCommand.self,
-                      WorkerCommand.self, VerifyPluginChildCommand.self],
+                      WorkerCommand.self, VerifyPluginChildCommand.self, ProbePluginChildCommand.self],
         defaultSubcommand: CompareCommand.self
     )
 
+    /// ArgumentParser's `main`, with stdout moved out of plugin code's reach
+    /// between parsing (whose help and version text go to stdout) and running.
     /// ArgumentParser's own errors (an unknown value, a missing option) come
     /// as a usage block; like ours they become one line and exit 64. Help and
     /// `--version` print as usual.
     static func main() {
         do {
             var command = try parseAsRoot()
+            // Worker processes answer their engine on the private descriptor too.
+            StandardOutput.isolate()
             try command.run()
+            try StandardOutput.requireWritten()
         } catch {
             let code = exitCode(for: error)
             if code == .success || error is ExitCode { exit(withError: error) }
@@ -31,6 +36,48 @@ struct UnlockedCommand: ParsableCommand {
             Glibc.exit(code.rawValue)
         }
     }
+}
+
+/// The CLI's standard output, kept on a private descriptor.
+///
+/// Plugin code runs inside this process (constructors, `init`, kernels) and
+/// may write to descriptor 1; that must never land inside a table, CSV or
+/// JSON document. So before a command runs, `isolate` moves our stdout to a
+/// private close-on-exec descriptor and points descriptor 1 at stderr for
+/// the rest of the process: what plugins print goes to stderr, and only
+/// `print` below reaches stdout. The library never does this itself: an
+/// embedding program's stdout is its own. Main thread only.
+enum StandardOutput {
+    /// Where `print` writes: descriptor 1 until `isolate`, -1 if it was closed.
+    nonisolated(unsafe) static var descriptor = STDOUT_FILENO
+    /// The first failed write, reported once the command is done.
+    nonisolated(unsafe) static var failure: SystemCallError?
+
+    static func isolate() {
+        switch valueOrErrno({ fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3) }) {
+        case .success(let fd): descriptor = fd
+        case .failure(let error): descriptor = -1; failure = error
+        }
+        // Also when stdout was closed: a descriptor opened later would get 1,
+        // and a plugin's printf would write into it.
+        _ = valueOrErrno { dup2(STDERR_FILENO, STDOUT_FILENO) }
+    }
+
+    /// Exit 74 (EX_IOERR) with one line if any output could not be written.
+    static func requireWritten() throws {
+        guard let failure else { return }
+        printError("cannot write the output to stdout: \(failure)")
+        throw ExitCode(UnlockedError.Kind.ioError.rawValue)
+    }
+}
+
+/// Every command's output: written to `StandardOutput.descriptor`. It has
+/// Swift's `print` signature so it shadows it throughout the CLI, and no
+/// command can print past the private descriptor by accident.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    let text = items.map { "\($0)" }.joined(separator: separator) + terminator
+    guard StandardOutput.failure == nil else { return }
+    StandardOutput.failure = FileDescriptorIO.write(StandardOutput.descriptor, Array(text.utf8))
 }
 
 /// Runs `body`, turning an `UnlockedError` into one line on stderr and its

@@ -16,7 +16,7 @@ struct WorkerCommand: ParsableCommand {
 extension WorkerCommand {
     func run() throws {
         try reportingErrors {
-            let status = runWorkerProcess(try WorkerProcessArguments(parsing: words))
+            let status = runWorkerProcess(try WorkerProcessArguments(parsing: words), replies: StandardOutput.descriptor)
             if status != 0 { throw ExitCode(status) }
         }
     }
@@ -36,6 +36,26 @@ extension VerifyPluginChildCommand {
     func run() throws {
         try reportingErrors {
             let status = try PluginVerifier.runChild(try PluginVerifier.ChildArguments(parsing: words))
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+}
+
+struct ProbePluginChildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: PluginProbe.ChildArguments.subcommand,
+        abstract: "Child process that loads a plugin for 'plugins list', 'plugins info', 'run' and 'bench' (started by them).",
+        shouldDisplay: false
+    )
+
+    @Argument(parsing: .captureForPassthrough) var words: [String] = []
+}
+
+extension ProbePluginChildCommand {
+    func run() throws {
+        try reportingErrors {
+            // The child reports its own errors to the parent, which words them.
+            let status = PluginProbe.runChild(try PluginProbe.ChildArguments(parsing: words))
             if status != 0 { throw ExitCode(status) }
         }
     }

@@ -34,12 +34,23 @@ package struct ClosingOnExecPipe {
 package enum FileDescriptorIO {
     /// False when the other end is gone (EPIPE) or on another error.
     package static func writeAll(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Bool {
+        write(fd, pointer, count) == nil
+    }
+
+    /// Writes all of `count` bytes; the error that stopped it, nil when all were written.
+    package static func write(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> SystemCallError? {
         var done = 0
         while done < count {
-            guard case .success(let n) = valueOrErrno({ write(fd, pointer + done, count - done) }) else { return false }
-            done += n
+            switch valueOrErrno({ Glibc.write(fd, pointer + done, count - done) }) {
+            case .success(let n): done += n
+            case .failure(let error): return error
+            }
         }
-        return true
+        return nil
+    }
+
+    package static func write(_ fd: Int32, _ bytes: [UInt8]) -> SystemCallError? {
+        bytes.isEmpty ? nil : bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
     }
 
     package static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
@@ -116,10 +127,11 @@ package func signalName(_ signal: Int32) -> String {
 
 /// Starts `arguments[0]` with `arguments` and `environment` (`NAME=value`
 /// strings), its stdin, stdout and stderr taken from the given descriptors
-/// (nil: `/dev/null` for stdin, ours for the others).
+/// (nil: `/dev/null` for stdin, ours for the others), and each `inherit`
+/// pair's `source` duplicated onto the child's `target` descriptor.
 /// The corresponding C function is `posix_spawn`.
 package func spawnProcess(_ arguments: [String], environment: [String], stdin: Int32?, stdout: Int32?,
-                          stderr: Int32?) throws(UnlockedError) -> pid_t {
+                          stderr: Int32?, inherit: [(source: Int32, target: Int32)] = []) throws(UnlockedError) -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -130,6 +142,7 @@ package func spawnProcess(_ arguments: [String], environment: [String], stdin: I
     }
     if let stdout { posix_spawn_file_actions_adddup2(&actions, stdout, STDOUT_FILENO) }
     if let stderr { posix_spawn_file_actions_adddup2(&actions, stderr, STDERR_FILENO) }
+    for pair in inherit { posix_spawn_file_actions_adddup2(&actions, pair.source, pair.target) }
     let argv = arguments.map { strdup($0) } + [nil]
     let envp = environment.map { strdup($0) } + [nil]
     defer { (argv + envp).forEach { free($0) } }
@@ -208,25 +221,50 @@ package func ownExecutablePath() -> String {
     return length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
 }
 
-/// A child process whose stdout lines are streamed to the caller and whose
+/// A child process whose report lines are streamed to the caller and whose
 /// death by any cause — exit, signal, or silence past a deadline — comes
 /// back as a value, never as a crash or hang of this process.
 ///
-/// Used by `plugins verify` to run untrusted kernels. Call from one thread.
+/// The child reports on its own descriptor, `reportDescriptor`, not on
+/// stdout: the child runs untrusted plugin code, and whatever that writes
+/// to stdout or stderr (both go to one pipe, kept as `Outcome.stderr`)
+/// can neither fake nor garble a report line.
+///
+/// Used by `plugins verify` and the plugin probe. Call from one thread.
 package struct ChildProcess {
     package struct Outcome {
         package var termination: ChildTermination
-        /// The last lines of stderr (at most 16 KiB).
+        /// The last lines the child wrote to stdout or stderr (at most 16 KiB).
         package var stderr: String
     }
 
-    /// Runs `arguments[0]` with `arguments`, calling `onLine` for each
-    /// stdout line as it arrives. `timeout` is per line: a child that keeps
-    /// reporting progress may run as long as it needs.
-    package static func run(_ arguments: [String], timeout: Double, onLine: (String) -> Void) throws(UnlockedError) -> Outcome {
-        let out = try ClosingOnExecPipe()
+    /// The child's descriptor for report lines (the parent holds the other
+    /// end of a pipe). 3 is the first one after stdin, stdout and stderr.
+    package static let reportDescriptor: Int32 = 3
+
+    /// The child side: writes `fields` as one tab-separated line on
+    /// `reportDescriptor`, unbuffered, so a crash right after cannot lose it.
+    /// Tabs and newlines inside a field become spaces.
+    package static func report(_ fields: [String]) {
+        let line = fields.map { String($0.map { $0 == "\t" || $0 == "\n" || $0 == "\r" ? " " : $0 }) }
+            .joined(separator: "\t") + "\n"
+        _ = FileDescriptorIO.writeAll(reportDescriptor, Array(line.utf8))
+    }
+
+    /// The child side: no core file when it crashes, which for a child
+    /// running untrusted plugin code is an expected verdict.
+    package static func disableCoreDumps() {
+        var noCore = rlimit(rlim_cur: 0, rlim_max: 0)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &noCore)
+    }
+
+    /// Runs `arguments[0]` with `arguments`, calling `onLine` with the
+    /// fields of each report line as it arrives. `timeout` is per line: a
+    /// child that keeps reporting progress may run as long as it needs.
+    package static func run(_ arguments: [String], timeout: Double, onLine: ([String]) -> Void) throws(UnlockedError) -> Outcome {
+        let report = try ClosingOnExecPipe()
         let err: ClosingOnExecPipe
-        do { err = try ClosingOnExecPipe() } catch { out.closeBoth(); throw error }
+        do { err = try ClosingOnExecPipe() } catch { report.closeBoth(); throw error }
         // The Swift runtime's crash backtrace would bury the plugin's own last
         // words, and a sanitized build would turn SIGSEGV into "exit 1": a
         // crash must reach us as the signal. (Later ASAN_OPTIONS flags win,
@@ -239,21 +277,22 @@ package struct ChildProcess {
         }
         let pid: pid_t
         do {
-            pid = try spawnProcess(arguments, environment: environmentStrings(overriding: overrides),
-                                   stdin: nil, stdout: out.writeEnd, stderr: err.writeEnd)
+            pid = try spawnProcess(arguments, environment: environmentStrings(overriding: overrides), stdin: nil,
+                                   stdout: err.writeEnd, stderr: err.writeEnd,
+                                   inherit: [(report.writeEnd, reportDescriptor)])
         } catch {
-            out.closeBoth(); err.closeBoth()
+            report.closeBoth(); err.closeBoth()
             throw error
         }
-        close(out.writeEnd)
+        close(report.writeEnd)
         close(err.writeEnd)
-        defer { close(out.readEnd); close(err.readEnd) }
+        defer { close(report.readEnd); close(err.readEnd) }
 
         var pending: [UInt8] = [], errBytes: [UInt8] = []
-        var open = (out: true, err: true)
+        var open = (report: true, err: true)
         var timedOut = false
         var deadline = monotonicNanoseconds() + UInt64(timeout * 1e9)
-        while open.out || open.err {
+        while open.report || open.err {
             let now = monotonicNanoseconds()
             guard now < deadline else {
                 kill(pid, SIGKILL)
@@ -261,9 +300,9 @@ package struct ChildProcess {
                 break
             }
             let wait = Int32(min((deadline - now) / 1_000_000 + 1, 1_000))
-            for fd in FileDescriptorIO.waitReadable([open.out ? out.readEnd : -1, open.err ? err.readEnd : -1], milliseconds: wait) {
+            for fd in FileDescriptorIO.waitReadable([open.report ? report.readEnd : -1, open.err ? err.readEnd : -1], milliseconds: wait) {
                 guard let bytes = FileDescriptorIO.readSome(fd, capacity: 65_536) else {
-                    if fd == out.readEnd { open.out = false } else { open.err = false }
+                    if fd == report.readEnd { open.report = false } else { open.err = false }
                     continue
                 }
                 if fd == err.readEnd {
@@ -274,7 +313,8 @@ package struct ChildProcess {
                 pending += bytes
                 deadline = monotonicNanoseconds() + UInt64(timeout * 1e9)
                 while let newline = pending.firstIndex(of: 0x0A) {
-                    onLine(String(decoding: pending[..<newline], as: UTF8.self))
+                    onLine(String(decoding: pending[..<newline], as: UTF8.self)
+                        .split(separator: "\t", omittingEmptySubsequences: false).map(String.init))
                     pending.removeSubrange(...newline)
                 }
             }

@@ -182,14 +182,16 @@ package enum WorkerExit {
 }
 
 /// The worker side: what `unlocked __worker` runs. Reads jobs from stdin,
-/// answers on stdout, and returns the process exit code.
-public func runWorkerProcess(_ invocation: WorkerProcessArguments) -> Int32 {
+/// answers on `replies` (the stdout the engine gave it, which the program
+/// may have moved off descriptor 1 so that a plugin's printf cannot corrupt
+/// the protocol), and returns the process exit code.
+public func runWorkerProcess(_ invocation: WorkerProcessArguments, replies: Int32 = STDOUT_FILENO) -> Int32 {
     let index = invocation.index, parent = invocation.parent
     // Die with the engine, and leave Ctrl-C to it: it stops every worker and exits 130.
     _ = uk_set_parent_death_signal(SIGKILL)
     guard getppid() == parent else { return WorkerExit.lostEngine }
     signal(SIGINT, SIG_IGN)
-    var worker = ProcessWorker(index: index, parent: parent)
+    var worker = ProcessWorker(index: index, parent: parent, replies: replies)
     var placement = PlacementPlan.unbound(index + 1)
     placement.workers[index].osPU = invocation.cpu
     placement.bestEffort = invocation.bestEffort
@@ -202,7 +204,7 @@ public func runWorkerProcess(_ invocation: WorkerProcessArguments) -> Int32 {
         ready.append(Int32(-1))
         ready.append("!" + error.message)
     }
-    guard FileDescriptorIO.writeAll(STDOUT_FILENO, ready.framed) else { return WorkerExit.lostEngine }
+    guard FileDescriptorIO.writeAll(replies, ready.framed) else { return WorkerExit.lostEngine }
     return worker.serve()
 }
 
@@ -210,6 +212,8 @@ public func runWorkerProcess(_ invocation: WorkerProcessArguments) -> Int32 {
 private struct ProcessWorker {
     let index: Int
     let parent: Int32
+    /// Where answers go (see `runWorkerProcess`).
+    let replies: Int32
     var mappings: [UInt64: (base: UnsafeMutableRawPointer, byteCount: Int)] = [:]
     var contexts: WorkerKernelContexts
     var scratchIn: JobBuffer?
@@ -221,9 +225,10 @@ private struct ProcessWorker {
     var streaming = false
     let crashHook = getenv("UNLOCKED_TEST_WORKER_CRASH").map { String(cString: $0) }
 
-    init(index: Int, parent: Int32) {
+    init(index: Int, parent: Int32, replies: Int32) {
         self.index = index
         self.parent = parent
+        self.replies = replies
         contexts = WorkerKernelContexts(worker: index)
     }
 
@@ -251,7 +256,7 @@ private struct ProcessWorker {
                     reply.append(acc.hi)
                     reply.append(acc.f)
                     reply.append(UInt64(chunks))
-                    guard FileDescriptorIO.writeAll(STDOUT_FILENO, reply.framed) else { return WorkerExit.lostEngine }
+                    guard FileDescriptorIO.writeAll(replies, reply.framed) else { return WorkerExit.lostEngine }
                     continue
                 }
                 reply.append(UInt32(0))
@@ -261,11 +266,11 @@ private struct ProcessWorker {
                 reply.append(UInt32(1))
                 reply.append(error.message)
                 if streaming {
-                    _ = FileDescriptorIO.writeAll(STDOUT_FILENO, reply.framed)
+                    _ = FileDescriptorIO.writeAll(replies, reply.framed)
                     return WorkerExit.jobFailed
                 }
             }
-            guard FileDescriptorIO.writeAll(STDOUT_FILENO, reply.framed) else { return WorkerExit.lostEngine }
+            guard FileDescriptorIO.writeAll(replies, reply.framed) else { return WorkerExit.lostEngine }
         }
         return 0
     }
@@ -356,7 +361,7 @@ private struct ProcessWorker {
                     throw .internal("worker \(index): the engine closed the pipe mid-job")
                 }
                 try invoker.run(0..<range.count, acc: &acc, contexts: &contexts, tally: &tally)
-                if let type = kernel.outputType, !FileDescriptorIO.writeAll(STDOUT_FILENO, chunkOutput, range.count * type.byteWidth) {
+                if let type = kernel.outputType, !FileDescriptorIO.writeAll(replies, chunkOutput, range.count * type.byteWidth) {
                     throw .internal("worker \(index): the engine closed the pipe mid-job")
                 }
             }

@@ -108,11 +108,8 @@ public final class PluginInstance {
             return state
         }
         var context: UnsafeMutableRawPointer?
-        var error = [CChar](repeating: 0, count: Int(UK_ERROR_CAPACITY))
-        let status = workerInit(state, UInt32(truncatingIfNeeded: worker), &context, &error)
-        guard status == 0 else {
-            let message = string(fromCBuffer: error)
-            throw .badData("plugin \(name): worker_init for worker \(worker) failed: \(message.isEmpty ? "status \(status)" : message)")
+        if let message = try PluginErrorBuffer.call({ workerInit(state, UInt32(truncatingIfNeeded: worker), &context, $0) }) {
+            throw .badData("plugin \(name): worker_init for worker \(worker) failed: \(message)")
         }
         return context
     }
@@ -179,17 +176,9 @@ public struct Kernel: @unchecked Sendable {
     @inline(__always)
     public func run(context: UnsafeMutableRawPointer?, input: UnsafeRawPointer, output: UnsafeMutableRawPointer?,
                     range: Range<Int>, params: UnsafePointer<uk_params>, acc: UnsafeMutablePointer<uk_acc>) throws(UnlockedError) {
-        // The error buffer lives on the stack: this is the hot path of every engine.
-        let failure: String? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(UK_ERROR_CAPACITY)) { error in
-            // CChar is trivial: only the first byte needs a value before the call.
-            error[0] = 0
-            // The ABI passes NULL as the accumulator of map kernels.
-            let status = descriptor.pointee.run(context, input, output, range.lowerBound, range.upperBound, params,
-                                                isMap ? nil : acc, error.baseAddress)
-            guard status != 0 else { return nil }
-            error[error.count - 1] = 0
-            let message = String(cString: error.baseAddress!)
-            return message.isEmpty ? "status \(status)" : message
+        // The ABI passes NULL as the accumulator of map kernels.
+        let failure = try PluginErrorBuffer.call {
+            descriptor.pointee.run(context, input, output, range.lowerBound, range.upperBound, params, isMap ? nil : acc, $0)
         }
         if let message = failure {
             throw .badData("kernel \(name) (\(inputType.rawValue)) of plugin \(plugin.name) failed on [\(range.lowerBound), \(range.upperBound)): \(message)")

@@ -8,40 +8,99 @@ import UnlockedCore
 /// Meant for the verifier's child process: a kernel that crashes or hangs
 /// here takes only the child down. Each check is announced through
 /// `report` BEFORE it runs, so the parent can name the check a crash
-/// happened in. Call from one thread; the concurrency check starts its own.
+/// happened in. Call from one thread; the concurrency checks start their
+/// own, and `report` is only ever called on the calling thread.
 public struct PluginConformance {
     /// What a check announces or concludes.
     public enum Event: Sendable, Equatable {
         case begin(check: String)
+        /// A long check completed another round: it is not stuck.
+        case progress(check: String)
         case pass(check: String)
         case fail(check: String, reason: String)
+    }
+
+    /// Another way to run the concurrency stress, given by a layer above
+    /// this one (the engines, `engineDrivers`), so this layer needs none.
+    package struct Driver {
+        /// What the check is named after, e.g. "lockfree-pool".
+        package var name: String
+        /// Runs `kernel` over the whole of `data` `rounds` times, one job
+        /// each, handing every job's outcome to `check`.
+        package var run: (_ kernel: Kernel, _ data: DataSet, _ rounds: Int,
+                          _ check: (Outcome) throws(CheckFailure) -> Void) throws(CheckFailure) -> Void
+
+        package init(name: String, run: @escaping (Kernel, DataSet, Int, (Outcome) throws(CheckFailure) -> Void) throws(CheckFailure) -> Void) {
+            self.name = name
+            self.run = run
+        }
     }
 
     public let kernel: Kernel
     /// The built-in kernel of the same name and input type, if there is one.
     public let reference: Kernel?
-    /// Threads of the concurrency stress.
+    /// Threads of the concurrency stress, and workers of each driver.
     public let threads: Int
+    package let drivers: [Driver]
 
     public init(kernel: Kernel, threads: Int = 8) {
+        self.init(kernel: kernel, threads: threads, drivers: [])
+    }
+
+    package init(kernel: Kernel, threads: Int, drivers: [Driver]) {
         self.kernel = kernel
         self.threads = max(threads, 2)
+        self.drivers = drivers
         self.reference = kernel.plugin === PluginInstance.builtin ? nil
             : PluginInstance.builtin.kernels.first { $0.name == kernel.name && $0.inputType == kernel.inputType }
+    }
+
+    /// Seconds one call over all of the concurrency checks' data should take
+    /// at least: longer than a scheduler time slice, so a call is preempted
+    /// midway and another thread's call runs in the gap even when other
+    /// processes load every CPU, and calls of threads on different CPUs overlap.
+    package static let stressCallSeconds = 0.01
+
+    /// The concurrency checks' data and the kernel's result over all of it
+    /// in one call: 1 Mi elements, grown until that call lasts
+    /// `stressCallSeconds`, up to 32 MiB of input (1 Mi elements for maps,
+    /// whose every stress thread needs an output of its own).
+    package func stressData(_ probe: Probe, progress: () -> Void) throws(CheckFailure) -> (DataSet, Outcome) {
+        let dtype = kernel.inputType
+        var data = DataSet(dtype: dtype, random: 1 << 20, seed: 7)
+        let start = monotonicNanoseconds()
+        var expected = try probe.run(data, chunks: [0..<data.count])
+        let seconds = Double(monotonicNanoseconds() - start) * 1e-9
+        progress()
+        let limit = kernel.isMap ? data.count : (32 << 20) / dtype.byteWidth
+        if seconds < Self.stressCallSeconds && data.count < limit {
+            let wanted = Double(data.count) * Self.stressCallSeconds / max(seconds, 1e-6)
+            data = DataSet(dtype: dtype, random: min(limit, Int(wanted.rounded(.up))), seed: 7)
+            expected = try probe.run(data, chunks: [0..<data.count])
+        }
+        return (data, expected)
     }
 
     /// Runs every check in order; returns whether all passed.
     @discardableResult
     public func run(report: (Event) -> Void) -> Bool {
         var passed = true
-        func check(_ name: String, _ body: () throws(CheckFailure) -> Void) {
+        func check(_ name: String, _ body: (_ progress: () -> Void) throws(CheckFailure) -> Void) {
             report(.begin(check: name))
-            do {
-                try body()
-                report(.pass(check: name))
-            } catch {
+            // `body` only calls `progress` while it runs, on this thread.
+            let failure = withoutActuallyEscaping(report) { report -> CheckFailure? in
+                do throws(CheckFailure) {
+                    try body { report(.progress(check: name)) }
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            if let failure {
                 passed = false
-                report(.fail(check: name, reason: error.reason))
+                report(.fail(check: name, reason: failure.reason))
+            } else {
+                report(.pass(check: name))
             }
         }
         let context: UnsafeMutableRawPointer?
@@ -57,7 +116,7 @@ public struct PluginConformance {
         let dtype = kernel.inputType
 
         if let reference {
-            check("declaration matches built-in \(reference.name)") { () throws(CheckFailure) in
+            check("declaration matches built-in \(reference.name)") { _ throws(CheckFailure) in
                 let ours = kernel.descriptor.pointee, theirs = reference.descriptor.pointee
                 guard ours.kind == theirs.kind, ours.acc_kind == theirs.acc_kind,
                       ours.kind != UK_KIND_MAP || ours.output_type == theirs.output_type else {
@@ -80,15 +139,15 @@ public struct PluginConformance {
         }
         let random = DataSet(dtype: dtype, random: 8_191, seed: 42)
 
-        check("whole array") { () throws(CheckFailure) in
+        check("whole array") { _ throws(CheckFailure) in
             try compare(probe.run(random, chunks: [0..<random.count]), try expected(random, 0..<random.count), "[0, \(random.count))")
         }
-        check("every tail length 0...130") { () throws(CheckFailure) in
+        check("every tail length 0...130") { _ throws(CheckFailure) in
             for length in 0...130 {
                 try compare(probe.run(random, chunks: [0..<length]), try expected(random, 0..<length), "[0, \(length))")
             }
         }
-        check("unaligned ranges") { () throws(CheckFailure) in
+        check("unaligned ranges") { _ throws(CheckFailure) in
             for begin in 1...17 {
                 for length in [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1000] {
                     let range = begin..<(begin + length)
@@ -98,19 +157,19 @@ public struct PluginConformance {
         }
         if kernel.isMap {
             // Non-temporal stores are a separate code path with its own alignment rules.
-            check("streaming stores flag") { () throws(CheckFailure) in
+            check("streaming stores flag") { _ throws(CheckFailure) in
                 for range in [0..<random.count, 1..<(random.count - 1), 3..<1_000, 5..<6, 64..<4_160] {
                     try compare(probe.run(random, chunks: [range], flags: UK_FLAG_STREAMING_STORES), try expected(random, range),
                                 "[\(range.lowerBound), \(range.upperBound)) with UK_FLAG_STREAMING_STORES")
                 }
             }
         }
-        check("empty ranges change nothing") { () throws(CheckFailure) in
+        check("empty ranges change nothing") { _ throws(CheckFailure) in
             for at in [0, 1, 13, random.count] {
                 try probe.checkEmpty(random, at: at)
             }
         }
-        check("chunked equals whole") { () throws(CheckFailure) in
+        check("chunked equals whole") { _ throws(CheckFailure) in
             let whole = try probe.run(random, chunks: [0..<random.count])
             for (seed, reversed) in [(1, false), (2, true), (3, false)] {
                 let chunks = randomChunks(count: random.count, seed: UInt64(seed))
@@ -118,7 +177,7 @@ public struct PluginConformance {
                             "\(chunks.count) chunks\(reversed ? " combined in reverse" : "")")
             }
         }
-        check("edge values") { () throws(CheckFailure) in
+        check("edge values") { _ throws(CheckFailure) in
             for data in DataSet.edges(dtype: dtype, count: 1031) {
                 let whole = try probe.run(data, chunks: [0..<data.count])
                 try compare(whole, try expected(data, 0..<data.count), "edge data, centre \(data.centerText)")
@@ -128,55 +187,99 @@ public struct PluginConformance {
         }
         let mode = kernel.plugin.concurrency
         let modeName = mode == UK_CONCURRENCY_THREAD_SAFE ? "THREAD_SAFE" : mode == UK_CONCURRENCY_PER_WORKER ? "PER_WORKER" : "SERIAL"
-        check("concurrency \(modeName), \(threads) threads") { () throws(CheckFailure) in
-            try stress(random, expected: probe.run(random, chunks: [0..<random.count]))
+        var large: (data: DataSet, expected: Outcome)?
+        check("concurrency \(modeName), \(threads) threads") { progress throws(CheckFailure) in
+            let (data, expected) = try stressData(probe, progress: progress)
+            large = (data, expected)
+            try stress(data, expected: expected, progress: progress)
+        }
+        for driver in drivers {
+            check("concurrency \(modeName) through \(driver.name), \(threads) workers") { progress throws(CheckFailure) in
+                if large == nil { large = try stressData(probe, progress: progress) }
+                let (data, expected) = large!
+                var round = 0
+                try driver.run(kernel, data, 8) { outcome throws(CheckFailure) in
+                    round += 1
+                    try compare(outcome, expected, "job \(round) of 8")
+                    progress()
+                }
+            }
         }
         return passed
     }
 
-    /// `threads` threads each compute the whole array in chunks of their own
-    /// size, as the plugin's declaration allows: one shared context
+    /// `threads` threads each compute the whole of `data` in a few long
+    /// ranges of their own sizes, in rounds that all start together at a
+    /// barrier, as the plugin's declaration allows: one shared context
     /// (THREAD_SAFE), a context per thread from worker_init (PER_WORKER,
     /// workers 1...threads: worker 0 is the checking thread), or one call at
     /// a time under a lock (SERIAL, as the host does).
-    package func stress(_ data: DataSet, expected: Outcome) throws(CheckFailure) {
+    ///
+    /// Rounds go on until at least `minimumRounds` ran and calls of
+    /// different threads overlapped `4 × threads` times (counted around
+    /// every call), so a loaded machine gets more rounds instead of a
+    /// weaker check, or until `timeLimit` seconds passed; fewer than
+    /// `threads` overlaps by then fail the check rather than vouch for
+    /// concurrency it never saw.
+    /// `progress` is called on this thread after each round.
+    package func stress(_ data: DataSet, expected: Outcome, progress: () -> Void = {},
+                        minimumRounds: Int = 4, timeLimit: Double = 20) throws(CheckFailure) {
         let plugin = kernel.plugin
         let serial = plugin.concurrency == UK_CONCURRENCY_SERIAL ? NSLock() : nil
-        let failures = Mutex<[String]>([])
+        let rounds = StressRounds(threads: threads, minimumRounds: minimumRounds, minimumOverlaps: 4 * threads,
+                                  timeLimit: timeLimit)
         let group = DispatchGroup()
-        // Every thread waits at the gate until all exist, so their calls overlap.
-        let gate = DispatchSemaphore(value: 0)
         let shared = Unchecked((self, data, expected, serial))
         for worker in 1...threads {
             group.enter()
             let thread = Thread {
                 defer { group.leave() }
-                gate.wait()
                 let (conformance, data, expected, serial) = shared.value
-                do {
-                    let context = try plugin.makeWorkerContext(worker: worker)
-                    defer { plugin.releaseWorkerContext(context) }
-                    let probe = Probe(kernel: conformance.kernel, context: context, lock: serial)
-                    let size = 997 + worker * 1_531
-                    let chunks = stride(from: 0, to: data.count, by: size).map { $0..<min($0 + size, data.count) }
-                    for _ in 0..<20 {
-                        try conformance.compare(probe.run(data, chunks: chunks), expected, "thread \(worker)")
-                    }
-                } catch let error as CheckFailure {
-                    failures.withLock { $0.append(error.reason) }
-                } catch let error as UnlockedError {
-                    failures.withLock { $0.append(error.message) }
+                var probe: Probe?
+                var context: UnsafeMutableRawPointer?
+                do throws(UnlockedError) {
+                    context = try plugin.makeWorkerContext(worker: worker)
+                    probe = Probe(kernel: conformance.kernel, context: context, lock: serial, overlaps: rounds.overlaps)
                 } catch {
-                    failures.withLock { $0.append("\(error)") }
+                    rounds.fail(error.message)
+                }
+                defer { if probe != nil { plugin.releaseWorkerContext(context) } }
+                // One or two ranges, so threads' calls neither line up nor get short.
+                let size = (data.count + 1) / (1 + worker % 2)
+                let chunks = stride(from: 0, to: data.count, by: size).map { $0..<min($0 + size, data.count) }
+                let output = conformance.kernel.outputType.map {
+                    UnsafeMutableRawBufferPointer.allocate(byteCount: data.count * $0.byteWidth, alignment: 64)
+                }
+                defer { output?.deallocate() }
+                while rounds.begin() {
+                    if let probe, !rounds.failed {
+                        do throws(CheckFailure) {
+                            try conformance.compare(probe.run(data, chunks: chunks, output: output), expected, "thread \(worker)")
+                        } catch {
+                            rounds.fail(error.reason)
+                        }
+                    }
+                    rounds.end()
                 }
             }
             thread.name = "ukw-verify-\(worker)"
             thread.start()
         }
-        for _ in 1...threads { gate.signal() }
-        group.wait()
-        if let first = failures.withLock({ $0.first }) {
-            throw CheckFailure("\(failures.withLock { $0.count }) of \(threads) threads disagree, e.g. \(first)")
+        var reported = 0
+        while group.wait(timeout: .now() + 0.25) == .timedOut {
+            let done = rounds.completed
+            if done > reported {
+                reported = done
+                progress()
+            }
+        }
+        let failures = rounds.failures
+        if let first = failures.first {
+            throw CheckFailure("\(failures.count) of \(threads) threads disagree, e.g. \(first)")
+        }
+        guard rounds.overlaps.count >= threads else {
+            throw CheckFailure("calls of different threads overlapped only \(rounds.overlaps.count) times in \(rounds.completed) rounds "
+                               + "(\(Int(timeLimit)) s): too few to vouch for concurrency on this machine")
         }
     }
 
@@ -217,6 +320,10 @@ public struct PluginConformance {
     /// Map outputs must agree exactly (NaN equals NaN, -0 equals +0).
     package func firstMismatch(_ a: [UInt8], _ b: [UInt8], type: OutputType) -> Int? {
         guard a.count == b.count else { return min(a.count, b.count) }
+        // Equal bytes are equal values: the element-wise look is only for NaN and ±0.
+        if a.withUnsafeBytes({ x in b.withUnsafeBytes { y in x.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }) {
+            return nil
+        }
         switch type {
         case .f32:
             return a.withUnsafeBytes { x in b.withUnsafeBytes { y in
@@ -263,6 +370,14 @@ package struct Unchecked<Value>: @unchecked Sendable {
 package enum Outcome {
     case map([UInt8])
     case reduce(uk_acc)
+
+    /// `.map` of a copy of `bytes` (one memcpy, also in debug builds).
+    package static func copyOfMap(_ bytes: UnsafeRawBufferPointer) -> Outcome {
+        .map([UInt8](unsafeUninitializedCapacity: bytes.count) { copy, count in
+            if let from = bytes.baseAddress { memcpy(copy.baseAddress!, from, bytes.count) }
+            count = bytes.count
+        })
+    }
 }
 
 /// Input data and parameters of a check; owns its memory.
@@ -325,19 +440,25 @@ package struct Probe {
     package let context: UnsafeMutableRawPointer?
     /// Held around every call when set: how the host serialises SERIAL plugins.
     package var lock: NSLock? = nil
+    /// Counts calls that overlapped another thread's, when set.
+    package var overlaps: OverlapCounter? = nil
 
     /// Runs `chunks` (any order) and merges them: reductions each into a
     /// zeroed accumulator combined in chunk order; maps into one output
     /// whose bytes outside the covered range must stay untouched.
-    package func run(_ data: DataSet, chunks: [Range<Int>], flags: UInt32 = 0) throws(CheckFailure) -> Outcome {
+    ///
+    /// - Parameter reused: a map's output of `data.count` elements to write
+    ///   into instead of a fresh one (the stress threads keep theirs).
+    package func run(_ data: DataSet, chunks: [Range<Int>], flags: UInt32 = 0,
+                     output reused: UnsafeMutableRawBufferPointer? = nil) throws(CheckFailure) -> Outcome {
         let covered = chunks.isEmpty ? 0..<0 : chunks.map(\.lowerBound).min()!..<chunks.map(\.upperBound).max()!
         var params = data.params
         params.flags |= flags
         if let type = kernel.outputType {
             let width = type.byteWidth
-            let output = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count * width, alignment: 64)
-            defer { output.deallocate() }
-            output.initializeMemory(as: UInt8.self, repeating: 0xA5)
+            let output = reused ?? UnsafeMutableRawBufferPointer.allocate(byteCount: data.count * width, alignment: 64)
+            defer { if reused == nil { output.deallocate() } }
+            memset(output.baseAddress!, 0xA5, output.count)
             for chunk in chunks {
                 var acc = uk_acc()
                 try call(data.input, output.baseAddress, chunk, &params, &acc)
@@ -346,7 +467,7 @@ package struct Probe {
             if !isCanary(output[..<inside.lowerBound]) || !isCanary(output[inside.upperBound...]) {
                 throw CheckFailure("wrote output outside its range [\(covered.lowerBound), \(covered.upperBound))")
             }
-            return .map(Array(output[inside]))
+            return .copyOfMap(UnsafeRawBufferPointer(rebasing: output[inside]))
         }
         var total = uk_acc()
         for chunk in chunks {
@@ -364,7 +485,7 @@ package struct Probe {
         let before = acc
         let output = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count * (kernel.outputType?.byteWidth ?? 0), alignment: 64)
         defer { output.deallocate() }
-        output.initializeMemory(as: UInt8.self, repeating: 0xA5)
+        memset(output.baseAddress!, 0xA5, output.count)
         try call(data.input, kernel.isMap ? output.baseAddress : nil, index..<index, &params, &acc)
         guard isCanary(output[...]) else { throw CheckFailure("[\(index), \(index)) wrote output") }
         guard acc.lo == before.lo, acc.hi == before.hi, acc.f == before.f else {
@@ -382,6 +503,8 @@ package struct Probe {
     private func call(_ input: UnsafeRawPointer, _ output: UnsafeMutableRawPointer?, _ range: Range<Int>,
                       _ params: inout uk_params, _ acc: inout uk_acc) throws(CheckFailure) {
         do {
+            let token = overlaps?.enter()
+            defer { if let token { overlaps?.leave(token) } }
             lock?.lock()
             defer { lock?.unlock() }
             try kernel.run(context: context, input: input, output: output, range: range, params: &params, acc: &acc)
@@ -389,4 +512,84 @@ package struct Probe {
             throw CheckFailure("returned an error on [\(range.lowerBound), \(range.upperBound)): \(error.message)")
         }
     }
+}
+
+/// Counts kernel calls that overlapped a call of another thread: one was
+/// in flight when it started, or one started before it ended. Counted
+/// around the SERIAL lock too, where overlap means contention for it.
+/// Any thread may call it.
+package final class OverlapCounter: Sendable {
+    private let inside = Atomic<Int>(0)
+    private let started = Atomic<Int>(0)
+    private let overlapping = Atomic<Int>(0)
+
+    package init() {}
+
+    /// Call before a kernel call; pass what it returns to `leave` after it.
+    package func enter() -> (number: Int, crowded: Bool) {
+        let number = started.add(1, ordering: .relaxed).newValue
+        let crowded = inside.add(1, ordering: .relaxed).newValue > 1
+        return (number, crowded)
+    }
+
+    package func leave(_ token: (number: Int, crowded: Bool)) {
+        let later = started.load(ordering: .relaxed) != token.number
+        inside.subtract(1, ordering: .relaxed)
+        if token.crowded || later { overlapping.add(1, ordering: .relaxed) }
+    }
+
+    package var count: Int { overlapping.load(ordering: .relaxed) }
+}
+
+/// The rounds of the concurrency stress: every thread starts a round at one
+/// barrier and ends it at another, where one thread decides whether another
+/// round runs. Any of the stress threads may call it.
+final class StressRounds: @unchecked Sendable {
+    // @unchecked: `barrier` is a pthread barrier (the synchronisation itself);
+    // everything else is atomic or behind `failureList`'s mutex.
+    let overlaps = OverlapCounter()
+    private let barrier: UnsafeMutablePointer<pthread_barrier_t>
+    private let stop = Atomic<Bool>(false)
+    private let rounds = Atomic<Int>(0)
+    private let failureSeen = Atomic<Bool>(false)
+    private let failureList = Mutex<[String]>([])
+    private let minimumRounds: Int, minimumOverlaps: Int
+    private let deadline: UInt64
+
+    init(threads: Int, minimumRounds: Int, minimumOverlaps: Int, timeLimit: Double) {
+        barrier = .allocate(capacity: 1)
+        pthread_barrier_init(barrier, nil, UInt32(threads))
+        self.minimumRounds = minimumRounds
+        self.minimumOverlaps = minimumOverlaps
+        deadline = monotonicNanoseconds() + UInt64(timeLimit * 1e9)
+    }
+
+    deinit {
+        pthread_barrier_destroy(barrier)
+        barrier.deallocate()
+    }
+
+    /// Waits for every thread; false when the stress is over.
+    func begin() -> Bool {
+        pthread_barrier_wait(barrier)
+        return !stop.load(ordering: .relaxed)
+    }
+
+    /// Waits for every thread to finish the round; one of them decides,
+    /// before any passes the next `begin`, whether another round runs.
+    func end() {
+        guard pthread_barrier_wait(barrier) == PTHREAD_BARRIER_SERIAL_THREAD else { return }
+        let done = rounds.add(1, ordering: .relaxed).newValue
+        let enough = done >= minimumRounds && overlaps.count >= minimumOverlaps
+        if enough || failed || monotonicNanoseconds() > deadline { stop.store(true, ordering: .relaxed) }
+    }
+
+    func fail(_ reason: String) {
+        failureList.withLock { $0.append(reason) }
+        failureSeen.store(true, ordering: .relaxed)
+    }
+
+    var failed: Bool { failureSeen.load(ordering: .relaxed) }
+    var failures: [String] { failureList.withLock { $0 } }
+    var completed: Int { rounds.load(ordering: .relaxed) }
 }

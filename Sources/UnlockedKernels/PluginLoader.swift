@@ -48,11 +48,8 @@ public enum PluginLoader {
             guard let descriptor = entry() else { throw fail("\(UK_PLUGIN_ENTRY_SYMBOL)() returned NULL") }
             let kernels = try PluginValidator.validate(descriptor, origin: path)
             if let pluginInit = descriptor.pointee.`init` {
-                var error = [CChar](repeating: 0, count: Int(UK_ERROR_CAPACITY))
-                let status = pluginInit(hostAPI, &state, &error)
-                guard status == 0 else {
-                    let message = string(fromCBuffer: error)
-                    throw fail("init failed: \(message.isEmpty ? "status \(status)" : message)")
+                if let message = try PluginErrorBuffer.call({ pluginInit(hostAPI, &state, $0) }) {
+                    throw fail("init failed: \(message)")
                 }
                 needsFini = descriptor
             }
@@ -78,13 +75,17 @@ public enum PluginLoader {
     /// resolved path that `dlopen` gets (so a swapped symlink cannot race us
     /// between the check and the load of a different file's name).
     package static func checkFile(path: String, allowInsecure: Bool) throws(UnlockedError) -> String {
-        let resolvedPointer: UnsafeMutablePointer<CChar>
-        switch nonNilOrErrno({ realpath(path, nil) }) {
-        case .success(let pointer): resolvedPointer = pointer
-        case .failure(let error): throw .noInput("plugin \(path): \(error)")
+        let resolved: String
+        if allowInsecure {
+            switch nonNilOrErrno({ realpath(path, nil) }) {
+            case .success(let pointer):
+                resolved = String(cString: pointer)
+                free(pointer)
+            case .failure(let error): throw .noInput("plugin \(path): \(error)")
+            }
+        } else {
+            resolved = try securelyResolved(path)
         }
-        let resolved = String(cString: resolvedPointer)
-        free(resolvedPointer)
         let fd: Int32
         switch valueOrErrno({ open(resolved, O_RDONLY | O_CLOEXEC) }) {
         case .success(let opened): fd = opened
@@ -94,7 +95,14 @@ public enum PluginLoader {
         var info = stat()
         if case .failure(let error) = valueOrErrno({ fstat(fd, &info) }) { throw .noInput("plugin \(path): \(error)") }
         guard info.st_mode & S_IFMT == S_IFREG else { throw .noInput("plugin \(path): not a regular file") }
-        if !allowInsecure { try checkPermissions(path: path, resolved: resolved, file: info) }
+        if !allowInsecure {
+            if info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+                throw refusal(path, "the file \(resolved) is writable by other users (\(modeText(info)))")
+            }
+            if info.st_uid != geteuid() && info.st_uid != 0 {
+                throw refusal(path, "the file \(resolved) belongs to uid \(info.st_uid), neither you nor root")
+            }
+        }
         do {
             try ELFCheck.check(fd: fd, fileSize: Int(info.st_size))
         } catch {
@@ -103,33 +111,91 @@ public enum PluginLoader {
         return resolved
     }
 
-    /// Refuses a file, or a directory holding it, that another user could
-    /// replace: writable by group or others, or owned by someone other than
-    /// us or root. A sticky directory (/tmp) protects files it holds.
-    package static func checkPermissions(path: String, resolved: String, file: stat) throws(UnlockedError) {
+    /// Resolves `path` one component at a time, as the kernel would, and
+    /// refuses it if another user could change what it leads to: every
+    /// directory that holds a component on the way — each ancestor of the
+    /// file, and of every symlink followed — must belong to us or root and
+    /// be writable by nobody else, unless it is sticky (like /tmp), which
+    /// protects only entries that belong to us or root. This is the rule of
+    /// OpenSSH's `safe_path` and sudo's secure-path check, applied to the
+    /// path as given as well as to where it leads. Returns the physical path.
+    package static func securelyResolved(_ path: String) throws(UnlockedError) -> String {
         let me = geteuid()
-        func refuse(_ what: String, _ why: String) -> UnlockedError {
-            .badData("plugin \(path): refused, \(what) \(why); fix it (chmod go-w) or pass --allow-insecure-plugins")
+        func status(_ at: String) throws(UnlockedError) -> stat {
+            var info = stat()
+            if case .failure(let error) = valueOrErrno({ lstat(at, &info) }) {
+                throw .noInput("plugin \(path): \(at == path ? "" : "\(at): ")\(error)")
+            }
+            return info
         }
-        func mode(_ info: stat) -> String { "mode " + String(info.st_mode & 0o7777, radix: 8) }
-        if file.st_mode & (S_IWGRP | S_IWOTH) != 0 {
-            throw refuse("the file \(resolved)", "is writable by other users (\(mode(file)))")
+        var pending: [Substring] = path.split(separator: "/")
+        if !path.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            guard case .success = nonNilOrErrno({ getcwd(&buffer, buffer.count) }) else {
+                throw .noInput("plugin \(path): cannot resolve it from the current directory")
+            }
+            pending = string(fromCBuffer: buffer).split(separator: "/") + pending
         }
-        if file.st_uid != me && file.st_uid != 0 {
-            throw refuse("the file \(resolved)", "belongs to uid \(file.st_uid), neither you nor root")
+        // The directories walked so far, "/" first: each was checked as the
+        // holder of the next one before we entered it.
+        var walked: [(path: String, info: stat)] = [("/", try status("/"))]
+        var links = 0
+        while !pending.isEmpty {
+            let name = pending.removeFirst()
+            if name == "." { continue }
+            if name == ".." {
+                if walked.count > 1 { walked.removeLast() }
+                continue
+            }
+            let holder = walked[walked.count - 1]
+            let entry = holder.path == "/" ? "/\(name)" : "\(holder.path)/\(name)"
+            guard holder.info.st_mode & S_IFMT == S_IFDIR else {
+                throw .noInput("plugin \(path): \(holder.path) is not a directory")
+            }
+            let info = try status(entry)
+            let isLast = pending.isEmpty
+            let place = isLast && info.st_mode & S_IFMT != S_IFLNK ? "its directory \(holder.path)" : "the directory \(holder.path) on its path"
+            if holder.info.st_uid != me && holder.info.st_uid != 0 {
+                throw refusal(path, "\(place) belongs to uid \(holder.info.st_uid), neither you nor root")
+            }
+            if holder.info.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+                guard holder.info.st_mode & S_ISVTX != 0 else {
+                    throw refusal(path, "\(place) is writable by other users (\(modeText(holder.info)))")
+                }
+                if info.st_uid != me && info.st_uid != 0 {
+                    throw refusal(path, "\(entry) in the shared sticky directory \(holder.path) belongs to uid \(info.st_uid), neither you nor root")
+                }
+            }
+            switch info.st_mode & S_IFMT {
+            case S_IFLNK:
+                links += 1
+                guard links <= 40 else { throw .noInput("plugin \(path): \(SystemCallError(code: ELOOP))") }
+                var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let length: Int
+                switch valueOrErrno({ readlink(entry, &target, target.count - 1) }) {
+                case .success(let count): length = count
+                case .failure(let error): throw .noInput("plugin \(path): \(entry): \(error)")
+                }
+                let text = String(decoding: target[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                if text.hasPrefix("/") { walked.removeSubrange(1...) }
+                pending = text.split(separator: "/") + pending
+            case S_IFDIR:
+                walked.append((entry, info))
+            default:
+                guard isLast else { throw .noInput("plugin \(path): \(entry) is not a directory") }
+                return entry
+            }
         }
-        let directory = resolved.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        var info = stat()
-        if case .failure(let error) = valueOrErrno({ stat(directory.isEmpty ? "/" : directory, &info) }) {
-            throw .noInput("plugin \(path): cannot stat its directory: \(error)")
-        }
-        if info.st_mode & (S_IWGRP | S_IWOTH) != 0 && info.st_mode & S_ISVTX == 0 {
-            throw refuse("its directory \(directory)", "is writable by other users (\(mode(info)))")
-        }
-        if info.st_uid != me && info.st_uid != 0 && info.st_mode & S_ISVTX == 0 {
-            throw refuse("its directory \(directory)", "belongs to uid \(info.st_uid), neither you nor root")
-        }
+        // The path named a directory (or "/").
+        return walked[walked.count - 1].path
     }
+
+    /// A refusal for safety, with the way out.
+    private static func refusal(_ path: String, _ reason: String) -> UnlockedError {
+        .badData("plugin \(path): refused, \(reason); fix it (chmod go-w) or pass --allow-insecure-plugins")
+    }
+
+    private static func modeText(_ info: stat) -> String { "mode " + String(info.st_mode & 0o7777, radix: 8) }
 
     /// The plugin files to load, in order: each explicit path, then the
     /// `*.so` files of each `UNLOCKED_PLUGIN_PATH` directory, sorted by name.
@@ -178,22 +244,58 @@ extension KernelCatalog {
     /// A file reached twice is loaded once; two different files claiming the
     /// same plugin name are a `.badData` error, so a kernel never silently
     /// comes from an unexpected file.
+    ///
+    /// - Parameter probe: first load each file in a probe child
+    ///   (`PluginProbe.probe`), so one that crashes, exits or hangs while
+    ///   loading is refused with one line before this process loads it;
+    ///   nil loads directly (for embedders without a probe executable).
     public static func loading(explicit: [String], searchPath: String? = getenv(PluginLoader.searchPathVariable).map { String(cString: $0) },
-                               allowInsecure: Bool = false) throws(UnlockedError) -> KernelCatalog {
+                               allowInsecure: Bool = false, probe: PluginProbe.Options? = nil) throws(UnlockedError) -> KernelCatalog {
         var loaded: [PluginInstance] = []
-        for path in try PluginLoader.candidatePaths(explicit: explicit, searchPath: searchPath) {
-            // Skip a file already loaded before dlopen, whose refcount would run its init twice.
-            if let resolved = realpath(path, nil) {
-                defer { free(resolved) }
-                if loaded.contains(where: { $0.path == String(cString: resolved) }) { continue }
-            }
+        for path in try PluginLoader.distinctCandidates(explicit: explicit, searchPath: searchPath) {
+            if let probe { _ = try PluginProbe.probe(path: path, allowInsecure: allowInsecure, options: probe) }
             let plugin = try PluginLoader.load(path: path, allowInsecure: allowInsecure)
-            if let other = ([PluginInstance.builtin] + loaded).first(where: { $0.name == plugin.name }) {
-                throw .badData("plugin \(path): name \(plugin.name) is already taken by \(other.path ?? "the built-in kernels")")
-            }
+            try PluginLoader.requireUnclaimed(plugin.name, by: path, claimed: loaded.map { ($0.name, $0.path) })
             loaded.append(plugin)
         }
         return KernelCatalog(plugins: loaded)
+    }
+}
+
+extension PluginProbe {
+    /// Every plugin of `explicit` and the `searchPath` directories as a
+    /// probe child describes it, under `KernelCatalog.loading`'s rules (each
+    /// file once, one file per plugin name); this process loads none of them.
+    public static func describingAll(explicit: [String], searchPath: String? = getenv(PluginLoader.searchPathVariable).map { String(cString: $0) },
+                                     allowInsecure: Bool = false, options: Options = Options()) throws(UnlockedError) -> [Description] {
+        var described: [Description] = []
+        for path in try PluginLoader.distinctCandidates(explicit: explicit, searchPath: searchPath) {
+            let description = try probe(path: path, allowInsecure: allowInsecure, options: options)
+            try PluginLoader.requireUnclaimed(description.name, by: path, claimed: described.map { ($0.name, $0.resolvedPath) })
+            described.append(description)
+        }
+        return described
+    }
+}
+
+extension PluginLoader {
+    /// `candidatePaths`, each file once: a path resolving to a file already
+    /// listed is skipped (loading it again would run its init twice).
+    package static func distinctCandidates(explicit: [String], searchPath: String?) throws(UnlockedError) -> [String] {
+        var seen = Set<String>()
+        return try candidatePaths(explicit: explicit, searchPath: searchPath).filter { path in
+            guard let resolved = realpath(path, nil) else { return true }
+            defer { free(resolved) }
+            return seen.insert(String(cString: resolved)).inserted
+        }
+    }
+
+    /// Refuses a plugin `name` (from the file `path`) that the built-in
+    /// kernels or an earlier file (`claimed`: name and path) already use.
+    package static func requireUnclaimed(_ name: String, by path: String, claimed: [(name: String, path: String?)]) throws(UnlockedError) {
+        if let other = ([(PluginInstance.builtin.name, nil)] + claimed).first(where: { $0.name == name }) {
+            throw .badData("plugin \(path): name \(name) is already taken by \(other.path ?? "the built-in kernels")")
+        }
     }
 }
 #endif

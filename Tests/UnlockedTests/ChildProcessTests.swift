@@ -14,11 +14,20 @@ import Testing
     }
 
     @Test func verifyChildArgumentsRoundTrip() throws {
-        for invocation in [PluginVerifier.ChildArguments(path: "/tmp/a b.so", allowInsecure: true, kernelIndex: nil, threads: 8),
+        for invocation in [PluginVerifier.ChildArguments(path: "/tmp/a b.so", allowInsecure: true, kernelIndex: 0, threads: 8),
                            PluginVerifier.ChildArguments(path: "x.so", allowInsecure: false, kernelIndex: 2, threads: 3)] {
             let words = invocation.arguments
             #expect(words.first == PluginVerifier.ChildArguments.subcommand)
             #expect(try PluginVerifier.ChildArguments(parsing: Array(words.dropFirst())) == invocation)
+        }
+    }
+
+    @Test func probeChildArgumentsRoundTrip() throws {
+        for invocation in [PluginProbe.ChildArguments(path: "/tmp/a b.so", allowInsecure: true),
+                           PluginProbe.ChildArguments(path: "x.so", allowInsecure: false)] {
+            let words = invocation.arguments
+            #expect(words.first == PluginProbe.ChildArguments.subcommand)
+            #expect(try PluginProbe.ChildArguments(parsing: Array(words.dropFirst())) == invocation)
         }
     }
 
@@ -27,7 +36,8 @@ import Testing
         #expect(error?.kind == .usage)
         #expect(error?.message.contains("not a worker invocation") == true)
         for (subcommand, words) in [(WorkerProcessArguments.subcommand, ["x", "1", "-", "strict"]),
-                                    (PluginVerifier.ChildArguments.subcommand, ["list", "0", "strict", "p.so"])] {
+                                    (PluginVerifier.ChildArguments.subcommand, ["list", "0", "strict", "p.so"]),
+                                    (PluginProbe.ChildArguments.subcommand, ["lenient", "p.so"])] {
             let outcome = try CommandLineTool.run([subcommand] + words)
             #expect(outcome.status == 64)
             #expect(outcome.stderr.split(separator: "\n").count == 1)
@@ -40,15 +50,19 @@ import Testing
         #expect(ChildTermination.signaled(SIGKILL).description.hasPrefix("killed by SIGKILL"))
     }
 
+    /// Report lines come on their own descriptor: what the child writes to
+    /// stdout (plugin code printing) is kept with its stderr, never taken
+    /// for a report line.
     @Test func childRunReportsLinesExitAndTimeout() throws {
-        var lines: [String] = []
-        let done = try ChildProcess.run(["/bin/sh", "-c", "echo one; echo two; echo oops >&2; exit 3"], timeout: 10) { lines.append($0) }
-        #expect(lines == ["one", "two"])
+        var lines: [[String]] = []
+        let done = try ChildProcess.run(["/bin/sh", "-c", "echo one >&3; echo 'pass\tfake'; printf 'two\tfields\n' >&3; echo oops >&2; exit 3"],
+                                        timeout: 10) { lines.append($0) }
+        #expect(lines == [["one"], ["two", "fields"]])
         #expect(done.termination == .exited(3))
-        #expect(done.stderr == "oops\n")
+        #expect(done.stderr == "pass\tfake\noops\n")
 
         let start = Date()
-        let hung = try ChildProcess.run(["/bin/sh", "-c", "echo started; exec sleep 30"], timeout: 0.3) { _ in }
+        let hung = try ChildProcess.run(["/bin/sh", "-c", "echo started >&3; exec sleep 30"], timeout: 0.3) { _ in }
         #expect(hung.termination == .timedOut)
         #expect(Date().timeIntervalSince(start) < 10)
     }

@@ -17,7 +17,9 @@ enum PluginFixtures {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// The variants of Fixtures/plugins/fixture.c, by their -DFIXTURE_ suffix ("" is the valid plugin).
-    static let variants = ["", "NO_ENTRY", "ABI_MAJOR", "NULL_RUN", "DUPLICATE", "NO_COMBINE", "NO_WORKER_INIT", "ENDLESS", "NEWER_MINOR", "LIFECYCLE", "INIT_FAILS", "SEGV", "ABORT", "LOOP", "WRONG", "AFFINITY", "KERNEL_ERROR"]
+    static let variants = ["", "NO_ENTRY", "ABI_MAJOR", "NULL_RUN", "DUPLICATE", "NO_COMBINE", "NO_WORKER_INIT", "ENDLESS", "NEWER_MINOR", "LIFECYCLE", "INIT_FAILS", "SEGV", "ABORT", "LOOP", "WRONG",
+                           "AFFINITY", "KERNEL_ERROR", "CTOR_SEGV", "CTOR_EXIT", "CTOR_HANG", "FINI_SEGV", "CHATTY", "INIT_LONG_ERROR",
+                           "WORKER_LONG_ERROR", "KERNEL_LONG_ERROR", "RACY"]
     static let examples = ["sqdist", "perworker", "scratch"]
 
     private static let built: Result<URL, Failure> = {

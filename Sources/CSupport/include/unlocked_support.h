@@ -48,6 +48,17 @@ int uk_set_parent_death_signal(int sig);
 /* Names the calling thread (at most 15 characters are kept). */
 int uk_set_thread_name(const char *name);
 
+/* Writable bytes of a plugin error buffer: far more than the UK_ERROR_CAPACITY
+ * a plugin is promised, so an overlong message lands in memory nobody uses. */
+#define UK_ERROR_BUFFER_ROOM (64 * 1024)
+/* The calling thread's plugin error buffer: UK_ERROR_BUFFER_ROOM writable
+ * bytes followed by an inaccessible guard page, so a plugin writing past the
+ * room faults at once instead of smashing the host's stack or heap. Mapped on
+ * a thread's first call and kept for its later ones; at thread exit it goes to
+ * a pool the next new thread takes it from. NULL with errno if it cannot be
+ * mapped. (A thread-local, which Swift cannot declare.) */
+char *uk_thread_error_buffer(void);
+
 /* Spin-wait hint (PAUSE on x86, YIELD on Arm). */
 static inline void uk_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -28,6 +28,18 @@
  *                          could use more than one CPU. A positive centre c
  *                          makes every call sleep c microseconds, so every
  *                          worker gets chunks and threads stay alive a while.
+ *   -DFIXTURE_CTOR_SEGV/_CTOR_EXIT/_CTOR_HANG   an ELF constructor that
+ *                          segfaults, calls exit(0) or never returns
+ *   -DFIXTURE_FINI_SEGV    fini segfaults (the plugin loads and runs fine)
+ *   -DFIXTURE_CHATTY       printf()s to stdout in its constructor, entry,
+ *                          init and kernel (once per process each)
+ *   -DFIXTURE_INIT_LONG_ERROR   init fails with a 10 KB message
+ *   -DFIXTURE_WORKER_LONG_ERROR  PER_WORKER; worker_init fails with a 10 KB message
+ *   -DFIXTURE_KERNEL_LONG_ERROR  adds bad.sum (i32), which fails with a 10 KB
+ *                          message once a range has 8+ elements
+ *   -DFIXTURE_RACY         adds racy.sum (i32) to a THREAD_SAFE plugin: it keeps
+ *                          its running sum in one global variable, so two
+ *                          calls at once corrupt each other's result
  */
 #if defined(FIXTURE_AFFINITY)
 #define _GNU_SOURCE
@@ -36,14 +48,56 @@
 #endif
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "unlocked_plugin.h"
 
 typedef unsigned __int128 u128;
 
+#if defined(FIXTURE_CHATTY)
+/* Says where it is on stdout the first time each place runs. */
+#define CHATTER(where)                                                        \
+    do {                                                                      \
+        static int said;                                                      \
+        if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED)) {               \
+            printf("fixture chatter from %s\n", where);                       \
+            fflush(stdout);                                                   \
+        }                                                                     \
+    } while (0)
+__attribute__((constructor)) static void chatty_constructor(void) { CHATTER("the constructor"); }
+#else
+#define CHATTER(where) ((void)0)
+#endif
+
+#if defined(FIXTURE_CTOR_SEGV) || defined(FIXTURE_CTOR_EXIT) || defined(FIXTURE_CTOR_HANG)
+/* Runs inside dlopen, before the host sees any symbol. */
+__attribute__((constructor)) static void misbehaving_constructor(void) {
+#if defined(FIXTURE_CTOR_SEGV)
+    volatile uintptr_t nowhere = 16;
+    *(volatile int *)nowhere = 1;
+#elif defined(FIXTURE_CTOR_EXIT)
+    exit(0);
+#else
+    for (;;) pause();
+#endif
+}
+#endif
+
+#if defined(FIXTURE_INIT_LONG_ERROR) || defined(FIXTURE_WORKER_LONG_ERROR) || defined(FIXTURE_KERNEL_LONG_ERROR)
+/* The plugin's bug: a 10 KB message into a buffer promised to hold UK_ERROR_CAPACITY. */
+static int long_error(char *error) {
+    memset(error, 'E', 10239);
+    memcpy(error, "long message ", 13);
+    error[10239] = 0;
+    return 7;
+}
+#endif
+
 static int good_sum(void *ctx, const void *input, void *output, size_t begin, size_t end,
                     const uk_params *params, uk_acc *acc, char *error) {
     (void)ctx, (void)output, (void)error;
+    CHATTER("the kernel");
     const int32_t *x = input;
     u128 sum = ((u128)acc->hi << 64) | acc->lo;
     for (size_t i = begin; i < end; i++) {
@@ -55,11 +109,14 @@ static int good_sum(void *ctx, const void *input, void *output, size_t begin, si
     return 0;
 }
 
-#if defined(FIXTURE_SEGV) || defined(FIXTURE_ABORT) || defined(FIXTURE_LOOP) || defined(FIXTURE_WRONG)
+#if defined(FIXTURE_SEGV) || defined(FIXTURE_ABORT) || defined(FIXTURE_LOOP) || defined(FIXTURE_WRONG) \
+    || defined(FIXTURE_KERNEL_LONG_ERROR)
 #define FIXTURE_BAD 1
 static int bad_sum(void *ctx, const void *input, void *output, size_t begin, size_t end,
                    const uk_params *params, uk_acc *acc, char *error) {
-#if defined(FIXTURE_WRONG)
+#if defined(FIXTURE_KERNEL_LONG_ERROR)
+    if (end - begin >= 8) return long_error(error);
+#elif defined(FIXTURE_WRONG)
     if (end - begin > 8 && (end - begin) % 8 != 0) end--;
 #else
     if (end - begin >= 8) {
@@ -115,6 +172,26 @@ static void combine_or(uk_acc *into, const uk_acc *from) {
     into->hi |= from->hi;
 }
 #endif
+#if defined(FIXTURE_RACY)
+/* The bug: one running sum for every caller. volatile keeps it in memory on
+ * every element, as a sum in a global shared with other functions would be. */
+static volatile uint64_t running_sum;
+
+static int racy_sum(void *ctx, const void *input, void *output, size_t begin, size_t end,
+                    const uk_params *params, uk_acc *acc, char *error) {
+    (void)ctx, (void)output, (void)error;
+    const int32_t *x = input;
+    running_sum = 0;
+    for (size_t i = begin; i < end; i++) {
+        int64_t d = (int64_t)x[i] - params->center_int;
+        running_sum += (uint64_t)(d < 0 ? -d : d);
+    }
+    u128 sum = (((u128)acc->hi << 64) | acc->lo) + running_sum;
+    acc->lo = (uint64_t)sum;
+    acc->hi = (uint64_t)(sum >> 64);
+    return 0;
+}
+#endif
 
 static void combine(uk_acc *into, const uk_acc *from) {
     u128 a = ((u128)into->hi << 64) | into->lo, b = ((u128)from->hi << 64) | from->lo;
@@ -138,6 +215,10 @@ static const uk_kernel kernels[] = {
     {sizeof(uk_kernel), 0, "affinity.sum", "census of the threads' CPU affinities", UK_DTYPE_I32, UK_DTYPE_I32,
      UK_KIND_REDUCE, UK_ACC_UINT128, affinity_sum, combine_or},
 #endif
+#if defined(FIXTURE_RACY)
+    {sizeof(uk_kernel), 0, "racy.sum", "a running sum in a global", UK_DTYPE_I32, UK_DTYPE_I32,
+     UK_KIND_REDUCE, UK_ACC_UINT128, racy_sum, combine},
+#endif
 #if defined(FIXTURE_NULL_RUN)
     {sizeof(uk_kernel), 0, "null.sum", "run is NULL", UK_DTYPE_I32, UK_DTYPE_I32,
      UK_KIND_REDUCE, UK_ACC_UINT128, NULL, combine},
@@ -153,6 +234,7 @@ static const uk_kernel kernels[] = {
 };
 
 static const uk_kernel *get_kernel(uint32_t index) {
+    CHATTER("get_kernel");
 #if defined(FIXTURE_ENDLESS)
     (void)index;
     return &kernels[0];
@@ -192,9 +274,39 @@ static void plugin_fini(void *state) {
     (void)state;
     abort(); /* must never run after a failed init */
 }
+#elif defined(FIXTURE_INIT_LONG_ERROR)
+static int plugin_init(const uk_host_api *host, void **state, char *error) {
+    (void)host, (void)state;
+    return long_error(error);
+}
+static void plugin_fini(void *state) { (void)state; }
+#elif defined(FIXTURE_CHATTY)
+static int plugin_init(const uk_host_api *host, void **state, char *error) {
+    (void)host, (void)state, (void)error;
+    CHATTER("init");
+    return 0;
+}
+static void plugin_fini(void *state) { (void)state; }
+#elif defined(FIXTURE_FINI_SEGV)
+static int plugin_init(const uk_host_api *host, void **state, char *error) {
+    (void)host, (void)state, (void)error;
+    return 0;
+}
+static void plugin_fini(void *state) {
+    (void)state;
+    volatile uintptr_t nowhere = 16;
+    *(volatile int *)nowhere = 1;
+}
 #endif
 
-#if defined(FIXTURE_NO_WORKER_INIT)
+#if defined(FIXTURE_WORKER_LONG_ERROR)
+static int worker_init(void *state, uint32_t worker, void **worker_ctx, char *error) {
+    (void)state, (void)worker, (void)worker_ctx;
+    return long_error(error);
+}
+#endif
+
+#if defined(FIXTURE_NO_WORKER_INIT) || defined(FIXTURE_WORKER_LONG_ERROR)
 #define CONCURRENCY UK_CONCURRENCY_PER_WORKER
 #else
 #define CONCURRENCY UK_CONCURRENCY_THREAD_SAFE
@@ -223,9 +335,13 @@ static const struct {
         .name = "fixture",
         .version = "1.0.0",
         .get_kernel = get_kernel,
-#if defined(FIXTURE_LIFECYCLE) || defined(FIXTURE_INIT_FAILS)
+#if defined(FIXTURE_LIFECYCLE) || defined(FIXTURE_INIT_FAILS) || defined(FIXTURE_INIT_LONG_ERROR) \
+    || defined(FIXTURE_CHATTY) || defined(FIXTURE_FINI_SEGV)
         .init = plugin_init,
         .fini = plugin_fini,
+#endif
+#if defined(FIXTURE_WORKER_LONG_ERROR)
+        .worker_init = worker_init,
 #endif
     },
 };
@@ -234,5 +350,8 @@ static const struct {
 #if defined(FIXTURE_NO_ENTRY)
 UK_EXPORT const uk_plugin *some_other_entry(void) { return &plugin; }
 #else
-UK_EXPORT const uk_plugin *unlocked_plugin_entry(void) { return &plugin; }
+UK_EXPORT const uk_plugin *unlocked_plugin_entry(void) {
+    CHATTER("the entry point");
+    return &plugin;
+}
 #endif
