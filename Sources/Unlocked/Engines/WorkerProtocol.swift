@@ -112,12 +112,27 @@ struct MessageReader {
 /// Blocking pipe I/O that retries EINTR and short transfers.
 enum PipeIO {
     /// False when the other end is gone (EPIPE) or on another error.
+    ///
+    /// The SIGPIPE a write to a dead reader raises is blocked in this thread
+    /// and discarded, so it neither kills the process nor needs a process-wide
+    /// SIG_IGN: a program embedding the library keeps its signal dispositions.
     static func write(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> Bool {
+        var pipeSignal = sigset_t(), previousMask = sigset_t(), pending = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, &previousMask)
+        sigpending(&pending)
+        let alreadyPending = sigismember(&pending, SIGPIPE) == 1
+        defer { pthread_sigmask(SIG_SETMASK, &previousMask, nil) }
         var done = 0
         while done < count {
             let n = Glibc.write(fd, pointer + done, count - done)
             if n < 0 {
                 if errno == EINTR { continue }
+                if errno == EPIPE && !alreadyPending {
+                    var now = timespec()
+                    while sigtimedwait(&pipeSignal, nil, &now) < 0 && errno == EINTR {}
+                }
                 return false
             }
             done += n
