@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .executable(name: "unlocked", targets: ["unlocked"]),
         .library(name: "Unlocked", targets: ["Unlocked"]),
+        // The C API as a shared library (installed as libunlocked.so; a product may not
+        // be named `unlocked` as well: SwiftPM then silently builds only the executable).
+        .library(name: "UnlockedCAPI", type: .dynamic, targets: ["UnlockedCAPI"]),
         // Example plugins (plugins/README.md), built as the .so files `--plugin` loads.
         .library(name: "PluginSqdist", type: .dynamic, targets: ["PluginSqdist"]),
         .library(name: "PluginPerWorker", type: .dynamic, targets: ["PluginPerWorker"]),
@@ -38,6 +41,15 @@ let package = Package(
         .target(
             name: "Unlocked",
             dependencies: ["CKernels", "CHwloc", "CNuma", "CSupport"]
+        ),
+        // The C API: @c functions over the public API of Unlocked, each checked by the
+        // compiler against its declaration in include/unlocked.h (@implementation).
+        .systemLibrary(name: "CUnlockedAPI", path: "Sources/UnlockedCAPI/include"),
+        .target(
+            name: "UnlockedCAPI",
+            dependencies: ["Unlocked", "CUnlockedAPI", "CKernels"],
+            exclude: ["include", "exports.map"],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/UnlockedCAPI/exports.map"])]
         ),
         .executableTarget(
             name: "unlocked",
