@@ -162,6 +162,24 @@ public func unlocked_run(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?
 }
 
 @c @implementation
+public func unlocked_run_call(_ call: UnsafeMutablePointer<unlocked_call>?) -> Int32 {
+    guard let call else {
+        return status { () throws(APIFailure) in throw APIFailure(UNLOCKED_E_ARGUMENT, "unlocked_run_call: call is NULL") }
+    }
+    guard call.pointee.size >= UInt32(MemoryLayout<unlocked_call>.size) else {
+        return status { () throws(APIFailure) in
+            throw APIFailure(UNLOCKED_E_ARGUMENT, "call.size \(call.pointee.size): smaller than the 1.0 layout (\(MemoryLayout<unlocked_call>.size) bytes); set it to sizeof(unlocked_call)")
+        }
+    }
+    call.pointee.result.size = UInt32(MemoryLayout<unlocked_result>.size)
+    let c = call.pointee
+    let result = (UnsafeMutableRawPointer(call) + MemoryLayout<unlocked_call>.offset(of: \.result)!)
+        .assumingMemoryBound(to: unlocked_result.self)
+    return unlocked_run(c.runtime, c.kernel, c.dtype, c.input, c.count, c.center_int, c.center_float,
+                        c.output, c.output_dtype, c.output_capacity, result)
+}
+
+@c @implementation
 public func unlocked_topology_json(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int,
                                    _ length: UnsafeMutablePointer<Int>?) -> Int32 {
     status { () throws(APIFailure) in

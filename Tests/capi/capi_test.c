@@ -362,6 +362,29 @@ static void test_plugin(void) {
     unlocked_runtime_destroy(runtime);
 }
 
+/* The one-struct form gives the same results and refuses the same mistakes. */
+static void test_call_struct(void) {
+    const size_t n = 4099;
+    int32_t *x = talk_data(n);
+    uint32_t *out = malloc(n * sizeof *out);
+    unlocked_call call = {sizeof call, UNLOCKED_I32, x, n, 50, 0.0};
+    call.runtime = make_runtime("auto", 0, NULL);
+    call.kernel = "absdist.sum";
+    CHECK(unlocked_run_call(&call) == UNLOCKED_OK && value_u128(&call.result) == absdist_i32(x, n, 50) &&
+          call.result.size == sizeof call.result, "run_call absdist.sum: %s", unlocked_last_error());
+    call.kernel = "absdist.map";
+    call.output = out, call.output_capacity = n, call.output_dtype = UNLOCKED_U32;
+    CHECK(unlocked_run_call(&call) == UNLOCKED_OK && out[n - 1] == (uint32_t)abs(x[n - 1] - 50), "run_call absdist.map: %s", unlocked_last_error());
+    call.output_dtype = UNLOCKED_U64;
+    CHECK_FAILS(unlocked_run_call(&call), UNLOCKED_E_DTYPE);
+    CHECK_FAILS(unlocked_run_call(NULL), UNLOCKED_E_ARGUMENT);
+    call.size = 16;
+    CHECK_FAILS(unlocked_run_call(&call), UNLOCKED_E_ARGUMENT);
+    unlocked_runtime_destroy(call.runtime);
+    free(out);
+    free(x);
+}
+
 static void test_topology(void) {
     size_t length = 0;
     CHECK(unlocked_topology_json(NULL, 0, &length) == UNLOCKED_E_SPACE && length > 10, "topology length %zu", length);
@@ -406,6 +429,7 @@ int main(int argc, char **argv) {
     test_num_threads();
     test_fork();
     test_plugin();
+    test_call_struct();
     test_topology();
 
     stderr = real_stderr;

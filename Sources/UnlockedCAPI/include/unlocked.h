@@ -206,6 +206,32 @@ int unlocked_run(unlocked_runtime *runtime, const char *kernel, int dtype,
                  void *output, int output_dtype, uint64_t output_capacity,
                  unlocked_result *result);
 
+/*
+ * unlocked_run with its arguments and result in one struct, which a caller
+ * can keep and refill between calls. For callers to whom each argument
+ * costs: Python's ctypes converts every argument, and filling memory and
+ * passing one pointer is several times cheaper than eleven arguments. The
+ * per-call fields come first and are contiguous. The library sets
+ * result.size itself.
+ */
+typedef struct unlocked_call {
+    uint32_t size;             /* sizeof(unlocked_call) */
+    int32_t dtype;
+    const void *input;
+    uint64_t count;
+    int64_t center_int;
+    double center_float;
+    void *output;
+    uint64_t output_capacity;
+    int32_t output_dtype;
+    int32_t reserved;          /* zero */
+    unlocked_runtime *runtime;
+    const char *kernel;
+    unlocked_result result;
+} unlocked_call;
+
+int unlocked_run_call(unlocked_call *call);
+
 /* This machine's topology and the CPUs this process may use, as the JSON
  * object `unlocked topo --json` prints. Like snprintf: *length receives the
  * length without the NUL; if `capacity` is not more than that, nothing is
