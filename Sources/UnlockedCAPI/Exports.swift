@@ -144,14 +144,17 @@ public func unlocked_run(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?
         params.size = UInt32(MemoryLayout<uk_params>.size)
         params.center_int = centerInt
         params.center_float = centerFloat
+        let started = monotonicNanoseconds()
         let outcome = try runtime.run(kernel, input: input ?? UnsafeRawPointer(emptyInput), count: Int(count),
                                       params: params, output: output)
+        let ended = monotonicNanoseconds()
         guard let result else { return }
         result.pointee.value_kind = Int32(valueKind(kernel).rawValue)
         result.pointee.lo = outcome.acc.lo
         result.pointee.hi = outcome.acc.hi
         result.pointee.f = outcome.acc.f
-        result.pointee.nanoseconds = outcome.statistics.computeNanoseconds
+        result.pointee.started_ns = started
+        result.pointee.nanoseconds = ended - started
         result.pointee.workers = UInt32(outcome.statistics.workers)
         withUnsafeMutableBytes(of: &result.pointee.engine) { engine in
             let name = outcome.statistics.engine.rawValue.utf8.prefix(engine.count - 1)

@@ -367,9 +367,8 @@ static void test_call_struct(void) {
     const size_t n = 4099;
     int32_t *x = talk_data(n);
     uint32_t *out = malloc(n * sizeof *out);
-    unlocked_call call = {sizeof call, UNLOCKED_I32, x, n, 50, 0.0};
+    unlocked_call call = {sizeof call, UNLOCKED_I32, "absdist.sum", x, n, 50, 0.0};
     call.runtime = make_runtime("auto", 0, NULL);
-    call.kernel = "absdist.sum";
     CHECK(unlocked_run_call(&call) == UNLOCKED_OK && value_u128(&call.result) == absdist_i32(x, n, 50) &&
           call.result.size == sizeof call.result, "run_call absdist.sum: %s", unlocked_last_error());
     call.kernel = "absdist.map";

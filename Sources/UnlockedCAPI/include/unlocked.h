@@ -141,7 +141,8 @@ typedef struct unlocked_result {
     uint64_t lo;         /* UINT128 / INT128: the value's low 64 bits */
     uint64_t hi;         /*                   and its high 64 bits */
     double f;            /* FLOAT64: the value */
-    uint64_t nanoseconds; /* wall time inside the library for this call */
+    uint64_t started_ns; /* CLOCK_MONOTONIC when the job began (after argument checks) */
+    uint64_t nanoseconds; /* from then until the result was ready */
     uint32_t workers;    /* workers of the engine that ran it */
     char engine[20];     /* the engine that ran it (auto names its choice), NUL-terminated */
 } unlocked_result;
@@ -217,6 +218,7 @@ int unlocked_run(unlocked_runtime *runtime, const char *kernel, int dtype,
 typedef struct unlocked_call {
     uint32_t size;             /* sizeof(unlocked_call) */
     int32_t dtype;
+    const char *kernel;
     const void *input;
     uint64_t count;
     int64_t center_int;
@@ -226,7 +228,6 @@ typedef struct unlocked_call {
     int32_t output_dtype;
     int32_t reserved;          /* zero */
     unlocked_runtime *runtime;
-    const char *kernel;
     unlocked_result result;
 } unlocked_call;
 
