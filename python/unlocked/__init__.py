@@ -146,18 +146,50 @@ _local = threading.local()
 
 def _thread_runtime(engine: str, workers, pin) -> _library.Runtime:
     """This thread's runtime for these options, created on first use."""
-    runtimes = _local.__dict__
-    key = (engine, workers, pin)
-    runtime = runtimes.get(key)
-    if runtime is None:
-        runtime = runtimes[key] = _library.Runtime(engine, _options(engine, workers, pin), pin, None)
+    try:
+        return _local.__dict__[(engine, workers, pin)]
+    except (KeyError, TypeError):  # none yet, or an unhashable option that _options names
+        pass
+    runtime = _library.Runtime(engine, _options(engine, workers, pin), pin, None)
+    _local.__dict__[(engine, workers, pin)] = runtime
     return runtime
 
 
+_pack_call = _library.pack_call
+_run_call = _library.run_call
+_unpack_result = _library.unpack_result
+_RESULT_AT = _library.RESULT_AT
+# Bounds of an int centre by dtype code, for the fast path (codes 1 and 2 are the integer types).
+_CENTER_LOW = (0, -(1 << 31), -(1 << 63))
+_CENTER_HIGH = (0, (1 << 31) - 1, (1 << 63) - 1)
+
+
 def _reduce(runtime: _library.Runtime, kernel: int, a, center):
-    code, address = _array(a, "a")
-    center_int, center_float = _center(center, code)
-    return runtime.run(kernel, code, address, a.size, center_int, center_float)
+    """A reduction over ``a``: the hot path, so the common case is checked
+    inline in one frame; anything unusual goes through ``_array``/``_center``."""
+    code = _CODES.get(a.dtype) if isinstance(a, _ndarray) else None
+    if code is None or not a.flags.c_contiguous:
+        _array(a, "a")  # raises with the reason
+    try:
+        address = _addressof(_from_buffer(a))
+    except (TypeError, ValueError):  # read-only or empty
+        address = a.__array_interface__["data"][0]
+    if type(center) is int and code <= 2 and _CENTER_LOW[code] <= center <= _CENTER_HIGH[code]:
+        center_int = center
+    else:
+        center_int, center = _center(center, code)
+    call = runtime.call
+    _pack_call(call, 4, code, kernel, address, a.size, center_int, center, 0, 0, 0)
+    status = _run_call(runtime.pointer)
+    if status:
+        raise _library.error(status)
+    kind, lo, hi, f = _unpack_result(call, _RESULT_AT)
+    if kind == _library.VALUE_UINT128:
+        return lo | hi << 64 if hi else lo
+    if kind == _library.VALUE_INT128:
+        value = lo | hi << 64
+        return value - (1 << 128) if hi >> 63 else value
+    return f
 
 
 def _map(runtime: _library.Runtime, kernel: int, a, center, out, output_code: int | None = None):
@@ -169,7 +201,10 @@ def _map(runtime: _library.Runtime, kernel: int, a, center, out, output_code: in
     if out is None:
         out = numpy.empty(a.shape, _NUMPY_TYPES[output_code])
     output = _output(out, "out", a.shape, output_code)
-    runtime.run(kernel, code, address, a.size, center_int, center_float, output, out.size, output_code)
+    _pack_call(runtime.call, 4, code, kernel, address, a.size, center_int, center_float, output, out.size, output_code)
+    status = _run_call(runtime.pointer)
+    if status:
+        raise _library.error(status)
     return out
 
 
@@ -222,7 +257,11 @@ def absdist_sum(a: numpy.ndarray, center: int | float = 50, *, engine: str = "au
     non-array, another dtype or a non-numeric centre, ``ValueError`` for
     non-contiguous views and out-of-range centres or options.
     """
-    return _reduce(_thread_runtime(engine, workers, pin), _ABSDIST_SUM, a, center)
+    try:  # this thread's runtime, looked up inline: the call path is the product
+        runtime = _local.__dict__[(engine, workers, pin)]
+    except (KeyError, TypeError):
+        runtime = _thread_runtime(engine, workers, pin)
+    return _reduce(runtime, _ABSDIST_SUM, a, center)
 
 
 def absdist_map(a: numpy.ndarray, center: int | float = 50, out: numpy.ndarray | None = None, *, engine: str = "auto",

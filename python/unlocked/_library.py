@@ -85,7 +85,7 @@ class Call(ctypes.Structure):
 # value_kind, lo, hi and f in one unpack.
 _PACK = struct.Struct("=iQQQqdQQi")
 _UNPACK = struct.Struct("=iQQd")
-_RESULT_AT = Call.result.offset + Result.value_kind.offset
+RESULT_AT = Call.result.offset + Result.value_kind.offset
 if (Call.dtype.offset + _PACK.size != Call.output_dtype.offset + 4
         or Result.value_kind.offset + _UNPACK.size != Result.f.offset + 8):
     raise ImportError("unlocked: the unlocked_call layout is not the one this package packs")
@@ -159,8 +159,10 @@ def kernel_address(name: str) -> int:
 
 
 class Runtime:
-    """One ``unlocked_runtime`` and its call block. Not for concurrent use:
-    callers keep one per thread or hold a lock around every call."""
+    """One ``unlocked_runtime`` and its call block: a call packs its fields
+    into ``call`` (``pack_call`` at offset 4), passes ``pointer`` to
+    ``run_call`` and unpacks the result (``unpack_result`` at ``RESULT_AT``).
+    Not for concurrent use: callers keep one per thread or hold a lock."""
 
     __slots__ = ("handle", "call", "pointer", "plugins", "kernels")
 
@@ -190,23 +192,6 @@ class Runtime:
             self.close()
         except Exception:
             pass  # interpreter shutdown, or a call still running in a thread being torn down
-
-    def run(self, kernel: int, dtype: int, address: int, count: int, center_int: int, center_float: float,
-            output: int = 0, capacity: int = 0, output_dtype: int = 0):
-        """Runs a packed call; returns a reduction's value (None for maps)."""
-        pack_call(self.call, 4, dtype, kernel, address, count, center_int, center_float, output, capacity, output_dtype)
-        status = run_call(self.pointer)
-        if status:
-            raise error(status)
-        kind, lo, hi, f = unpack_result(self.call, _RESULT_AT)
-        if kind == VALUE_UINT128:
-            return lo | hi << 64 if hi else lo
-        if kind == VALUE_INT128:
-            value = lo | hi << 64
-            return value - (1 << 128) if hi >> 63 else value
-        if kind == VALUE_FLOAT64:
-            return f
-        return None
 
     def load_plugin(self, path: str) -> None:
         resolved = os.path.realpath(path)
