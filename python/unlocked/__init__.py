@@ -46,7 +46,9 @@ _CODES = {numpy.dtype(numpy.int32): _library.I32, numpy.dtype(numpy.int64): _lib
 _NUMPY_TYPES = {_library.I32: numpy.dtype(numpy.int32), _library.I64: numpy.dtype(numpy.int64),
                 _library.F32: numpy.dtype(numpy.float32), _library.F64: numpy.dtype(numpy.float64),
                 _library.U32: numpy.dtype(numpy.uint32), _library.U64: numpy.dtype(numpy.uint64)}
-_INTEGER_LIMITS = {_library.I32: (-(1 << 31), (1 << 31) - 1), _library.I64: (-(1 << 63), (1 << 63) - 1)}
+# Centres accepted for integer arrays, indexed by dtype code (I32 = 1, I64 = 2).
+_CENTER_LOW = (0, -(1 << 31), -(1 << 63))
+_CENTER_HIGH = (0, (1 << 31) - 1, (1 << 63) - 1)
 _ABSDIST_SUM = _library.kernel_address("absdist.sum")
 _ABSDIST_MAP = _library.kernel_address("absdist.map")
 _STREAM_SUM = _library.kernel_address("stream.sum")
@@ -97,7 +99,8 @@ def _output(out, name: str, shape: tuple, code: int) -> int:
 def _center(center, code: int) -> tuple[int, float]:
     """(center_int, center_float) for arrays of type ``code``."""
     kind = type(center)
-    if code in _INTEGER_LIMITS:
+    if code in (_library.I32, _library.I64):
+        low, high = _CENTER_LOW[code], _CENTER_HIGH[code]
         if kind is int:
             value = center
         elif kind is not bool and isinstance(center, numbers.Integral):
@@ -106,11 +109,9 @@ def _center(center, code: int) -> tuple[int, float]:
             value = int(center)
         else:
             name = _NUMPY_TYPES[code]
-            low, high = _INTEGER_LIMITS[code]
             if kind is bool or not isinstance(center, numbers.Real):
                 raise TypeError(f"center {center!r}: not a number (accepted for {name} arrays: integers in [{low}, {high}])")
             raise ValueError(f"center {center!r}: not a whole number (accepted for {name} arrays: integers in [{low}, {high}])")
-        low, high = _INTEGER_LIMITS[code]
         if not low <= value <= high:
             raise ValueError(f"center {center!r}: out of range for {_NUMPY_TYPES[code]} arrays "
                              f"(accepted: integers in [{low}, {high}])")
@@ -159,9 +160,6 @@ _pack_call = _library.pack_call
 _run_call = _library.run_call
 _unpack_result = _library.unpack_result
 _RESULT_AT = _library.RESULT_AT
-# Bounds of an int centre by dtype code, for the fast path (codes 1 and 2 are the integer types).
-_CENTER_LOW = (0, -(1 << 31), -(1 << 63))
-_CENTER_HIGH = (0, (1 << 31) - 1, (1 << 63) - 1)
 
 
 def _reduce(runtime: _library.Runtime, kernel: int, a, center):
