@@ -42,13 +42,14 @@ let package = Package(
             name: "Unlocked",
             dependencies: ["CKernels", "CHwloc", "CNuma", "CSupport"]
         ),
+        // The C API's header (include/unlocked.h); its one source freezes the ABI layout.
+        .target(name: "CUnlockedAPI"),
         // The C API: @c functions over the public API of Unlocked, each checked by the
-        // compiler against its declaration in include/unlocked.h (@implementation).
-        .systemLibrary(name: "CUnlockedAPI", path: "Sources/UnlockedCAPI/include"),
+        // compiler against its declaration in unlocked.h (@implementation).
         .target(
             name: "UnlockedCAPI",
             dependencies: ["Unlocked", "CUnlockedAPI", "CKernels"],
-            exclude: ["include", "exports.map"],
+            exclude: ["exports.map"],
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/UnlockedCAPI/exports.map"])]
         ),
         .executableTarget(

@@ -4,7 +4,7 @@ import CUnlockedAPI
 import Glibc
 import Unlocked
 
-// Every function here implements its declaration in include/unlocked.h
+// Every function here implements its declaration in unlocked.h (target CUnlockedAPI)
 // (@implementation: the compiler checks the types against the header), and
 // turns every bad argument into a status code; none may trap.
 
