@@ -10,7 +10,7 @@ GIT_COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknow
 # The C API test and the thread sanitizer need the toolchain's own clang and runtime libraries.
 TOOLCHAIN    := $(dir $(realpath $(shell command -v $(SWIFT))))
 SWIFT_LIBDIR := $(TOOLCHAIN)../lib/swift/linux
-CAPI_CFLAGS  := -std=c11 -O1 -g -Wall -Wextra -Wno-missing-field-initializers -Werror -I Sources/UnlockedCAPI/include -pthread
+CAPI_CFLAGS  := -std=c11 -O1 -g -Wall -Wextra -Wno-missing-field-initializers -Werror -I Sources/CUnlockedAPI/include -pthread
 PYTHON       ?= python3
 PY_VENV      := .build/python
 
