@@ -2,15 +2,21 @@
 # Both install what is missing first, so a fresh Debian/Ubuntu machine needs nothing else.
 
 SWIFT        ?= swift
-APT_PACKAGES := pkg-config gcc libhwloc-dev libnuma-dev hwloc numactl util-linux openmpi-bin libopenmpi-dev
+APT_PACKAGES := pkg-config gcc libhwloc-dev libnuma-dev hwloc numactl util-linux openmpi-bin libopenmpi-dev python3-venv
 # The tests also render the table's SVG to PNG, as a browser would draw it, and
 # start a private single-node SLURM (Tests/cluster/slurm.sh).
 TEST_APT_PACKAGES := librsvg2-bin slurm-wlm munge
 SUDO         := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Recorded in every JSON report, so a number can be traced to the code that produced it.
 GIT_COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# The C API test and the thread sanitizer need the toolchain's own clang and runtime libraries.
+TOOLCHAIN    := $(dir $(realpath $(shell command -v $(SWIFT))))
+SWIFT_LIBDIR := $(TOOLCHAIN)../lib/swift/linux
+CAPI_CFLAGS  := -std=c11 -O1 -g -Wall -Wextra -Wno-missing-field-initializers -Werror -I Sources/CUnlockedAPI/include -pthread
+PYTHON       ?= python3
+PY_VENV      := .build/python
 
-.PHONY: run test deps apt-install test-deps build
+.PHONY: run test deps apt-install test-deps build test-capi test-python
 
 # Installs only the Debian packages that are missing, so repeated runs stay offline.
 deps:
@@ -39,7 +45,7 @@ build: deps
 run: build
 	.build/release/unlocked
 
-test: test-deps
+test: test-deps build
 	$(SWIFT) test
 	# Cluster users are never root, and root passes every permission check: the plugin-permission
 	# and output tests again as an unprivileged user, from the same test build.
@@ -53,3 +59,25 @@ test: test-deps
 	ASAN_OPTIONS=detect_leaks=0 UNLOCKED_PLUGIN_CC=clang \
 	UNLOCKED_PLUGIN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 		$(SWIFT) test --sanitize=address --filter 'Plugin|Kernel' --scratch-path .build-asan
+	$(MAKE) --no-print-directory test-capi test-python
+
+# The C API's test program against the release library (the program under ASan/UBSan), then
+# against a thread-sanitized library; TSan cannot start threads in a forked child: no fork checks.
+test-capi: build
+	$(CC) $(CAPI_CFLAGS) -fsanitize=address,undefined Tests/capi/capi_test.c -o .build/release/capi_test \
+		-L.build/release -lUnlockedCAPI -Wl,-rpath,$(CURDIR)/.build/release
+	.build/release/capi_test .build/release/libPluginSqdist.so
+	$(SWIFT) build --sanitize=thread --product UnlockedCAPI --scratch-path .build-tsan
+	$(SWIFT) build --sanitize=thread --product unlocked --scratch-path .build-tsan
+	$(TOOLCHAIN)clang $(CAPI_CFLAGS) -fsanitize=thread Tests/capi/capi_test.c -o .build-tsan/capi_test \
+		-L.build-tsan/debug -lUnlockedCAPI -L$(SWIFT_LIBDIR) -ldispatch -lBlocksRuntime \
+		-Wl,-rpath,$(CURDIR)/.build-tsan/debug -Wl,-rpath,$(SWIFT_LIBDIR)
+	.build-tsan/capi_test .build/release/libPluginSqdist.so --no-fork
+
+# The Python package as a user installs it, in a virtual environment of its own
+# (pytest, numpy and threadpoolctl from PyPI when missing).
+test-python: build
+	$(PYTHON) -m venv --system-site-packages $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install -q --disable-pip-version-check pytest numpy threadpoolctl
+	$(PY_VENV)/bin/python -m pip install -q --disable-pip-version-check ./python
+	$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests

@@ -11,6 +11,9 @@ let package = Package(
     products: [
         .executable(name: "unlocked", targets: ["UnlockedCLI"]),
         .library(name: "Unlocked", targets: ["Unlocked"]),
+        // The C API as a shared library (installed as libunlocked.so; a product may not
+        // be named `unlocked` as well: SwiftPM then silently builds only the executable).
+        .library(name: "UnlockedCAPI", type: .dynamic, targets: ["UnlockedCAPI"]),
         // Example plugins (plugins/README.md), built as the .so files `--plugin` loads.
         .library(name: "PluginSqdist", type: .dynamic, targets: ["PluginSqdist"]),
         .library(name: "PluginPerWorker", type: .dynamic, targets: ["PluginPerWorker"]),
@@ -89,6 +92,17 @@ let package = Package(
             dependencies: ["UnlockedCore", "UnlockedTopology", "UnlockedKernels", "UnlockedEngines",
                            "UnlockedMeasurement", "UnlockedReports"],
             swiftSettings: strict
+        ),
+        // The C API's header (include/unlocked.h); its one source freezes the ABI layout.
+        .target(name: "CUnlockedAPI"),
+        // The C API: @c functions over the public API of Unlocked, each checked by the
+        // compiler against its declaration in unlocked.h (@implementation).
+        .target(
+            name: "UnlockedCAPI",
+            dependencies: ["Unlocked", "CUnlockedAPI", "CKernels"],
+            exclude: ["exports.map"],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/UnlockedCAPI/exports.map"])]
         ),
         .executableTarget(
             name: "UnlockedCLI",

@@ -38,12 +38,28 @@ package enum FileDescriptorIO {
     }
 
     /// Writes all of `count` bytes; the error that stopped it, nil when all were written.
+    ///
+    /// The SIGPIPE a write to a dead reader raises is blocked in this thread
+    /// and discarded, so it neither kills the process nor needs a process-wide
+    /// SIG_IGN: a program embedding the library keeps its signal dispositions.
     package static func write(_ fd: Int32, _ pointer: UnsafeRawPointer, _ count: Int) -> SystemCallError? {
+        var pipeSignal = sigset_t(), previousMask = sigset_t(), pending = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, &previousMask)
+        sigpending(&pending)
+        let alreadyPending = sigismember(&pending, SIGPIPE) == 1
+        defer { pthread_sigmask(SIG_SETMASK, &previousMask, nil) }
         var done = 0
         while done < count {
             switch valueOrErrno({ Glibc.write(fd, pointer + done, count - done) }) {
             case .success(let n): done += n
-            case .failure(let error): return error
+            case .failure(let error):
+                if error.code == EPIPE && !alreadyPending {
+                    var now = timespec()
+                    _ = valueOrErrno { sigtimedwait(&pipeSignal, nil, &now) }  // discard ours, not one raised before
+                }
+                return error
             }
         }
         return nil

@@ -85,8 +85,6 @@ package final class ProcessEngine: Engine {
         transport = configuration.kind == .processesShm ? .sharedMemory : .pipe
         workerCount = configuration.workers
         chunk = configuration.chunk
-        // A dead worker must turn into an error on write, not kill us.
-        signal(SIGPIPE, SIG_IGN)
         let executable = configuration.workerExecutable ?? ownExecutablePath()
         var bindings: [BindingObservation] = []
         do throws(UnlockedError) {

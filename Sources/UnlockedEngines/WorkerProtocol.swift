@@ -197,6 +197,9 @@ public func runWorkerProcess(_ invocation: WorkerProcessArguments, replies: Int3
     placement.bestEffort = invocation.bestEffort
     var ready = MessageWriter()
     do throws(UnlockedError) {
+        // The same kernel variant as the engine's process (which already
+        // accepted UNLOCKED_ISA); without this a worker runs the scalar one.
+        try ISA.initializeDispatch()
         let observation = try placement.bindCurrentThread(worker: index)
         ready.append(Int32(observation.observedCPU))
         ready.append(observation.warning ?? "")

@@ -2,6 +2,7 @@
 import CKernels
 import CSupport
 import Glibc
+import Synchronization
 import UnlockedCore
 
 /// Loads plugins from shared objects, refusing anything unsafe or invalid
@@ -223,6 +224,11 @@ public enum PluginLoader {
     }
 }
 
+/// Where plugins' log lines go: stderr (the CLI's choice). A program that
+/// embeds the library and must keep its descriptors 0-2 sets -1 (dropped) or
+/// a descriptor of its own.
+public let pluginLogDescriptor = Atomic<Int32>(STDERR_FILENO)
+
 /// The services every plugin's `init` receives; static, so valid until exit.
 package nonisolated(unsafe) let hostAPI: UnsafeMutablePointer<uk_host_api> = {
     let api = UnsafeMutablePointer<uk_host_api>.allocate(capacity: 1)
@@ -231,8 +237,10 @@ package nonisolated(unsafe) let hostAPI: UnsafeMutablePointer<uk_host_api> = {
         abi_minor: UInt32(UK_ABI_MINOR), reserved: 0,
         log: { name, message in
             // One write(2) per line, so lines of concurrent workers never interleave.
+            let fd = pluginLogDescriptor.load(ordering: .relaxed)
+            guard fd >= 0 else { return }
             let line = "unlocked: plugin \(name.map { String(cString: $0) } ?? "?"): \(message.map { String(cString: $0) } ?? "")\n"
-            _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            _ = line.withCString { write(fd, $0, strlen($0)) }
         }))
     return api
 }()

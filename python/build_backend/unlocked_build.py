@@ -1,0 +1,161 @@
+"""PEP 517 backend of the `unlocked` Python package, standard library only.
+
+The wheel holds the pure-Python package plus the two native files it drives:
+the C API library (installed as ``unlocked/_native/libunlocked.so``) and the
+``unlocked`` executable next to it, which process engines start as their
+workers. They come from, in order:
+
+1. ``UNLOCKED_BUILD_DIR``: a directory holding ``libUnlockedCAPI.so`` (or
+   ``libunlocked.so``) and ``unlocked``;
+2. the repository's ``.build/release`` (what ``make run`` / ``make build``
+   leave there);
+3. ``swift build -c release`` run in the repository, when ``swift`` is on
+   PATH (offline once the package's dependencies are checked out).
+
+Because this backend needs nothing from an index, ``pip install ./python``
+works offline after ``make run``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import zipfile
+from pathlib import Path
+
+_PYTHON_DIR = Path(__file__).resolve().parent.parent
+_REPOSITORY = _PYTHON_DIR.parent
+_LIBRARY_NAMES = ("libUnlockedCAPI.so", "libunlocked.so")
+
+
+def _project() -> tuple[str, str]:
+    text = (_PYTHON_DIR / "pyproject.toml").read_text()
+    name = re.search(r'^name = "([^"]+)"', text, re.M)
+    version = re.search(r'^version = "([^"]+)"', text, re.M)
+    if not name or not version:
+        raise RuntimeError("pyproject.toml: no name or version in [project]")
+    return name.group(1), version.group(1)
+
+
+def _native_in(directory: Path) -> tuple[Path, Path] | None:
+    executable = directory / "unlocked"
+    for name in _LIBRARY_NAMES:
+        library = directory / name
+        if library.is_file() and executable.is_file():
+            return library, executable
+    return None
+
+
+def _native_files() -> tuple[Path, Path]:
+    explicit = os.environ.get("UNLOCKED_BUILD_DIR")
+    if explicit:
+        found = _native_in(Path(explicit))
+        if not found:
+            raise RuntimeError(
+                f"UNLOCKED_BUILD_DIR={explicit}: no libUnlockedCAPI.so (or libunlocked.so) "
+                "with an unlocked executable next to it"
+            )
+        return found
+    release = _REPOSITORY / ".build" / "release"
+    found = _native_in(release)
+    if found:
+        return found
+    if (_REPOSITORY / "Package.swift").is_file() and shutil.which("swift"):
+        print("unlocked: building the C API with swift build -c release", file=sys.stderr)
+        subprocess.run(["swift", "build", "-c", "release"], cwd=_REPOSITORY, check=True,
+                       stdout=sys.stderr)
+        found = _native_in(release)
+        if found:
+            return found
+    raise RuntimeError(
+        f"no libUnlockedCAPI.so and unlocked executable in {release}: run `make build` in "
+        f"{_REPOSITORY} first, or set UNLOCKED_BUILD_DIR to a directory holding them"
+    )
+
+
+def _record_line(path: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+def _metadata(name: str, version: str) -> str:
+    return (
+        "Metadata-Version: 2.1\n"
+        f"Name: {name}\n"
+        f"Version: {version}\n"
+        "Summary: abs(x - c) over numpy arrays on every core, with the GIL released, "
+        "through Unlocked's C API\n"
+        "Requires-Python: >=3.9\n"
+        "Requires-Dist: numpy\n"
+        "Provides-Extra: test\n"
+        'Requires-Dist: pytest; extra == "test"\n'
+        'Requires-Dist: threadpoolctl; extra == "test"\n'
+    )
+
+
+def _package_sources() -> list[Path]:
+    package = _PYTHON_DIR / "unlocked"
+    return sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".typed")
+                  and "__pycache__" not in p.parts)
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name, version = _project()
+    library, executable = _native_files()
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    tag = f"py3-none-{platform}"
+    wheel_name = f"{name}-{version}-{tag}.whl"
+    dist_info = f"{name}-{version}.dist-info"
+    # (path in the wheel, bytes, executable)
+    entries: list[tuple[str, bytes, bool]] = []
+    for source in _package_sources():
+        entries.append((source.relative_to(_PYTHON_DIR).as_posix(), source.read_bytes(), False))
+    entries.append(("unlocked/_native/libunlocked.so", library.read_bytes(), True))
+    entries.append(("unlocked/_native/unlocked", executable.read_bytes(), True))
+    entries.append((f"{dist_info}/METADATA", _metadata(name, version).encode(), False))
+    wheel = f"Wheel-Version: 1.0\nGenerator: unlocked_build\nRoot-Is-Purelib: false\nTag: {tag}\n"
+    entries.append((f"{dist_info}/WHEEL", wheel.encode(), False))
+    record = [_record_line(path, data) for path, data, _ in entries] + [f"{dist_info}/RECORD,,"]
+    entries.append((f"{dist_info}/RECORD", ("\n".join(record) + "\n").encode(), False))
+
+    Path(wheel_directory).mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(Path(wheel_directory) / wheel_name, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data, is_executable in entries:
+            info = zipfile.ZipInfo(path, date_time=(2024, 5, 17, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o100755 if is_executable else 0o100644) << 16
+            archive.writestr(info, data)
+    return wheel_name
+
+
+def build_sdist(sdist_directory, config_settings=None):
+    """The Python sources only: building a wheel from it needs the Swift build."""
+    name, version = _project()
+    base = f"{name}-{version}"
+    Path(sdist_directory).mkdir(parents=True, exist_ok=True)
+    with tarfile.open(Path(sdist_directory) / f"{base}.tar.gz", "w:gz") as archive:
+        files = [_PYTHON_DIR / "pyproject.toml", Path(__file__)] + _package_sources()
+        files += sorted((_PYTHON_DIR / "tests").glob("*.py"))
+        for path in files:
+            archive.add(path, arcname=f"{base}/{path.relative_to(_PYTHON_DIR).as_posix()}")
+        pkg_info = _metadata(name, version).encode()
+        info = tarfile.TarInfo(f"{base}/PKG-INFO")
+        info.size = len(pkg_info)
+        archive.addfile(info, io.BytesIO(pkg_info))
+    return f"{base}.tar.gz"
