@@ -90,10 +90,18 @@ let package = Package(
                            "UnlockedMeasurement", "UnlockedReports"],
             swiftSettings: strict
         ),
+        // The library across MPI ranks: what `mpirun`/`srun` launches run (issue 12).
+        // Only the CLI links it, so the library product `Unlocked` never links MPI.
+        .target(
+            name: "UnlockedCluster",
+            dependencies: ["Unlocked", "UnlockedMPI"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "UnlockedCLI",
             dependencies: [
                 "Unlocked",
+                "UnlockedCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
