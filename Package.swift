@@ -120,7 +120,8 @@ let package = Package(
             // Fixture .npy files and C sources the tests compile into fixture plugins.
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "UnlockedMPITests", dependencies: ["UnlockedMPI", "unlocked-mpi-probe"]),
+        // The real `unlocked` (and the probe) under real `mpirun`.
+        .testTarget(name: "UnlockedMPITests", dependencies: ["UnlockedMPI", "UnlockedCluster", "unlocked-mpi-probe", "UnlockedCLI"]),
         // Example plugins: they see only the standalone ABI header, as an
         // outside plugin would, and link nothing of Unlocked.
         .target(name: "PluginSqdist", path: "plugins/sqdist", publicHeadersPath: ".",
