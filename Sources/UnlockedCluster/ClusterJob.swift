@@ -159,8 +159,10 @@ public final class ClusterJob {
         do { try world.finalize() } catch { Self.endAlone(error, label: label) }
     }
 
-    /// Ends every rank with `error` (`MPIWorld.abort`).
+    /// Ends every rank with `error` (`MPIWorld.abort`). MPI_Abort skips deinitialisers,
+    /// so the hidden output file of a shared `.npy` is removed here.
     public func end(_ error: MPIError) -> Never {
+        removeUncommittedOutputs()
         guard let world = world.take() else { Self.endAlone(error, label: label) }
         world.abort(error, label: label)
     }

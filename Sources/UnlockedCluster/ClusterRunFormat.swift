@@ -138,6 +138,7 @@ extension RankRecord {
             "join_ns": joinNanoseconds, "partial_result": partial,
         ]
         if let index = cpus.splitIndex, let count = cpus.splitCount { object["cpu_split"] = ["index": index, "count": count] }
+        object["cpus_capped_by"] = cpus.cappedBy
         object["ready_after_start_ns"] = readyAfterStartNanoseconds
         return object
     }
