@@ -80,7 +80,8 @@ extension ClusterJob {
         for count in rankCounts {
             let runner = RankCellRunner(job: self, base: base, active: count, scaling: inputs.scaling, warmup: plan.warmup)
             let results = try BenchSweep(plan: plan, catalog: catalog, runner: runner).run()
-            runs.append(ClusterBenchReport.Run(ranks: count, results: results, computeByRank: runner.computeByRank))
+            runs.append(ClusterBenchReport.Run(ranks: count, results: results, computeByRank: runner.computeByRank,
+                                               reduction: runner.reduction))
         }
         let hosts = try gather("\(host)\n\(localRank)\n\(CPUList.format(cpus.launcher))\n\(CPUList.format(cpus.share))")
         guard let hosts else { return nil }
@@ -106,8 +107,10 @@ final class RankCellRunner: CellRunner {
     let active: Int
     let scaling: Scaling
     let warmup: Int
-    /// Per cell, each timed repetition's kernel time on every rank.
+    /// Per cell, each timed repetition's kernel time on every rank, and its reduction's
+    /// cost (the last rank's wait for the job's value).
     private(set) var computeByRank: [BenchCell: [[Double]]] = [:]
+    private(set) var reduction: [BenchCell: [Double]] = [:]
 
     init(job: ClusterJob, base: EngineCellRunner, active: Int, scaling: Scaling, warmup: Int) {
         self.job = job
@@ -145,8 +148,9 @@ final class RankCellRunner: CellRunner {
         return RankPreparedCell(runner: self, cell: cell, local: try local.get())
     }
 
-    func record(_ cell: BenchCell, _ computeTimes: [Double]) {
+    func record(_ cell: BenchCell, computeTimes: [Double], reduction cost: Double) {
         computeByRank[cell, default: []].append(computeTimes)
+        reduction[cell, default: []].append(cost)
     }
 }
 
@@ -169,11 +173,12 @@ final class RankPreparedCell: PreparedCell {
     func runOnce() throws(UnlockedError) -> CellSample {
         let local = self.local
         let (sample, repetition) = try runner.job.repetition { () throws(UnlockedError) -> CellSample? in try local?.runOnce() }
-        // Every rank takes the slowest rank's time, so all decide alike when a cell has run long enough.
-        let job = try runner.job.maximum(sample.wallNanoseconds)
-        if runs >= runner.warmup { runner.record(cell, repetition.computeByRank) }
+        // Every rank takes the slowest rank's time, so all decide alike when a cell has run
+        // long enough; and the smallest wait for the value, the last rank's (as −max(−wait)).
+        let maxima = try runner.job.maximum([sample.wallNanoseconds, -repetition.reduce])
+        if runs >= runner.warmup { runner.record(cell, computeTimes: repetition.computeByRank, reduction: -maxima[1]) }
         runs += 1
-        return CellSample(wallNanoseconds: job, startupNanoseconds: sample.startupNanoseconds,
+        return CellSample(wallNanoseconds: maxima[0], startupNanoseconds: sample.startupNanoseconds,
                           bytesExchanged: sample.bytesExchanged, value: sample.value)
     }
 }
@@ -184,8 +189,10 @@ public struct ClusterBenchReport {
         /// Ranks that held elements.
         public var ranks: Int
         public var results: [CellResult]
-        /// Per cell, each timed repetition's kernel time on every rank of the job.
+        /// Per cell, each timed repetition's kernel time on every rank of the job, and the
+        /// reduction's cost (the last rank's wait for the job's value).
         public var computeByRank: [BenchCell: [[Double]]]
+        public var reduction: [BenchCell: [Double]]
     }
 
     public struct Rank {

@@ -15,8 +15,8 @@ extension ClusterBenchReport {
         public var bytesPerRep: Int
         /// The job's throughput at its median time (every rank's bytes).
         public var bytesPerSecond: Double?
-        /// Medians over timed repetitions: the job's time beyond its slowest kernel, the
-        /// spread between fastest and slowest kernel, and each rank's kernel time.
+        /// Medians over timed repetitions: the reduction's cost (the last rank's wait for the
+        /// job's value), the spread between fastest and slowest kernel, and each rank's kernel time.
         public var reductionMedianNanoseconds: Double?
         public var skewMedianNanoseconds: Double?
         public var computeMedianByRank: [Double]
@@ -38,8 +38,7 @@ extension ClusterBenchReport {
                 let bytes = elements * bytesPerElement
                 let rate = result.statistics.map { Double(bytes) / ($0.median * 1e-9) }
                 let computes = (run.computeByRank[cell] ?? []).map { Array($0.prefix(run.ranks)) }
-                let slowest = computes.map { $0.max() ?? 0 }
-                let reductions = zip(result.wallNanoseconds, slowest).map { max($0 - $1, 0) }
+                let reductions = run.reduction[cell] ?? []
                 let skews = computes.map { ($0.max() ?? 0) - ($0.min() ?? 0) }
                 let byRank = (0..<run.ranks).map { rank in median(computes.map { $0[rank] }) }
                 let baseline = runs.first { $0.ranks == 1 }.flatMap { one -> Double? in

@@ -116,10 +116,10 @@ public final class ClusterJob {
         do { return try world!.broadcast(text, from: root) } catch { throw learnt(error) }
     }
 
-    /// The largest `value` of any rank (`MPIWorld.maximum`).
-    public func maximum(_ value: Double) throws(UnlockedError) -> Double {
+    /// Element by element, the largest `values` of any rank (`MPIWorld.maximum`).
+    public func maximum(_ values: [Double]) throws(UnlockedError) -> [Double] {
         guard world != nil else { preconditionFailure("MPI used after the job ended") }
-        do { return try world!.maximum(value) } catch { throw learnt(error) }
+        do { return try world!.maximum(values) } catch { throw learnt(error) }
     }
 
     /// Turns an MPI error into the `UnlockedError` this rank throws. An agreed failure

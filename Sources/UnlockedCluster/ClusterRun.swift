@@ -176,9 +176,10 @@ public struct ClusterRunReport: Sendable {
     /// slowest and fastest kernel (as rank 0 gathered them).
     public var slowestComputeNanoseconds: [Double] { ranks[0].computeByRankNanoseconds.map { $0.max() ?? 0 } }
     public var skewNanoseconds: [Double] { ranks[0].computeByRankNanoseconds.map { ($0.max() ?? 0) - ($0.min() ?? 0) } }
-    /// The reduction's cost per repetition: the job's time beyond its slowest kernel.
+    /// The reduction's cost per repetition: how long the last rank to finish its kernel
+    /// waited for the job's value (the others' waits include that rank's lateness).
     public var reductionNanoseconds: [Double] {
-        zip(jobNanoseconds, slowestComputeNanoseconds).map { max($0 - $1, 0) }
+        (0..<(ranks.map(\.reduceNanoseconds.count).min() ?? 0)).map { rep in ranks.map { $0.reduceNanoseconds[rep] }.min()! }
     }
 
     public var bytesPerRep: Int {

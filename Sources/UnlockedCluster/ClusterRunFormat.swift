@@ -21,7 +21,7 @@ extension ClusterRunReport {
                 + "the slowest rank, kernel and reduction)"
                 + (statistics.isNoisy ? String(format: "  NOISY: MAD/median %.1f%%", statistics.relativeSpread * 100) : ""),
             "throughput  \(formatRate(elementsPerSecond)) elements/s, \(formatBytes(bytesPerSecond))/s",
-            "reduction   median \(formatSeconds(median(reductionNanoseconds) * 1e-9)) beyond the slowest rank's kernel",
+            "reduction   median \(formatSeconds(median(reductionNanoseconds) * 1e-9)) for the last rank's kernel to the job's value",
             "skew        median \(formatSeconds(median(skewNanoseconds) * 1e-9)) between the fastest and slowest rank's kernel"
                 + String(format: " (%.1f%% of the slowest)", 100 * median(skewNanoseconds) / max(median(slowestComputeNanoseconds), 1)),
             "launch      joining MPI: median \(formatSeconds(median(ranks.map(\.joinNanoseconds)) * 1e-9)), "

@@ -171,11 +171,11 @@ public struct MPIWorld: ~Copyable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The largest of every rank's `value`, on every rank. The corresponding C function
-    /// is `MPI_Allreduce` with `MPI_MAX`.
-    public func maximum(_ value: Double) throws(MPIError) -> Double {
-        var input = value, output = 0.0
-        try Self.check(MPI_Allreduce(&input, &output, 1, uk_mpi_double(), uk_mpi_max(), world), "MPI_Allreduce")
+    /// Element by element, the largest of every rank's `values` (the same count on every
+    /// rank), on every rank. The corresponding C function is `MPI_Allreduce` with `MPI_MAX`.
+    public func maximum(_ values: [Double]) throws(MPIError) -> [Double] {
+        var output = [Double](repeating: 0, count: values.count)
+        try Self.check(MPI_Allreduce(values, &output, Int32(values.count), uk_mpi_double(), uk_mpi_max(), world), "MPI_Allreduce")
         return output
     }
 
