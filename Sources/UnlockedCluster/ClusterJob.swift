@@ -168,7 +168,9 @@ public final class ClusterJob {
     }
 
     /// One line, this rank's exit code, no MPI: for errors before or after MPI works.
+    /// Of tasks that would each be a one-rank job, only task 0 writes the line.
     static func endAlone(_ error: MPIError, label: String) -> Never {
+        if case .singletonTasks(_, let task) = error, task != 0 { exit(error.exitCode) }
         let line = Array("\(label): \(error)\n".utf8)
         _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
         exit(error.exitCode)

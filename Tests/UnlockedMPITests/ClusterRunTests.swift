@@ -182,6 +182,13 @@ struct ClusterRunTests {
         let second = try MPIRun.run(MPIRun.unlockedExecutable, ["run"], environment: step.merging(["SLURM_PROCID": "1"]) { $1 })
         #expect(second.status == 64)
         #expect(second.stderr.isEmpty && second.stdout.isEmpty)
+        // Another MPI's launcher (PMI variables this Open MPI cannot use): MPI itself sees a
+        // world of one; task 0 says so, the others exit quietly.
+        for (task, lines) in [("0", 1), ("1", 0)] {
+            let other = try MPIRun.run(MPIRun.unlockedExecutable, ["run"], environment: ["PMI_RANK": task, "PMI_SIZE": "2"])
+            #expect(other.status == 64)
+            #expect(other.stderrLines.count == lines && other.stdout.isEmpty, "task \(task): \(other.stderr)")
+        }
     }
 
     /// The text and CSV reports: one from rank 0, a row per rank.
