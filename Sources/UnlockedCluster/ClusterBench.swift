@@ -100,7 +100,7 @@ func isProcessEngine(_ kind: EngineKind) -> Bool { kind == .processesShm || kind
 /// Runs cells as one of the job's ranks: this rank's block of each cell's elements, each
 /// repetition behind a barrier and reduced across ranks, the job's time (the slowest
 /// rank's, reduction included) as the sample. Ranks from `active` on hold no elements
-/// and only take part in the collectives.
+/// and only take part in the collectives. Used by the sweep's thread, the one that joined.
 final class RankCellRunner: CellRunner {
     let job: ClusterJob
     let base: EngineCellRunner
@@ -155,6 +155,7 @@ final class RankCellRunner: CellRunner {
 }
 
 /// One cell on one rank: `local` is nil when this rank holds none of its elements.
+/// Used by the sweep's thread.
 final class RankPreparedCell: PreparedCell {
     let runner: RankCellRunner
     let cell: BenchCell

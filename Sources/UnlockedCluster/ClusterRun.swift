@@ -135,7 +135,7 @@ public struct RankRecord: Sendable, Codable {
         self.cpus = cpus
         firstIndex = report.spec.firstIndex
         elements = report.spec.count
-        engine = report.engine?.statistics.engine.rawValue ?? report.spec.kernel.name
+        engine = report.engine?.statistics.engine.rawValue ?? "-"
         workers = (report.engine?.startup.bindings ?? []).map {
             Worker(worker: $0.worker, plannedCPU: $0.plannedPU, observedCPU: $0.observedCPU, bound: $0.bound, warning: $0.warning)
         }
