@@ -61,6 +61,11 @@ extension ClusterJob {
             context.allowedCPUCount = Int(smallestShare)
             context.allowedCPUs = CPUList.format(cpus.share)
             let plan = try request.plan(context: context, catalog: catalog, runner: base)
+            // Every rank must end every cell after the same repetition: counts and times the
+            // ranks share decide that; a wall-clock budget of each rank's own would not.
+            if case .precision = plan.repetitions {
+                throw .usage("a time budget per sweep is not run across ranks: each rank would end cells at its own repetition")
+            }
             let powers = sequence(first: 1) { $0 * 2 }.prefix { $0 < size }.map(String.init) + ["max"]
             let rankCounts = try parseCountList(inputs.ranks ?? powers.joined(separator: ","), maximum: size, option: "--ranks",
                                                 noun: "rank", limit: "ranks of this job")
@@ -170,6 +175,11 @@ final class RankPreparedCell: PreparedCell {
 
     var startupNanoseconds: Double? { local?.startupNanoseconds }
     var placement: String { local?.placement ?? "no elements on rank \(runner.job.rank)" }
+
+    // Neither calls MPI, so ranks may differ in them; but a sample that fails on one rank
+    // must not fail the cell there alone (the others would wait in its collectives).
+    func sampleStartup() throws(UnlockedError) -> Double? { (try? local?.sampleStartup()) ?? nil }
+    func handBack() { local?.handBack() }
 
     func runOnce() throws(UnlockedError) -> CellSample {
         let local = self.local
