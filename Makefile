@@ -16,7 +16,9 @@ CAPI_CFLAGS  := -std=c11 -O1 -g -Wall -Wextra -Wno-missing-field-initializers -W
 PYTHON       ?= python3
 PY_VENV      := .build/python
 
-.PHONY: run test deps apt-install test-deps build test-capi test-python
+PREFIX       ?= /usr/local
+
+.PHONY: run test deps apt-install test-deps build install test-cluster check-layers test-capi test-python
 
 # Installs only the Debian packages that are missing, so repeated runs stay offline.
 deps:
@@ -38,12 +40,37 @@ test-deps: deps
 	@python3 -c 'import numpy' 2>/dev/null || python3 -m pip install -q numpy 2>/dev/null || \
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-numpy; }
 
+# The Swift standard library and Foundation are linked statically, so the binary runs on
+# machines without a Swift toolchain (cluster compute nodes); hwloc, libnuma and Open MPI
+# stay shared system libraries.
 build: deps
-	$(SWIFT) build -c release -Xcc '-DUK_GIT_COMMIT="$(GIT_COMMIT)"'
+	$(SWIFT) build -c release --static-swift-stdlib -Xcc '-DUK_GIT_COMMIT="$(GIT_COMMIT)"'
 
-# The main job on built-in defaults.
-run: build
-	.build/release/unlocked
+# What a cluster user copies to a shared prefix: the binary, the plugin header, the example
+# plugins and the sbatch script (README, "Running on a cluster").
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/unlocked \
+		$(DESTDIR)$(PREFIX)/share/unlocked/examples/slurm
+	install -m 0755 .build/release/unlocked $(DESTDIR)$(PREFIX)/bin/unlocked
+	install -m 0644 CKernels/include/unlocked_plugin.h $(DESTDIR)$(PREFIX)/include/unlocked/
+	install -m 0644 examples/slurm/unlocked.sbatch $(DESTDIR)$(PREFIX)/share/unlocked/examples/slurm/
+	for plugin in plugins/*/*.c; do \
+		install -D -m 0644 $$plugin $(DESTDIR)$(PREFIX)/share/unlocked/examples/$$plugin; \
+	done
+	install -m 0644 plugins/README.md $(DESTDIR)$(PREFIX)/share/unlocked/examples/plugins/README.md
+
+# The embeddable library must not link MPI: only the CLI depends on UnlockedCluster.
+check-layers:
+	$(SWIFT) package describe --type json | python3 Tests/layers/no-mpi-in-library.py
+
+# The installed binary without the toolchain, then a private SLURM running the sbatch
+# example; installed into a scratch prefix, removed afterwards.
+test-cluster: build
+	prefix=$$(mktemp -d /tmp/uk-prefix.XXXXXX); \
+	$(MAKE) --no-print-directory install PREFIX=$$prefix >/dev/null && \
+	Tests/install/test-install.sh $$prefix && \
+	Tests/cluster/test-slurm.sh $$prefix/bin/unlocked; \
+	status=$$?; rm -rf $$prefix; exit $$status
 
 test: test-deps build
 	$(SWIFT) test
@@ -52,6 +79,9 @@ test: test-deps build
 	[ "$$(id -u)" -ne 0 ] || setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp TMPDIR=/tmp \
 		"$$($(SWIFT) build --show-bin-path)/UnlockedPackageTests.xctest" --testing-library swift-testing \
 		--filter 'PluginLoaderTests|OutputSafetyTests'
+	$(MAKE) --no-print-directory check-layers
+	# Issue 12 (clusters): make install without the toolchain, then the sbatch example under SLURM.
+	$(MAKE) --no-print-directory test-cluster
 	# The engines again under the thread sanitizer, in their own build tree.
 	$(SWIFT) test --sanitize=thread --filter 'Engine|Isolated' --scratch-path .build-tsan
 	# The C kernels and the plugin loader under the address sanitizer; fixture plugins get

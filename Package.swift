@@ -104,10 +104,18 @@ let package = Package(
             swiftSettings: strict,
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/UnlockedCAPI/exports.map"])]
         ),
+        // The library across MPI ranks: what `mpirun`/`srun` launches run (issue 12).
+        // Only the CLI links it, so the library product `Unlocked` never links MPI.
+        .target(
+            name: "UnlockedCluster",
+            dependencies: ["Unlocked", "UnlockedMPI"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "UnlockedCLI",
             dependencies: [
                 "Unlocked",
+                "UnlockedCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -126,7 +134,8 @@ let package = Package(
             // Fixture .npy files and C sources the tests compile into fixture plugins.
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "UnlockedMPITests", dependencies: ["UnlockedMPI", "unlocked-mpi-probe"]),
+        // The real `unlocked` (and the probe) under real `mpirun`.
+        .testTarget(name: "UnlockedMPITests", dependencies: ["UnlockedMPI", "UnlockedCluster", "unlocked-mpi-probe", "UnlockedCLI"]),
         // Example plugins: they see only the standalone ABI header, as an
         // outside plugin would, and link nothing of Unlocked.
         .target(name: "PluginSqdist", path: "plugins/sqdist", publicHeadersPath: ".",

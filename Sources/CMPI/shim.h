@@ -14,6 +14,7 @@ static inline MPI_Datatype uk_mpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype uk_mpi_byte(void) { return MPI_BYTE; }
 
 static inline MPI_Op uk_mpi_min(void) { return MPI_MIN; }
+static inline MPI_Op uk_mpi_max(void) { return MPI_MAX; }
 
 static inline int uk_mpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
 static inline int uk_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }

@@ -52,32 +52,22 @@ struct BenchCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     @OptionGroup var plugins: PluginOptions
+
+    @OptionGroup var ranks: RankSweepOptions
 }
 
 extension BenchCommand {
     func run() throws {
+        if let launch = try mpiLaunch() { return try benchAcrossRanks(launch) }
         try reportingErrors {
+            try ranks.requireLauncher()
             if !compare.isEmpty { return try printComparison() }
             try ISA.initializeDispatch()
             try stopCleanlyOnSignals()
             let context = RunContext.current()
             let runner = defaultCellRunner()
             let catalog = try plugins.catalog()
-            var request = BenchRequest()
-            request.engines = engines
-            request.kernels = kernels
-            request.dtypes = dtypes
-            request.sizes = sizes
-            request.workers = workers
-            request.pins = pin
-            request.mems = mem
-            request.warmup = warmup
-            request.reps = reps
-            request.minTime = minTime
-            request.seed = data.seed ?? RunRequest.defaultSeed
-            request.center = data.center
-            request.withBandwidthCeiling = output.plot != nil
-            let plan = try request.plan(context: context, catalog: catalog, runner: runner)
+            let plan = try benchRequest.plan(context: context, catalog: catalog, runner: runner)
             let progress = TerminalProgress(label: "bench")
             let results = try BenchSweep(plan: plan, catalog: catalog, runner: runner).run(progress: progress.update)
             progress.finish()
@@ -90,6 +80,25 @@ extension BenchCommand {
             case .json: print(jsonString(report.jsonObject))
             }
         }
+    }
+
+    /// The sweep the options describe.
+    var benchRequest: BenchRequest {
+        var request = BenchRequest()
+        request.engines = engines
+        request.kernels = kernels
+        request.dtypes = dtypes
+        request.sizes = sizes
+        request.workers = workers
+        request.pins = pin
+        request.mems = mem
+        request.warmup = warmup
+        request.reps = reps
+        request.minTime = minTime
+        request.seed = data.seed ?? RunRequest.defaultSeed
+        request.center = data.center
+        request.withBandwidthCeiling = output.plot != nil
+        return request
     }
 
     func printComparison() throws(UnlockedError) {

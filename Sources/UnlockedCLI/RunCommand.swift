@@ -23,11 +23,16 @@ struct RunCommand: ParsableCommand {
 
     @Flag(help: "Print one JSON object instead of the table.")
     var json = false
+
+    @Flag(help: "Print CSV instead of the table: one line, or under MPI one line per rank.")
+    var csv = false
 }
 
 extension RunCommand {
     func run() throws {
+        if let launch = try mpiLaunch() { return try runAcrossRanks(launch) }
         try reportingErrors {
+            try validateFormat()
             try ISA.initializeDispatch()
             try stopCleanlyOnSignals()
             let placement = try placement.resolve()
@@ -41,7 +46,7 @@ extension RunCommand {
                                      center: workload.data.center, seed: workload.data.seed,
                                      input: workload.input, output: workload.output, warmup: warmup, reps: reps)
             let report = try runBenchmark(try request.resolve(catalog: try plugins.catalog()), engine: configuration, placement: placement)
-            print(json ? jsonString(report.jsonObject) : report.text)
+            print(json ? jsonString(report.jsonObject) : csv ? report.csv : report.text, terminator: csv ? "" : "\n")
         }
     }
 }

@@ -6,8 +6,10 @@ import Unlocked
 /// taken by one thread with sigwait, which kills and reaps every worker
 /// process, removes output files not yet committed, prints one line and
 /// exits 130 or 143, as shells and batch systems expect. Call it once, early,
-/// from the main thread. This is the CLI's: the library installs no handler.
-func stopCleanlyOnSignals() throws(UnlockedError) {
+/// from the main thread (under MPI before joining, so MPI's threads inherit the
+/// mask); `quiet` leaves the line to another process (MPI ranks but the first).
+/// This is the CLI's: the library installs no handler.
+func stopCleanlyOnSignals(quiet: Bool = false) throws(UnlockedError) {
     var signals = sigset_t()
     sigemptyset(&signals)
     sigaddset(&signals, SIGINT)
@@ -21,8 +23,10 @@ func stopCleanlyOnSignals() throws(UnlockedError) {
         terminateWorkerProcesses()
         removeUncommittedOutputs()
         let (kind, word): (UnlockedError.Kind, String) = received == SIGTERM ? (.terminated, "terminated") : (.interrupted, "interrupted")
-        let line = "unlocked: \(word)\n"
-        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        if !quiet {
+            let line = "unlocked: \(word)\n"
+            _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        }
         _exit(kind.rawValue)
     }
     pthread_detach(thread)

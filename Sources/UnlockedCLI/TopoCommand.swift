@@ -14,12 +14,16 @@ struct TopoCommand: ParsableCommand {
 
     @Flag(help: "Print one JSON object instead of the tree.")
     var json = false
+
+    @Option(help: "Plan K MPI ranks per node instead: each rank's cpuset (ranks spread over NUMA nodes as --map-by ppr:K/numa-count:numa) and its --workers inside it. Nothing runs.")
+    var ranksPerNode: Int?
 }
 
 extension TopoCommand {
     func run() throws {
         try reportingErrors {
             try ISA.initializeDispatch()
+            if let ranksPerNode { return try printRankLayout(ranksPerNode) }
             let resolved = try placement.resolve()
             let showPlan = placement.workers != nil || placement.pin != nil || verify != nil
             let verification = try verify.map { size throws(UnlockedError) in
@@ -47,5 +51,16 @@ extension TopoCommand {
                 print(verification.text)
             }
         }
+    }
+}
+
+extension TopoCommand {
+    /// `--ranks-per-node K`: the rank × worker plan of one node, for a job script.
+    func printRankLayout(_ ranksPerNode: Int) throws(UnlockedError) {
+        if verify != nil { throw .usage("--verify: runs one process's plan here; it does not apply to --ranks-per-node") }
+        let request = try placement.request()
+        let layout = try RankLayout(topology: try Topology.load(request.topology), ranksPerNode: ranksPerNode,
+                                    workers: request.workers, policy: request.pin)
+        print(json ? jsonString(layout.jsonObject) : layout.text)
     }
 }

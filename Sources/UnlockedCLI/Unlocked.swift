@@ -18,16 +18,22 @@ struct UnlockedCommand: ParsableCommand {
     /// between parsing (whose help and version text go to stdout) and running.
     /// ArgumentParser's own errors (an unknown value, a missing option) come
     /// as a usage block; like ours they become one line and exit 64. Help and
-    /// `--version` print as usual.
+    /// `--version` print as usual. Under an MPI launcher only task 0 writes
+    /// errors and help (each task would otherwise print the same line), and
+    /// commands that do not run across ranks are refused (`LaunchPath.swift`).
     static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let task = launchedTask(arguments)
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(arguments)
+            try refuseUnderLauncher(command)
             // Worker processes answer their engine on the private descriptor too.
             StandardOutput.isolate()
             try command.run()
             try StandardOutput.requireWritten()
         } catch {
             let code = exitCode(for: error)
+            if let task, task != 0 { Glibc.exit(code.rawValue) }
             if code == .success || error is ExitCode { exit(withError: error) }
             // Lists of accepted values come as "following:\n  - a\n  - b": one line, comma-separated.
             let words = message(for: error).split(whereSeparator: \.isWhitespace).joined(separator: " ")

@@ -18,9 +18,22 @@ public struct DataGenerator: Sendable {
         self.high = high
     }
 
+    /// The same data from `offset` on: element `i` of the result is element `offset + i`
+    /// of this generator, so a process holding one block of a global array (an MPI
+    /// rank) generates exactly that block. The offset folds into the seed, since the
+    /// counter is `seed + i·γ`.
+    public func advanced(by offset: Int) -> DataGenerator {
+        var advanced = self
+        advanced.seed = seed &+ UInt64(truncatingIfNeeded: offset) &* Self.gamma
+        return advanced
+    }
+
+    /// SplitMix64's increment, the golden ratio in 64 bits.
+    private static let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
+
     @inline(__always)
     package func bits(_ index: Int) -> UInt64 {
-        var z = seed &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15
+        var z = seed &+ UInt64(truncatingIfNeeded: index) &* Self.gamma
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)

@@ -82,3 +82,6 @@ public struct ExactSum: Sendable, Hashable, CustomStringConvertible {
         hasher.combine(limbs.2)
     }
 }
+
+// Three limbs and nothing else: records holding sums can cross MPI as plain bytes.
+extension ExactSum: BitwiseCopyable {}

@@ -46,12 +46,15 @@ public struct RankFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var exitCode: Int32
     public var message: String
+    /// The failing rank stops: no rank may carry on past the step that learnt of it.
+    public var endsJob: Bool
 
-    public init(rank: Int, host: String, exitCode: Int32, message: String) {
+    public init(rank: Int, host: String, exitCode: Int32, message: String, endsJob: Bool = false) {
         self.rank = rank
         self.host = host
         self.exitCode = exitCode
         self.message = message
+        self.endsJob = endsJob
     }
 
     public var description: String { "rank \(rank) on \(host): \(message)" }

@@ -22,7 +22,7 @@ public struct MPILaunch: Sendable, Equatable {
     public var announcedSize: Int?
     /// This process's index among the launched tasks, where the variables say (0 otherwise).
     public var task: Int
-    /// The launcher's variables seen (`OMPI_COMM_WORLD_*`, `PMIX_*`, `PMI_*`, `SLURM_*`), for reports.
+    /// The launcher's variables seen (`OMPI_COMM_WORLD_*`, `PMIX_*`, `PMI_*`, `SLURM_*`, `SRUN_*`), for reports.
     public var variables: [String: String]
 
     /// Reads the launcher from `environment`.
@@ -34,7 +34,7 @@ public struct MPILaunch: Sendable, Equatable {
     public static func detect(_ environment: [String: String] = processEnvironment()) throws(MPIError) -> MPILaunch {
         let variables = environment.filter { name, _ in
             name.hasPrefix("OMPI_COMM_WORLD_") || name.hasPrefix("PMIX_") || name.hasPrefix("PMI_")
-                || name.hasPrefix("SLURM_")
+                || name.hasPrefix("SLURM_") || name.hasPrefix("SRUN_")
         }
         let number = { (name: String) in environment[name].flatMap { Int($0) } }
         let stepTasks = environment["SLURM_STEP_ID"] == nil ? nil : number("SLURM_STEP_NUM_TASKS") ?? number("SLURM_NTASKS")

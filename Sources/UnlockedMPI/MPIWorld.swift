@@ -134,24 +134,79 @@ public struct MPIWorld: ~Copyable {
         try gather(Array(text.utf8))?.map { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// Every rank's `value`, in rank order, on every rank: a fixed-size record such as
+    /// a repetition's partial result and times. The corresponding C function is `MPI_Allgather`.
+    public func allGather<T: BitwiseCopyable>(_ value: T) throws(MPIError) -> [T] {
+        var input = value
+        let stride = Int32(MemoryLayout<T>.stride)
+        var result: [T] = Array(repeating: value, count: size)
+        let code = withUnsafeBytes(of: &input) { own in
+            result.withUnsafeMutableBytes { all in
+                MPI_Allgather(own.baseAddress, stride, uk_mpi_byte(), all.baseAddress, stride, uk_mpi_byte(), world)
+            }
+        }
+        try Self.check(code, "MPI_Allgather")
+        return result
+    }
+
+    /// Every rank's `text`, in rank order, on every rank (texts stay small: all of them
+    /// together under 2 GiB). The corresponding C functions are `MPI_Allgather` and `MPI_Allgatherv`.
+    public func allGather(_ text: String) throws(MPIError) -> [String] {
+        let bytes = Array(text.utf8)
+        var lengths = try allGather(Int32(bytes.count))
+        var offsets = [Int32](repeating: 0, count: size)
+        for index in lengths.indices.dropFirst() { offsets[index] = offsets[index - 1] + lengths[index - 1] }
+        var buffer = [UInt8](repeating: 0, count: Int(offsets.last! + lengths.last!))
+        try Self.check(MPI_Allgatherv(bytes, Int32(bytes.count), uk_mpi_byte(), &buffer, &lengths, &offsets, uk_mpi_byte(), world),
+                       "MPI_Allgatherv")
+        return zip(offsets, lengths).map { String(decoding: buffer[Int($0)..<Int($0) + Int($1)], as: UTF8.self) }
+    }
+
+    /// `text` as rank `root` has it, on every rank. The corresponding C function is `MPI_Bcast`.
+    public func broadcast(_ text: String, from root: Int) throws(MPIError) -> String {
+        var length = Int32(rank == root ? text.utf8.count : 0)
+        try Self.check(MPI_Bcast(&length, 1, uk_mpi_int32(), Int32(root), world), "MPI_Bcast")
+        var bytes = rank == root ? Array(text.utf8) : [UInt8](repeating: 0, count: Int(length))
+        try Self.check(MPI_Bcast(&bytes, length, uk_mpi_byte(), Int32(root), world), "MPI_Bcast")
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Element by element, the largest of every rank's `values` (the same count on every
+    /// rank), on every rank. The corresponding C function is `MPI_Allreduce` with `MPI_MAX`.
+    public func maximum(_ values: [Double]) throws(MPIError) -> [Double] {
+        var output = [Double](repeating: 0, count: values.count)
+        try Self.check(MPI_Allreduce(values, &output, Int32(values.count), uk_mpi_double(), uk_mpi_max(), world), "MPI_Allreduce")
+        return output
+    }
+
     /// Makes every rank agree whether any rank failed, before any of them goes on.
     ///
     /// Each rank passes its own failure or nil. Returns when no rank failed; otherwise
-    /// throws `MPIError.rankFailed` on every rank with the failure of the lowest failing
-    /// rank, so all ranks end with the same message and exit code (see `abort`).
+    /// throws `MPIError.rankFailed` on every rank with one failure, so all ranks end with
+    /// the same message and exit code (see `abort`): the lowest rank whose failure
+    /// `endsJob`, else the lowest failing rank. `endsJob` lets a rank that must stop
+    /// tell ranks that would only skip a step (a benchmark cell) to stop too.
     /// One `MPI_Allreduce` when all is well; an `MPI_Bcast` of the failure otherwise.
-    public func agree(failure: (exitCode: Int32, message: String)? = nil) throws(MPIError) {
-        var own: Int32 = failure == nil ? .max : Int32(rank), first: Int32 = .max
+    public func agree(failure: (exitCode: Int32, message: String)? = nil, endsJob: Bool = false) throws(MPIError) {
+        // Failures that end the job sort first: keys 0..<size, then size..<2·size.
+        var own: Int32 = failure == nil ? .max : Int32(endsJob ? rank : size + rank), first: Int32 = .max
         try Self.check(MPI_Allreduce(&own, &first, 1, uk_mpi_int32(), uk_mpi_min(), world), "MPI_Allreduce")
         guard first != .max else { return }
-        let text = Array((failure.map { "\(host)\n\($0.message)" } ?? "").utf8)
-        var header: [Int32] = [failure?.exitCode ?? 0, Int32(clamping: text.count)]
-        try Self.check(MPI_Bcast(&header, 2, uk_mpi_int32(), first, world), "MPI_Bcast")
-        var bytes = Int32(rank) == first ? text : [UInt8](repeating: 0, count: Int(header[1]))
-        try Self.check(MPI_Bcast(&bytes, header[1], uk_mpi_byte(), first, world), "MPI_Bcast")
+        throw .rankFailed(try self.failure(of: Int(first) % size, own: failure.map { ($0.exitCode, $0.message, endsJob) }))
+    }
+
+    /// The failure of rank `failing`, which every rank has learnt failed (from `agree`, or
+    /// from records they all gathered), as that rank describes it: every rank calls it,
+    /// `failing` passes its own failure. The corresponding C function is `MPI_Bcast`.
+    public func failure(of failing: Int, own: (exitCode: Int32, message: String, endsJob: Bool)?) throws(MPIError) -> RankFailure {
+        let text = Array((own.map { "\(host)\n\($0.message)" } ?? "").utf8)
+        var header: [Int32] = [own?.exitCode ?? 0, Int32(clamping: text.count), own?.endsJob == true ? 1 : 0]
+        try Self.check(MPI_Bcast(&header, 3, uk_mpi_int32(), Int32(failing), world), "MPI_Bcast")
+        var bytes = rank == failing ? text : [UInt8](repeating: 0, count: Int(header[1]))
+        try Self.check(MPI_Bcast(&bytes, header[1], uk_mpi_byte(), Int32(failing), world), "MPI_Bcast")
         let parts = String(decoding: bytes, as: UTF8.self).split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
-        throw .rankFailed(RankFailure(rank: Int(first), host: String(parts[0]),
-                                      exitCode: header[0], message: parts.count > 1 ? String(parts[1]) : ""))
+        return RankFailure(rank: failing, host: String(parts[0]), exitCode: header[0],
+                           message: parts.count > 1 ? String(parts[1]) : "", endsJob: header[2] == 1)
     }
 
     /// Ends every rank of the job with `error.exitCode` and one line on standard error,

@@ -325,12 +325,15 @@ public struct BenchSweep {
 
         // Worker processes map shared memory; every other engine reads it as well.
         let shared = group.contains { $0.engine == EngineKind.processesShm.rawValue }
+        // This process's elements of the cell: all, or an MPI rank's block.
+        let elements = runner.elements(ofCellSize: count)
         func buffer(width: Int) throws(UnlockedError) -> JobBuffer {
-            shared ? try JobBuffer(sharedCount: count, width: width) : try JobBuffer(count: count, width: width)
+            shared ? try JobBuffer(sharedCount: elements.count, width: width) : try JobBuffer(count: elements.count, width: width)
         }
         let input = try buffer(width: dtype.byteWidth)
         let widest = group.max { $0.workers < $1.workers }!
-        try runner.fillInput(input, dtype: dtype, count: count, generator: DataGenerator(seed: plan.seed),
+        try runner.fillInput(input, dtype: dtype, count: elements.count,
+                             generator: DataGenerator(seed: plan.seed).advanced(by: elements.lowerBound),
                              mem: widest.mem, pin: widest.pin, workers: widest.workers)
         var outputs: [Int: JobBuffer] = [:]  // by output width
         let params = try dtype.parseCenter(plan.center)
@@ -344,7 +347,7 @@ public struct BenchSweep {
                     if outputs[width] == nil { outputs[width] = try buffer(width: width) }
                     output = outputs[width]
                 }
-                let data = CellData(input: input, output: output, count: count, params: params)
+                let data = CellData(input: input, output: output, count: elements.count, params: params)
                 let cell = try runner.prepare(group[index], kernel: kernel, data: data)
                 cell.handBack()
                 if let startup = cell.startupNanoseconds { results[index].startupSamples.append(startup) }

@@ -12,9 +12,13 @@ public struct EngineCellRunner: CellRunner {
     /// The `unlocked` binary process engines start; nil is this executable
     /// (a program embedding the library names the CLI here).
     public var workerExecutable: String?
+    /// The OS CPUs cells may use, within this process's allowed set: nil for all of them,
+    /// an MPI rank's share of its node otherwise.
+    public var allowedCPUs: [Int]?
 
-    public init(workerExecutable: String? = nil) {
+    public init(workerExecutable: String? = nil, allowedCPUs: [Int]? = nil) {
         self.workerExecutable = workerExecutable
+        self.allowedCPUs = allowedCPUs
     }
 
     public var engineNames: [String] { EngineKind.allCases.map(\.rawValue) }
@@ -31,7 +35,8 @@ public struct EngineCellRunner: CellRunner {
         guard let kind = EngineKind(rawValue: name) else {
             throw .usage("engine \(name): unknown (accepted: \(EngineKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        let request = PlacementRequest(workers: workers, pin: try PinPolicy(parsing: pin), memory: try MemoryPolicy(parsing: mem))
+        let request = PlacementRequest(workers: workers, pin: try PinPolicy(parsing: pin), memory: try MemoryPolicy(parsing: mem),
+                                       allowed: allowedCPUs)
         let placement = try request.resolve()
         return (EngineConfiguration(kind: kind, placement: placement.plan, workerExecutable: workerExecutable), placement)
     }

@@ -221,19 +221,25 @@ package struct NpyDictParser {
 
 /// A read-only array mapped from a file: an `.npy` file, or raw native
 /// little-endian elements of a given type. The pages stay in the page cache
-/// and are never copied; unmapped in `deinit`. Immutable after init, so any
+/// and are never copied; unmapped in `deinit`. Only the elements of one part
+/// are mapped (all of them unless a part is given), so each MPI rank maps its
+/// own block of a file on a shared file system. Immutable after init, so any
 /// thread may read `base`.
 public final class MappedArray {
     public let path: String
     public let elementType: OutputType
+    /// The whole array's shape, as the file declares it.
     public let shape: [Int]
     /// Whether the file is `.npy` (its header set type and shape), not raw elements.
     public let isNpy: Bool
-    /// The first element.
+    /// The global indices of the mapped elements: the part asked for.
+    public let elements: Range<Int>
+    /// The first mapped element, `elements.lowerBound`.
     public let base: UnsafeRawPointer
     private let mapping: UnsafeMutableRawPointer?
     private let mappedLength: Int
 
+    /// Elements of the whole array.
     public var count: Int { shape.reduce(1, *) }
     public var byteCount: Int { count * elementType.byteWidth }
 
@@ -247,10 +253,11 @@ public final class MappedArray {
         }
     }
 
-    /// Maps `path`. Files with the `.npy` magic are parsed as `.npy`; any other
-    /// file is raw elements of `rawType`, or refused when `rawType` is nil or the
-    /// name ends in `.npy`. Missing or unreadable: `.noInput` (66); malformed: `.badData` (65).
-    public init(path: String, rawType: DType? = nil) throws(UnlockedError) {
+    /// Maps `part` of the array in `path`. Files with the `.npy` magic are parsed as
+    /// `.npy`; any other file is raw elements of `rawType`, or refused when `rawType` is
+    /// nil or the name ends in `.npy`. Missing or unreadable: `.noInput` (66);
+    /// malformed: `.badData` (65).
+    public init(path: String, rawType: DType? = nil, part: ArrayPart = .whole) throws(UnlockedError) {
         self.path = path
         let fd: Int32
         switch valueOrErrno({ open(path, O_RDONLY | O_CLOEXEC) }) {
@@ -262,45 +269,61 @@ public final class MappedArray {
         if case .failure(let error) = valueOrErrno({ fstat(fd, &info) }) { throw .noInput("\(path): cannot stat: \(error)") }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw .noInput("\(path): not a regular file") }
         let size = Int(info.st_size)
-        var mapping: UnsafeMutableRawPointer?
-        if size > 0 {
-            switch mapOrErrno({ mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0) }) {
-            case .success(let pointer): mapping = pointer
-            case .failure(let error): throw .noInput("\(path): cannot map \(size) bytes: \(error)")
+        // The header is read, not mapped: only the part's elements are mapped below.
+        var prefix = [UInt8](repeating: 0, count: min(size, 12 + NpyHeader.maximumHeaderBytes))
+        var filled = 0
+        while filled < prefix.count {
+            let got = prefix.withUnsafeMutableBytes { buffer in
+                valueOrErrno { pread(fd, buffer.baseAddress! + filled, buffer.count - filled, off_t(filled)) }
+            }
+            switch got {
+            case .success(0): prefix.removeLast(prefix.count - filled)
+            case .success(let count): filled += count
+            case .failure(let error): throw .noInput("\(path): cannot read: \(error)")
             }
         }
-        let bytes = UnsafeRawBufferPointer(start: mapping, count: size)
-        func fail(_ error: UnlockedError) -> UnlockedError {
-            if let mapping { munmap(mapping, size) }
-            return error
-        }
-        if NpyHeader.hasMagic(bytes) || path.hasSuffix(".npy") {
-            let header: NpyHeader
-            do { header = try NpyHeader.parse(bytes, name: path) } catch { throw fail(error) }
+        let type: OutputType, dataOffset: Int, arrayShape: [Int]
+        if prefix.withUnsafeBytes({ NpyHeader.hasMagic($0) }) || path.hasSuffix(".npy") {
+            let parsed = prefix.withUnsafeBytes { bytes in Result { () throws(UnlockedError) in try NpyHeader.parse(bytes, name: path) } }
+            let header = try parsed.get()
             let needed = header.count * header.elementType.byteWidth
             guard size - header.dataOffset == needed else {
-                throw fail(.badData("\(path): shape \(formatShape(header.shape)) of \(NpyHeader.descr(header.elementType)) needs \(needed) data bytes, the file has \(size - header.dataOffset)\(size - header.dataOffset < needed ? " (truncated)" : "")"))
+                throw .badData("\(path): shape \(formatShape(header.shape)) of \(NpyHeader.descr(header.elementType)) needs \(needed) data bytes, the file has \(size - header.dataOffset)\(size - header.dataOffset < needed ? " (truncated)" : "")")
             }
-            elementType = header.elementType
-            shape = header.shape
+            (type, dataOffset, arrayShape) = (header.elementType, header.dataOffset, header.shape)
             isNpy = true
-            base = UnsafeRawPointer(mapping.map { $0 + header.dataOffset } ?? UnsafeMutableRawPointer(bitPattern: 64)!)
         } else {
-            guard let rawType else { throw fail(.badData("\(path): not an .npy file, and no --dtype given to read it as raw elements")) }
+            guard let rawType else { throw .badData("\(path): not an .npy file, and no --dtype given to read it as raw elements") }
             guard size % rawType.byteWidth == 0 else {
-                throw fail(.badData("\(path): \(size) bytes is not a whole number of \(rawType.rawValue) elements (\(rawType.byteWidth) bytes each)"))
+                throw .badData("\(path): \(size) bytes is not a whole number of \(rawType.rawValue) elements (\(rawType.byteWidth) bytes each)")
             }
-            elementType = OutputType(rawValue: rawType.rawValue)!
-            shape = [size / rawType.byteWidth]
+            (type, dataOffset, arrayShape) = (OutputType(rawValue: rawType.rawValue)!, 0, [size / rawType.byteWidth])
             isNpy = false
-            base = UnsafeRawPointer(mapping ?? UnsafeMutableRawPointer(bitPattern: 64)!)
         }
+        elementType = type
+        shape = arrayShape
+        elements = part.range(of: arrayShape.reduce(1, *))
+        // mmap offsets are whole pages: map from the page holding the part's first byte.
+        let first = dataOffset + elements.lowerBound * type.byteWidth
+        let pageStart = first / pageSize * pageSize
+        let length = first - pageStart + elements.count * type.byteWidth
+        var mapping: UnsafeMutableRawPointer?
+        if elements.count > 0 {
+            switch mapOrErrno({ mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, off_t(pageStart)) }) {
+            case .success(let pointer): mapping = pointer
+            case .failure(let error): throw .noInput("\(path): cannot map \(length) bytes: \(error)")
+            }
+        }
+        base = UnsafeRawPointer(mapping.map { $0 + (first - pageStart) } ?? UnsafeMutableRawPointer(bitPattern: 64)!)
         self.mapping = mapping
-        self.mappedLength = size
+        self.mappedLength = length
     }
 
     deinit { if let mapping { munmap(mapping, mappedLength) } }
 }
+
+/// The page size, the unit of mmap offsets.
+package let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
 // Immutable after init; the mapping is read-only.
 extension MappedArray: @unchecked Sendable {}
@@ -389,7 +412,7 @@ public final class NpyOutputFile {
     /// The path `path` leads to through symbolic links, refusing anything
     /// but a regular file or a new name (renaming over a device or a FIFO
     /// would replace it).
-    private static func resolveTarget(_ path: String) throws(UnlockedError) -> String {
+    package static func resolveTarget(_ path: String) throws(UnlockedError) -> String {
         var target = path
         for _ in 0..<40 {  // the kernel's own limit on link hops
             var info = stat()
@@ -441,8 +464,9 @@ public final class NpyOutputFile {
     }
 }
 
-/// Hidden output names not yet committed (only where `O_TMPFILE` was missing).
-private let uncommittedOutputs = Mutex<Set<String>>([])
+/// Hidden output names not yet committed: where `O_TMPFILE` was missing, and the
+/// shared files of `SharedNpyOutput` this process created.
+let uncommittedOutputs = Mutex<Set<String>>([])
 
 /// Removes every output file still being written under a hidden name. For a
 /// program's SIGINT/SIGTERM handling (the library installs no handler): call
@@ -453,7 +477,7 @@ public func removeUncommittedOutputs() {
 }
 
 /// The process's umask, read without changing it for long.
-private func currentUmask() -> mode_t {
+func currentUmask() -> mode_t {
     let mask = umask(0o022)
     umask(mask)
     return mask

@@ -20,14 +20,20 @@ public struct RunSpec: Sendable {
     public var source: RunSource
     public var warmup: Int
     public var reps: Int
+    /// The global index of this run's first element: 0 for a whole array, the start of
+    /// its block for one rank of an MPI job. Generated data is the seed's elements
+    /// `firstIndex..<firstIndex + count`.
+    public var firstIndex: Int
 
-    public init(kernel: Kernel, count: Int, params: uk_params, source: RunSource, warmup: Int = 1, reps: Int) {
+    public init(kernel: Kernel, count: Int, params: uk_params, source: RunSource, warmup: Int = 1, reps: Int,
+                firstIndex: Int = 0) {
         self.kernel = kernel
         self.count = count
         self.params = params
         self.source = source
         self.warmup = warmup
         self.reps = reps
+        self.firstIndex = firstIndex
     }
 
     /// The seed of generated data; nil for a file.
@@ -97,16 +103,19 @@ public struct EngineRun: Sendable {
 /// unless memory placement is `none`) and its pages located, then each
 /// repetition is timed around `Engine.run`, from the call to the merged result.
 /// A file's map output appears, complete, only when every repetition succeeded.
+/// `coordinator` makes the output and wraps each repetition (see `RunCoordinator`).
 @available(*, noasync, message: "blocks until the run finishes")
-public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfiguration,
-                         placement: ResolvedPlacement, startupSamples: Int = 5) throws(UnlockedError) -> RunReport {
+public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfiguration, placement: ResolvedPlacement,
+                         startupSamples: Int = 5,
+                         coordinator: any RunCoordinator = SingleProcessRun()) throws(UnlockedError) -> RunReport {
     try validateRepetitions(warmup: spec.warmup, reps: spec.reps)
     precondition(startupSamples >= 1, "start-up needs a sample")
     let outputFile = try spec.files?.output.map { path throws(UnlockedError) in
         guard let type = spec.kernel.outputType else {
             throw .usage("--output \(path): kernel \(spec.kernel.name) is a reduction and writes no array (use a map kernel such as absdist.map)")
         }
-        return try NpyOutputFile(path: path, type: type, shape: spec.files!.input.shape)
+        return try coordinator.makeOutput(path: path, type: type, shape: spec.files!.input.shape,
+                                          elements: spec.firstIndex..<spec.firstIndex + spec.count)
     }
     var startups: [Double] = []
     for _ in 1..<startupSamples {
@@ -137,7 +146,7 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
         if memory.isEmpty { memory = outcomes }
     }
     if case .generated(let seed) = spec.source {
-        let generator = DataGenerator(seed: seed)
+        let generator = DataGenerator(seed: seed).advanced(by: spec.firstIndex)
         if placement.memory == MemoryPolicy.none {
             // No placement wanted: the allocator's default, as a single-threaded program would get.
             generator.fill(input.base, dtype: spec.dtype, range: 0..<spec.count)
@@ -152,7 +161,7 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
     var samples: [Double] = []
     var last: CellSample?
     for rep in 0..<(spec.warmup + spec.reps) {
-        let sample = try cell.runOnce()
+        let sample = try coordinator.repetition { () throws(UnlockedError) in try cell.runOnce() }
         if rep >= spec.warmup { samples.append(sample.wallNanoseconds) }
         last = sample
     }

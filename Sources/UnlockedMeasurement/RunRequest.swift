@@ -55,8 +55,10 @@ public struct RunRequest: Sendable {
         self.reps = reps
     }
 
-    /// The run this request describes, with kernels looked up in `catalog`.
-    public func resolve(catalog: KernelCatalog) throws(UnlockedError) -> RunSpec {
+    /// The run this request describes, with kernels looked up in `catalog`: over the
+    /// whole array, or over one `part` of it (an MPI rank's block of the global `--size`
+    /// or of the file, whose other parts are never read).
+    public func resolve(catalog: KernelCatalog, part: ArrayPart = .whole) throws(UnlockedError) -> RunSpec {
         try validateRepetitions(warmup: warmup, reps: reps)
         guard let input else {
             if let output { throw .usage("--output \(output): needs --input (map output is written for real data only)") }
@@ -67,20 +69,27 @@ public struct RunRequest: Sendable {
                 }
                 return count
             } ?? Self.defaultSize
-            return RunSpec(kernel: try catalog.kernel(named: kernel, dtype: dtype), count: count,
+            guard count >= part.count else {
+                throw .usage("--size \(size ?? String(count)): fewer elements than the \(part.count) ranks (each needs at least one)")
+            }
+            let elements = part.range(of: count)
+            return RunSpec(kernel: try catalog.kernel(named: kernel, dtype: dtype), count: elements.count,
                            params: try dtype.parseCenter(center), source: .generated(seed: seed ?? Self.defaultSeed),
-                           warmup: warmup, reps: reps)
+                           warmup: warmup, reps: reps, firstIndex: elements.lowerBound)
         }
         if let size { throw .usage("--size \(size): does not apply to --input \(input) (the file sets the element count)") }
         if let seed { throw .usage("--seed \(seed): does not apply to --input \(input) (the data comes from the file)") }
-        let array = try MappedArray(path: input, rawType: dtype ?? Self.defaultDType)
+        let array = try MappedArray(path: input, rawType: dtype ?? Self.defaultDType, part: part)
         if let dtype, array.isNpy {
             throw .usage("--dtype \(dtype.rawValue): does not apply to \(input) (its .npy header says \(array.elementType.rawValue))")
         }
         let fileType = try array.dtype
         guard array.count > 0 else { throw .badData("\(input): the array has no elements (nothing to compute)") }
-        return RunSpec(kernel: try catalog.kernel(named: kernel, dtype: fileType), count: array.count,
+        guard array.count >= part.count else {
+            throw .badData("\(input): \(array.count) elements are fewer than the \(part.count) ranks (each needs at least one)")
+        }
+        return RunSpec(kernel: try catalog.kernel(named: kernel, dtype: fileType), count: array.elements.count,
                        params: try fileType.parseCenter(center), source: .file(array, output: output),
-                       warmup: warmup, reps: reps)
+                       warmup: warmup, reps: reps, firstIndex: array.elements.lowerBound)
     }
 }

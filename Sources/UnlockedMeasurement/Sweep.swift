@@ -145,9 +145,15 @@ public protocol CellRunner {
     /// the worker that will read it. The default fills on the calling thread.
     func fillInput(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator,
                    mem: String, pin: String, workers: Int) throws(UnlockedError)
+    /// The global elements of a cell of `size` this process holds and runs: all of
+    /// them by default; one block when the process is one of several sharing the cell
+    /// (an MPI rank). The sweep allocates and generates only these.
+    func elements(ofCellSize size: Int) -> Range<Int>
 }
 
 extension CellRunner {
+    public func elements(ofCellSize size: Int) -> Range<Int> { 0..<size }
+
     public func fillInput(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator,
                           mem: String, pin: String, workers: Int) throws(UnlockedError) {
         generator.fill(buffer.base, dtype: dtype, range: 0..<count)

@@ -6,13 +6,20 @@ import UnlockedCore
 
 /// `1,2,4`, `1..max`, `2..8`, `max`: worker counts, each in 1...`maximum`, in the given order, each once.
 public func parseWorkerList(_ text: String, maximum: Int) throws(UnlockedError) -> [Int] {
+    try parseCountList(text, maximum: maximum, option: "--workers", noun: "worker", limit: "allowed CPUs")
+}
+
+/// A list of counts in 1...`maximum` (`1,2,4`, `1..max`, `max`) for `option`, each once;
+/// errors name the `noun` counted and the `limit` that `maximum` is.
+public func parseCountList(_ text: String, maximum: Int, option: String, noun: String,
+                           limit: String) throws(UnlockedError) -> [Int] {
     func value(_ piece: Substring) throws(UnlockedError) -> Int {
         if piece == "max" { return maximum }
         guard let count = Int(piece), count >= 1 else {
-            throw .usage("--workers \(text): '\(piece)' is not a worker count (accepted: 1,2,4 or 1..max or max)")
+            throw .usage("\(option) \(text): '\(piece)' is not a \(noun) count (accepted: 1,2,4 or 1..max or max)")
         }
         guard count <= maximum else {
-            throw .usage("--workers \(text): \(count) is more than the \(maximum) allowed CPUs (accepted: 1...\(maximum), or max)")
+            throw .usage("\(option) \(text): \(count) is more than the \(maximum) \(limit) (accepted: 1...\(maximum), or max)")
         }
         return count
     }
@@ -23,9 +30,9 @@ public func parseWorkerList(_ text: String, maximum: Int) throws(UnlockedError) 
         case 1: result.append(try value(piece))
         case 2:
             let low = try value(Substring(bounds[0])), high = try value(Substring(bounds[1]))
-            guard low <= high else { throw .usage("--workers \(text): range '\(piece)' is empty (write low..high)") }
+            guard low <= high else { throw .usage("\(option) \(text): range '\(piece)' is empty (write low..high)") }
             result += Array(low...high)
-        default: throw .usage("--workers \(text): '\(piece)' is not a worker count or range (accepted: 1,2,4 or 1..max)")
+        default: throw .usage("\(option) \(text): '\(piece)' is not a \(noun) count or range (accepted: 1,2,4 or 1..max)")
         }
     }
     var seen = Set<Int>()

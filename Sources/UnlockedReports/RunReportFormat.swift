@@ -84,6 +84,18 @@ extension RunReport {
     }
 }
 
+extension RunReport {
+    /// A header and one line, units in the header: `run --csv`.
+    public var csv: String {
+        let header = ["kernel", "dtype", "size_elements", "engine", "workers", "reps", "median_ns", "min_ns", "max_ns",
+                      "bytes_per_s", "elements_per_s", "result"]
+        let row = [spec.kernel.name, spec.dtype.rawValue, String(spec.count), engine?.statistics.engine.rawValue ?? "-",
+                   String(engine?.statistics.workers ?? 1), String(summary.count), String(summary.median), String(summary.min),
+                   String(summary.max), String(bytesPerSecond), String(elementsPerSecond), "\(value)"]
+        return csvLine(header) + "\n" + csvLine(row) + "\n"
+    }
+}
+
 /// Serialises a JSON object with sorted keys, so output diffs cleanly.
 public func jsonString(_ object: Any) -> String {
     let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])) ?? Data("{}".utf8)

@@ -109,26 +109,41 @@ struct MPIRun {
 
     static let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
 
-    /// The probe built beside this test bundle (the test target depends on it).
-    static var probeExecutable: URL {
+    /// An executable built beside this test bundle (the test target depends on it).
+    static func built(_ name: String) -> URL {
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("unlocked-mpi-probe").path),
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent(name).path),
               directory.path != "/" {
             directory.deleteLastPathComponent()
         }
-        return directory.appendingPathComponent("unlocked-mpi-probe")
+        return directory.appendingPathComponent(name)
     }
 
+    static var probeExecutable: URL { built("unlocked-mpi-probe") }
+    static var unlockedExecutable: URL { built("unlocked") }
+
+    /// Root may run `mpirun` through Open MPI's opt-in variables.
+    static let rootEnvironment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+
     /// `mpirun -np ranks --oversubscribe probe arguments…`; `quiet` adds `-q`, which keeps
-    /// Open MPI's own banners off stderr. Root may run it through Open MPI's opt-in variables.
+    /// Open MPI's own banners off stderr.
     static func probe(ranks: Int, _ arguments: [String], quiet: Bool = false) throws -> MPIRun {
         try run(URL(fileURLWithPath: "/usr/bin/mpirun"),
                 (quiet ? ["-q"] : []) + ["-np", String(ranks), "--oversubscribe", probeExecutable.path] + arguments,
-                environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+                environment: rootEnvironment)
+    }
+
+    /// `mpirun -q -np ranks --oversubscribe unlocked arguments…`, with `:`-separated
+    /// further programs (`mpirun A : B`) for each of `others`: one rank each.
+    static func unlocked(ranks: Int, _ arguments: [String], others: [[String]] = [],
+                         directory: URL? = nil) throws -> MPIRun {
+        var command = ["-q", "--oversubscribe", "-np", String(ranks), unlockedExecutable.path] + arguments
+        for other in others { command += [":", "-np", "1", unlockedExecutable.path] + other }
+        return try run(URL(fileURLWithPath: "/usr/bin/mpirun"), command, environment: rootEnvironment, directory: directory)
     }
 
     static func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:],
-                    timeout: TimeInterval = 60) throws -> MPIRun {
+                    directory workingDirectory: URL? = nil, timeout: TimeInterval = 60) throws -> MPIRun {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("uk-mpi-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -145,6 +160,7 @@ struct MPIRun {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         try process.run()
         let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)

@@ -13,7 +13,7 @@ enum NpyFixtures {
 }
 
 func elements<T>(_ array: MappedArray, as type: T.Type) -> [T] {
-    Array(UnsafeBufferPointer(start: array.base.assumingMemoryBound(to: T.self), count: array.count))
+    Array(UnsafeBufferPointer(start: array.base.assumingMemoryBound(to: T.self), count: array.elements.count))
 }
 
 @Suite struct NpyTests {
