@@ -16,8 +16,11 @@
 #
 # Needs a release build and likwid (apt-get install likwid); where
 # likwid-bench is missing or cannot run here it says so and exits 0. As root
-# both tools run at nice -20, so other load on a shared machine disturbs
-# them less (the same for both).
+# both tools run at nice -20 (the same for both). With autogroup scheduling
+# (/proc/sys/kernel/sched_autogroup_enabled) nice only ranks processes of
+# one session; on a machine shared with other sessions, give the run a
+# session of its own with a raised priority, or they take CPU time from it:
+#   setsid --wait sh -c 'echo -20 > /proc/self/autogroup && exec bench/ceiling.sh'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
