@@ -7,7 +7,8 @@ array, accumulated so the result can be checked.
 
 All models are started first (their start-up is timed then), and their calls
 are interleaved: each round runs every model once in its own shuffled order,
-so a noisy neighbour or a frequency change hits them alike.
+so a noisy neighbour or a frequency change hits them alike. Fast calls are
+timed in back-to-back batches of about 2 ms, as timeit does.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from typing import Callable
 import numpy
 
 import unlocked
-from . import _library
 
 try:  # CPython 3.13+: interpreters with their own GIL (3.14's concurrent.interpreters builds on it)
     import _interpreters
@@ -209,8 +209,8 @@ def vectorized(data) -> Model:
 
 def unlocked_auto(data) -> Model:
     model = Model("Unlocked auto", "parallel", "in place")
-    # What the first call on a thread pays: topology, workers, calibration.
-    _timed_start(model, lambda: _library.Runtime("auto", 0, None, None).close())
+    # What the first call on a thread pays: its runtime (topology, workers, calibration).
+    _timed_start(model, lambda: unlocked.absdist_sum(data[min(data)][:1]))
     chosen: dict[int, str] = {}
 
     def remember(n: int, a) -> int:
@@ -230,33 +230,65 @@ def unlocked_pool(data, workers: int, stack: ExitStack) -> Model:
     return model
 
 
+# A sample of a fast call is this many seconds of back-to-back calls (like
+# timeit's autorange), so it measures the call, not the cache misses and
+# wake-ups that one isolated microsecond call would meet between the others.
+SAMPLE_SECONDS = 0.002
+
+
 def measure(models: list[Model], sizes: list[int], rounds: dict[int, int], say: Callable[[str], None]) -> None:
-    """Runs every call ``rounds[size]`` times, interleaved; one untimed round
-    of the small size first warms everything up."""
-    samples: dict[tuple[str, int, str], list[float]] = {}
-    small = sizes[0]
-    plan = [(0, small)] + [(r, n) for n in sizes for r in range(1, rounds[n] + 1)]
-    for round_number, n in plan:
-        calls = [(m, "call", m.calls[n]) for m in models if not m.unavailable]
-        calls += [(m, "move", m.moves[n]) for m in models if m.moves]
-        random.Random(round_number * 7919 + n).shuffle(calls)
-        say(f"round {round_number} of {rounds[n]} at {n:,}" if round_number else "warm-up")
-        for model, what, call in calls:
-            cpu = time.process_time()
+    """Runs every call for ``rounds[size]`` samples, interleaved: each round
+    runs every model once in its own shuffled order. Untimed warm-up calls
+    first (the small size; the large one too for calls fast at the small)
+    decide how many back-to-back calls make one sample."""
+    small, large = sizes
+
+    def entries(n: int):
+        found = [(m, "call", m.calls[n]) for m in models if not m.unavailable]
+        return found + [(m, "move", m.moves[n]) for m in models if m.moves]
+
+    def repeats(seconds: float) -> int:
+        return max(1, min(1000, int(SAMPLE_SECONDS / max(seconds, 1e-7))))
+
+    batch: dict[tuple[str, int, str], int] = {}
+    say("warm-up")
+    for model, what, call in entries(small):
+        call()  # first calls may set things up
+        began = time.perf_counter()
+        call()
+        batch[(model.name, small, what)] = repeats(time.perf_counter() - began)
+    for model, what, call in entries(large):
+        if batch[(model.name, small, what)] > 1:
+            call()
             began = time.perf_counter()
-            value = call()
-            elapsed = time.perf_counter() - began
-            cpu = time.process_time() - cpu
-            if what == "call":
-                model.results[n] = value
-            if round_number:
-                samples.setdefault((model.name, n, what), []).append(elapsed)
-                samples.setdefault((model.name, n, "cpu"), []).append(cpu)
+            call()
+            batch[(model.name, large, what)] = repeats(time.perf_counter() - began)
+        else:
+            batch[(model.name, large, what)] = 1
+
+    samples: dict[tuple[str, int, str], list[float]] = {}
+    for n in sizes:
+        for round_number in range(1, rounds[n] + 1):
+            calls = entries(n)
+            random.Random(round_number * 7919 + n).shuffle(calls)
+            say(f"round {round_number} of {rounds[n]} at {n:,}")
+            for model, what, call in calls:
+                count = batch[(model.name, n, what)]
+                cpu = time.process_time()
+                began = time.perf_counter()
+                for _ in range(count):
+                    value = call()
+                elapsed = time.perf_counter() - began
+                cpu = time.process_time() - cpu
+                if what == "call":
+                    model.results[n] = value
+                samples.setdefault((model.name, n, what), []).append(elapsed / count)
+                samples.setdefault((model.name, n, what + " cpu"), []).append(cpu / count)
     for model in models:
         for n in sizes:
             if not model.unavailable:
                 model.times[n] = statistics.median(samples[(model.name, n, "call")])
-                model.cpu_times[n] = statistics.median(samples[(model.name, n, "cpu")])
+                model.cpu_times[n] = statistics.median(samples[(model.name, n, "call cpu")])
             if model.moves:
                 model.move_times[n] = statistics.median(samples[(model.name, n, "move")])
 
@@ -398,7 +430,7 @@ def main(quick: bool, size_large: int | None, progress: bool) -> list[str]:
     lines = [f"abs(x - 50) summed over {small:,} and {large:,} int32 in [0, 100), centre 50; "
              f"{workers} workers where parallel.",
              f"Python {sys.version.split()[0]}, numpy {numpy.__version__}, unlocked {unlocked.__version__}; "
-             "medians of interleaved rounds."]
+             "medians of interleaved rounds, per call."]
     if load > cpus:
         lines.append(f"Load average {load:.1f} on {cpus} CPUs: the machine is busy, and times are noisy.")
     lines.append("")
