@@ -4,7 +4,7 @@ import Testing
 @testable import Unlocked
 
 /// Polls `condition` until it holds or `seconds` pass; returns whether it held.
-private func eventually(within seconds: Double = 30, _ condition: () -> Bool) -> Bool {
+private func eventually(within seconds: Double, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if condition() { return true }
@@ -73,11 +73,11 @@ private func eventually(within seconds: Double = 30, _ condition: () -> Bool) ->
         try process.run()
         let pid = process.processIdentifier
         var children: [pid_t] = []
-        let working = eventually {
-            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        let working = eventually(within: 60) {
+            let text = procFile("/proc/\(pid)/task/\(pid)/children")
             children = text.split(separator: " ").compactMap { pid_t($0) }
             return children.count == 2 && children.allSatisfy { child in
-                ((try? String(contentsOfFile: "/proc/\(child)/maps", encoding: .utf8)) ?? "").contains("memfd:unlocked-job")
+                procFile("/proc/\(child)/maps").contains("memfd:unlocked-job")
             }
         }
         #expect(working, "workers \(children) never mapped the job's input")
@@ -111,22 +111,31 @@ private func eventually(within seconds: Double = 30, _ condition: () -> Bool) ->
 
 /// The exit test's body.
 enum LeakProbe {
-    /// What leaked, or nil.
+    /// What leaked, or nil. A tenth of the work first warms what grows once
+    /// (caches, runtime pools, the allocator's and a sanitizer's memory).
     static func churn() throws -> String? {
-        for kind in EngineKind.allCases { _ = try sumThrough(kind, jobs: 1) }  // warm caches and runtime pools
+        if let failure = try exercise(rounds: 200) { return failure }
         let before = ProcessResources.current(), memory = residentKilobytes
-        let threadKinds = EngineKind.allCases.filter { $0 != .processesShm && $0 != .processesPipe }
-        for round in 0..<2_000 { _ = try sumThrough(threadKinds[round % threadKinds.count], jobs: 2) }
-        _ = try sumThrough(.lockfreePool, jobs: 5_000)
-        _ = try sumThrough(.lockedPool, jobs: 5_000)
-        for round in 0..<40 { _ = try sumThrough(round % 2 == 0 ? .processesShm : .processesPipe, jobs: 3) }
-        for round in 0..<40 {
-            let kinds: [EngineKind] = [.lockfreePool, .gil, .lockedPool, .tasks, .auto]
-            guard (try? makeEngine(EngineFixture.unbindable(kinds[round % kinds.count]))) == nil else { return "an unbindable engine started" }
-        }
+        if let failure = try exercise(rounds: 2_000) { return failure }
         let after = ProcessResources.current(), grown = residentKilobytes - memory
         if after != before { return "before: \(before); after: \(after)" }
         if grown > 4 << 10 { return "resident memory grew by \(grown) kB" }
+        return nil
+    }
+
+    /// `rounds` thread engines of every kind with two jobs each, then
+    /// `rounds` × 2.5 jobs on each pool, `rounds` / 50 process engines and
+    /// as many engines whose second worker cannot bind.
+    private static func exercise(rounds: Int) throws -> String? {
+        let threadKinds = EngineKind.allCases.filter { $0 != .processesShm && $0 != .processesPipe }
+        for round in 0..<rounds { _ = try sumThrough(threadKinds[round % threadKinds.count], jobs: 2) }
+        _ = try sumThrough(.lockfreePool, jobs: rounds * 5 / 2)
+        _ = try sumThrough(.lockedPool, jobs: rounds * 5 / 2)
+        for round in 0..<(rounds / 50) { _ = try sumThrough(round % 2 == 0 ? .processesShm : .processesPipe, jobs: 3) }
+        let pools: [EngineKind] = [.lockfreePool, .gil, .lockedPool, .tasks, .auto]
+        for round in 0..<(rounds / 50) where (try? makeEngine(EngineFixture.unbindable(pools[round % pools.count]))) != nil {
+            return "a \(pools[round % pools.count].rawValue) engine whose worker cannot bind started"
+        }
         return nil
     }
 
@@ -140,7 +149,7 @@ enum LeakProbe {
     }
 
     private static var residentKilobytes: Int {
-        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let status = procFile("/proc/self/status")
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
     }

@@ -56,10 +56,10 @@ struct ProcessResources: Equatable, CustomStringConvertible {
 
     static func current() -> ProcessResources {
         let tasks = entries("/proc/self/task")
-        let names = tasks.map { (try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "" }
+        let names = tasks.map { procFile("/proc/self/task/\($0)/comm") }
         let targets = entries("/proc/self/fd").map { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) ?? "" }
         let children = tasks.flatMap { task in
-            ((try? String(contentsOfFile: "/proc/self/task/\(task)/children", encoding: .utf8)) ?? "").split(separator: " ")
+            procFile("/proc/self/task/\(task)/children").split(separator: " ")
         }
         return ProcessResources(engineThreads: names.filter { $0.hasPrefix("ukw-") }.count,
                                 fileDescriptors: targets.count, memfds: targets.filter { $0.hasPrefix("/memfd:") }.count,
@@ -83,6 +83,15 @@ extension EngineFixture {
         try engine.initialize(input, dtype: .i32, count: count, generator: DataGenerator(seed: 5))
         return EngineJob(kernel: kernel, input: input, output: nil, count: count, params: params(.i32))
     }
+}
+
+/// The whole text of a /proc file ("" if it cannot be read). Not
+/// `String(contentsOfFile:)`: /proc files report size 0, and Foundation then
+/// reads only their first page (a sanitized process's maps run to 64 KiB).
+func procFile(_ path: String) -> String {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+    defer { try? handle.close() }
+    return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
 }
 
 /// Whether `pid` is gone: not running and not a zombie (reaped).

@@ -38,7 +38,7 @@ import Testing
         let engine = try makeEngine(EngineFixture.configuration(.lockfreePool, workers: 101))
         defer { engine.close() }
         let names = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []).map {
-            ((try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            procFile("/proc/self/task/\($0)/comm").trimmingCharacters(in: .whitespacesAndNewlines)
         })
         #expect(names.isSuperset(of: ["ukw-lfree-1", "ukw-lfree-10", "ukw-lfree-100"]))
     }
