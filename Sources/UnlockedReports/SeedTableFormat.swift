@@ -41,7 +41,7 @@ extension SeedTable {
         func time(_ statistics: SampleStatistics?, precise: Bool) -> String {
             statistics.map { formatTime($0.median * 1e-9) + (precise ? "" : "?") } ?? "-"
         }
-        func times(_ x: Double?) -> String { x.map { String(format: "%.2f×", $0) } ?? "-" }
+        func times(_ x: Double?) -> String { x.map(formatRatio) ?? "-" }
         func percent(_ x: Double?) -> String { x.map { String(format: "%.0f%%", $0 * 100) } ?? "-" }
         return [
             ("workers", rows.map { "\($0.workers)" }, true),
@@ -131,13 +131,13 @@ extension SeedTable {
         if let speedup = row.largeSpeedup, let efficiency = row.efficiency {
             var large = "At \(largeName): "
             if let fraction = row.ceilingFraction, fraction >= 0.9 {
-                large += String(format: "%.2f× the loop, %.0f%% of memory bandwidth", speedup, fraction * 100)
+                large += formatRatio(speedup) + String(format: " the loop, %.0f%% of memory bandwidth", fraction * 100)
             } else if row.workers > 1 && efficiency >= 0.8 {
-                large += String(format: "scales (%.2f×, %.0f%% efficiency)", speedup, efficiency * 100)
+                large += "scales (\(formatRatio(speedup)), " + String(format: "%.0f%% efficiency)", efficiency * 100)
             } else if row.workers > 1 && speedup >= 1.2 {
-                large += String(format: "scales poorly (%.2f×, %.0f%% efficiency)", speedup, efficiency * 100)
+                large += "scales poorly (\(formatRatio(speedup)), " + String(format: "%.0f%% efficiency)", efficiency * 100)
             } else {
-                large += String(format: "does not scale (%.2f×: no faster than one core)", speedup)
+                large += "does not scale (\(formatRatio(speedup)): no faster than one core)"
             }
             if let bytes = row.bytesExchanged, bytes > 0 { large += ", copying \(formatBytes(bytes)) between processes per job" }
             sentences.append(large + ".")
@@ -146,8 +146,8 @@ extension SeedTable {
     }
 
     private func comparedToLoop(_ speedup: Double) -> String {
-        speedup < 0.95 ? String(format: "%.2f× slower than the plain loop", 1 / speedup)
-            : speedup > 1.05 ? String(format: "%.2f× faster than the plain loop", speedup) : "as fast as the plain loop"
+        speedup < 0.95 ? formatRatio(1 / speedup) + " slower than the plain loop"
+            : speedup > 1.05 ? formatRatio(speedup) + " faster than the plain loop" : "as fast as the plain loop"
     }
 
     /// What the table measured, in one paragraph under it.
@@ -223,6 +223,11 @@ extension SeedTable {
         }
         return ([Self.csvHeader] + lines).map(csvLine).joined(separator: "\n") + "\n"
     }
+}
+
+/// A ratio in three significant digits: 0.96×, 13.2×, 2570×.
+public func formatRatio(_ ratio: Double) -> String {
+    String(format: ratio >= 99.95 ? "%.0f×" : ratio >= 9.995 ? "%.1f×" : "%.2f×", ratio)
 }
 
 /// A duration in three significant digits: 6.52 µs, 38.1 µs, 652 µs, 1.53 s.
