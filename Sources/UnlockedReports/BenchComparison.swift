@@ -23,6 +23,7 @@ public struct BenchComparison: Sendable {
             throw .badData("\(name): not an unlocked bench JSON document (no \"cells\" array)")
         }
         var result: [(key: String, samples: [Double])] = []
+        var keys = Set<String>()
         for cell in cells {
             guard let engine = cell["engine"] as? String, let kernel = cell["kernel"] as? String,
                   let dtype = cell["dtype"] as? String, let size = cell["size_elements"] as? Int,
@@ -30,8 +31,13 @@ public struct BenchComparison: Sendable {
                   let samples = cell["samples_ns"] as? [Double] else {
                 throw .badData("\(name): a cell lacks engine, kernel, dtype, size_elements, workers, pin, mem or samples_ns")
             }
+            let key = "\(engine)|\(kernel)|\(dtype)|\(size)|\(workers)|\(pin)|\(mem)"
+            // Two cells of one combination cannot be told apart: which would the other file's cell meet?
+            guard keys.insert(key).inserted else {
+                throw .badData("\(name): two cells of \(printable(key.replacingOccurrences(of: "|", with: " "))); a bench document has one cell per combination")
+            }
             guard cell["status"] as? String == "ok", !samples.isEmpty else { continue }
-            result.append((key: "\(engine)|\(kernel)|\(dtype)|\(size)|\(workers)|\(pin)|\(mem)", samples: samples))
+            result.append((key: key, samples: samples))
         }
         return result
     }
