@@ -31,6 +31,10 @@ public struct BenchComparison: Sendable {
                   let samples = cell["samples_ns"] as? [Double] else {
                 throw .badData("\(name): a cell lacks engine, kernel, dtype, size_elements, workers, pin, mem or samples_ns")
             }
+            // '|' joins the fields of a key, so it may not appear inside one.
+            if let field = [engine, kernel, dtype, pin, mem].first(where: { $0.contains("|") }) {
+                throw .badData("\(name): a cell's name '\(printable(field))' contains '|', which no engine, kernel, type or policy name has")
+            }
             let key = "\(engine)|\(kernel)|\(dtype)|\(size)|\(workers)|\(pin)|\(mem)"
             // Two cells of one combination cannot be told apart: which would the other file's cell meet?
             guard keys.insert(key).inserted else {

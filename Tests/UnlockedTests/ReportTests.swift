@@ -166,6 +166,17 @@ func sampleReport() throws -> BenchReport {
         }
     }
 
+    /// A '|' inside a name made the table split a key into eight columns and
+    /// trap (found by the bench-compare fuzzer).
+    @Test func benchCompareRefusesPipesInNames() throws {
+        let cell: [String: Any] = ["engine": "gcd|x", "kernel": "absdist.sum", "dtype": "i32", "size_elements": 1000, "workers": 2,
+                                   "pin": "compact", "mem": "first-touch", "status": "ok", "samples_ns": [1.0, 2, 3]]
+        let document = try JSONSerialization.data(withJSONObject: ["cells": [cell]])
+        expectError(.badData, containing: "A: a cell's name 'gcd|x' contains '|'") {
+            _ = try BenchComparison(baselineJSON: document, candidateJSON: document, baselineName: "A", candidateName: "B").text
+        }
+    }
+
     @Test func benchCompareEndToEnd() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
