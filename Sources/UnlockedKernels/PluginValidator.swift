@@ -23,10 +23,12 @@ package enum PluginValidator {
     /// `.badData` error prefixed by `origin` (the plugin's path).
     package static func validate(_ plugin: UnsafePointer<uk_plugin>, origin: String) throws(UnlockedError) -> [UnsafePointer<uk_kernel>] {
         func fail(_ reason: String) -> UnlockedError { .badData("plugin \(origin): \(reason)") }
-        let p = plugin.pointee
-        guard Int(p.size) >= pluginSize else {
-            throw fail("descriptor size \(p.size) is smaller than uk_plugin of ABI 1 (\(pluginSize) bytes); rebuild against unlocked_plugin.h")
+        // `size` first: a smaller descriptor may end where readable memory ends.
+        let size = UnsafeRawPointer(plugin).load(as: UInt32.self)
+        guard Int(size) >= pluginSize else {
+            throw fail("descriptor size \(size) is smaller than uk_plugin of ABI 1 (\(pluginSize) bytes); rebuild against unlocked_plugin.h")
         }
+        let p = plugin.pointee
         guard p.abi_major == UInt32(UK_ABI_MAJOR) else {
             throw fail("built for plugin ABI \(p.abi_major).\(p.abi_minor), this host speaks ABI \(UK_ABI_MAJOR).x; rebuild against this unlocked_plugin.h")
         }
@@ -55,10 +57,11 @@ package enum PluginValidator {
         var seen = Set<String>()
         for (index, kernel) in kernels.enumerated() {
             func failKernel(_ reason: String) -> UnlockedError { fail("kernel #\(index): \(reason)") }
-            let k = kernel.pointee
-            guard Int(k.size) >= kernelSize else {
-                throw failKernel("size \(k.size) is smaller than uk_kernel of ABI 1 (\(kernelSize) bytes)")
+            let size = UnsafeRawPointer(kernel).load(as: UInt32.self)
+            guard Int(size) >= kernelSize else {
+                throw failKernel("size \(size) is smaller than uk_kernel of ABI 1 (\(kernelSize) bytes)")
             }
+            let k = kernel.pointee
             let name = try checkedName(k.name, what: "name", fail: failKernel)
             func failNamed(_ reason: String) -> UnlockedError { fail("kernel #\(index) \(name): \(reason)") }
             if let description = k.description, strnlen(description, maxDescription + 1) > maxDescription {

@@ -49,6 +49,7 @@ public struct BenchComparison: Sendable {
             throw .badData("\(name): schema \(schema); this unlocked reads \(schemas.joined(separator: " and "))")
         }
         var document = Document(schema: schema, cells: [])
+        var keys = Set<String>()
         for cell in cells {
             guard let engine = cell["engine"] as? String, let kernel = cell["kernel"] as? String,
                   let dtype = cell["dtype"] as? String, let size = cell["size_elements"] as? Int,
@@ -56,9 +57,17 @@ public struct BenchComparison: Sendable {
                   let samples = cell["samples_ns"] as? [Double] else {
                 throw .badData("\(name): a cell lacks engine, kernel, dtype, size_elements, workers, pin, mem or samples_ns")
             }
+            // '|' joins the fields of a key, so it may not appear inside one.
+            if let field = [engine, kernel, dtype, pin, mem].first(where: { $0.contains("|") }) {
+                throw .badData("\(name): a cell's name '\(printable(field))' contains '|', which no engine, kernel, type or policy name has")
+            }
+            let key = "\(engine)|\(kernel)|\(dtype)|\(size)|\(workers)|\(pin)|\(mem)"
+            // Two cells of one combination cannot be told apart: which would the other file's cell meet?
+            guard keys.insert(key).inserted else {
+                throw .badData("\(name): two cells of \(printable(key.replacingOccurrences(of: "|", with: " "))); a bench document has one cell per combination")
+            }
             guard cell["status"] as? String == "ok", !samples.isEmpty else { continue }
             let wake = cell["samples_wake_ns"] as? [Double]
-            let key = "\(engine)|\(kernel)|\(dtype)|\(size)|\(workers)|\(pin)|\(mem)"
             // A timing is a finite count of nanoseconds: a negative, NaN or 1e308 sample is a broken file.
             if let bad = (samples + (wake ?? [])).first(where: { !($0.isFinite && $0 >= 0 && $0 <= maximumSampleNanoseconds) }) {
                 throw .badData("\(name): cell \(key) has the sample \(bad) ns (accepted: 0 to 1e15 ns)")

@@ -27,7 +27,8 @@ for harness in $harnesses; do
         plugin-descriptor) max_len=1024 ;;
         *) max_len=4096 ;;
     esac
-    UNLOCKED_FUZZ_HARNESS=$harness "$driver" -max_total_time="$seconds" -timeout=10 -max_len=$max_len \
+    # ASan reports crashes; the Swift runtime's own backtracer would race it.
+    SWIFT_BACKTRACE=enable=no UNLOCKED_FUZZ_HARNESS=$harness "$driver" -max_total_time="$seconds" -timeout=10 -max_len=$max_len \
         -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" "$root/Tests/Fuzz/corpus/$harness" >"$log" 2>&1
     executions=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log")
     found=$(( $(find "$crashes" -type f | wc -l) - before ))

@@ -201,6 +201,31 @@ func sampleReport() throws -> BenchReport {
         expectError(.badData, containing: message) { try BenchComparison.document(fromJSON: data, name: "x.json") }
     }
 
+    /// Two cells of one combination in a document: the comparison could only
+    /// pair one of them with the other file's cell, so the file is refused
+    /// (found by the bench-compare fuzzer: a file compared with itself said "faster").
+    @Test func benchCompareRefusesTwoCellsOfOneCombination() {
+        func cell(_ samples: [Double]) -> [String: Any] {
+            ["engine": "gcd", "kernel": "absdist.sum", "dtype": "i32", "size_elements": 1000, "workers": 2,
+             "pin": "compact", "mem": "first-touch", "status": "ok", "samples_ns": samples]
+        }
+        let document = try! JSONSerialization.data(withJSONObject: ["cells": [cell([1, 2, 3]), cell([7, 8, 9])]])
+        expectError(.badData, containing: "A: two cells of gcd absdist.sum i32 1000 2 compact first-touch; a bench document has one cell per combination") {
+            _ = try BenchComparison(baselineJSON: document, candidateJSON: document, baselineName: "A", candidateName: "B")
+        }
+    }
+
+    /// A '|' inside a name made the table split a key into eight columns and
+    /// trap (found by the bench-compare fuzzer).
+    @Test func benchCompareRefusesPipesInNames() throws {
+        let cell: [String: Any] = ["engine": "gcd|x", "kernel": "absdist.sum", "dtype": "i32", "size_elements": 1000, "workers": 2,
+                                   "pin": "compact", "mem": "first-touch", "status": "ok", "samples_ns": [1.0, 2, 3]]
+        let document = try JSONSerialization.data(withJSONObject: ["cells": [cell]])
+        expectError(.badData, containing: "A: a cell's name 'gcd|x' contains '|'") {
+            _ = try BenchComparison(baselineJSON: document, candidateJSON: document, baselineName: "A", candidateName: "B").text
+        }
+    }
+
     @Test func benchCompareEndToEnd() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cmp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

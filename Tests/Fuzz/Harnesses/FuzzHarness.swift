@@ -149,9 +149,11 @@ extension FuzzHarness {
         var blocks: [UnsafeMutableRawPointer] = []
 
         /// `count` bytes holding the first bytes of `value`: a plugin that
-        /// declares a smaller `size` than the host's struct has only that much.
+        /// declares a smaller `size` than the host's struct has only that much,
+        /// though never less than the `size` field itself.
         func copy<T>(_ value: T, bytes count: Int) -> UnsafeMutableRawPointer {
-            let block = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
+            let count = max(count, MemoryLayout<UInt32>.size)
+            let block = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 16)
             blocks.append(block)
             withUnsafeBytes(of: value) { block.copyMemory(from: $0.baseAddress!, byteCount: min(count, MemoryLayout<T>.size)) }
             if count > MemoryLayout<T>.size { (block + MemoryLayout<T>.size).initializeMemory(as: UInt8.self, repeating: 0xA5, count: count - MemoryLayout<T>.size) }
