@@ -18,7 +18,7 @@ PY_VENV      := .build/python
 
 PREFIX       ?= /usr/local
 
-.PHONY: run test deps apt-install test-deps build install test-cluster check-layers test-capi test-python
+.PHONY: run test deps apt-install test-deps build build-static install test-cluster check-layers test-capi test-python
 
 # Installs only the Debian packages that are missing, so repeated runs stay offline.
 deps:
@@ -40,18 +40,23 @@ test-deps: deps
 	@python3 -c 'import numpy' 2>/dev/null || python3 -m pip install -q numpy 2>/dev/null || \
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-numpy; }
 
-# The Swift standard library and Foundation are linked statically, so the binary runs on
-# machines without a Swift toolchain (cluster compute nodes); hwloc, libnuma and Open MPI
-# stay shared system libraries.
 build: deps
-	$(SWIFT) build -c release --static-swift-stdlib -Xcc '-DUK_GIT_COMMIT="$(GIT_COMMIT)"'
+	$(SWIFT) build -c release -Xcc '-DUK_GIT_COMMIT="$(GIT_COMMIT)"'
+
+# The installed CLI links the Swift standard library and Foundation statically, so it runs on
+# machines without a Swift toolchain (cluster compute nodes); hwloc, libnuma and Open MPI stay
+# shared system libraries. Only the executable: a shared library (the C API) cannot take a static
+# Foundation, so it is built in a tree of its own.
+build-static: deps
+	$(SWIFT) build -c release --static-swift-stdlib --product unlocked --scratch-path .build-static \
+		-Xcc '-DUK_GIT_COMMIT="$(GIT_COMMIT)"'
 
 # What a cluster user copies to a shared prefix: the binary, the plugin header, the example
 # plugins and the sbatch script (README, "Running on a cluster").
-install: build
+install: build-static
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/unlocked \
 		$(DESTDIR)$(PREFIX)/share/unlocked/examples/slurm
-	install -m 0755 .build/release/unlocked $(DESTDIR)$(PREFIX)/bin/unlocked
+	install -m 0755 .build-static/release/unlocked $(DESTDIR)$(PREFIX)/bin/unlocked
 	install -m 0644 CKernels/include/unlocked_plugin.h $(DESTDIR)$(PREFIX)/include/unlocked/
 	install -m 0644 examples/slurm/unlocked.sbatch $(DESTDIR)$(PREFIX)/share/unlocked/examples/slurm/
 	for plugin in plugins/*/*.c; do \
@@ -65,7 +70,7 @@ check-layers:
 
 # The installed binary without the toolchain, then a private SLURM running the sbatch
 # example; installed into a scratch prefix, removed afterwards.
-test-cluster: build
+test-cluster: build-static
 	prefix=$$(mktemp -d /tmp/uk-prefix.XXXXXX); \
 	$(MAKE) --no-print-directory install PREFIX=$$prefix >/dev/null && \
 	Tests/install/test-install.sh $$prefix && \
