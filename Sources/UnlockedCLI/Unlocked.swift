@@ -18,13 +18,19 @@ struct UnlockedCommand: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
-            // Worker processes still answer the engine on descriptor 1.
-            if !(command is WorkerCommand) { StandardOutput.isolate() }
+            // ArgumentParser's own help command prints to the real stdout, and
+            // worker processes still answer the engine on descriptor 1.
+            if defines(type(of: command)) && !(command is WorkerCommand) { StandardOutput.isolate() }
             try command.run()
             try StandardOutput.requireWritten()
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// Whether `command` is one of this CLI's subcommands, at any depth.
+    private static func defines(_ command: ParsableCommand.Type, under root: ParsableCommand.Type = UnlockedCommand.self) -> Bool {
+        root.configuration.subcommands.contains { ObjectIdentifier($0) == ObjectIdentifier(command) || defines(command, under: $0) }
     }
 }
 
