@@ -27,8 +27,9 @@ struct UnlockedCommand: ParsableCommand {
         do {
             var command = try parseAsRoot(arguments)
             try refuseUnderLauncher(command)
-            // Worker processes answer their engine on the private descriptor too.
-            StandardOutput.isolate()
+            // ArgumentParser's own help command prints to the real stdout; our commands, worker
+            // processes included (they answer their engine on it), get the private one.
+            if defines(type(of: command)) { StandardOutput.isolate() }
             try command.run()
             try StandardOutput.requireWritten()
         } catch {
@@ -41,6 +42,11 @@ struct UnlockedCommand: ParsableCommand {
             printError(words.hasPrefix("Error: ") ? String(words.dropFirst("Error: ".count)) : words)
             Glibc.exit(code.rawValue)
         }
+    }
+
+    /// Whether `command` is one of this CLI's subcommands, at any depth.
+    private static func defines(_ command: ParsableCommand.Type, under root: ParsableCommand.Type = UnlockedCommand.self) -> Bool {
+        root.configuration.subcommands.contains { ObjectIdentifier($0) == ObjectIdentifier(command) || defines(command, under: $0) }
     }
 }
 

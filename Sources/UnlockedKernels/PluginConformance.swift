@@ -62,12 +62,14 @@ public struct PluginConformance {
     package static let stressCallSeconds = 0.01
 
     /// The concurrency checks' data and the kernel's result over all of it
-    /// in one call: 1 Mi elements, grown until that call lasts
+    /// in one call: 1 Mi random elements, repeated until that call lasts
     /// `stressCallSeconds`, up to 32 MiB of input (1 Mi elements for maps,
-    /// whose every stress thread needs an output of its own).
+    /// whose every stress thread needs an output of its own). `progress`
+    /// follows each step, so a slow machine is not taken for a hung kernel.
     package func stressData(_ probe: Probe, progress: () -> Void) throws(CheckFailure) -> (DataSet, Outcome) {
         let dtype = kernel.inputType
         var data = DataSet(dtype: dtype, random: 1 << 20, seed: 7)
+        progress()
         let start = monotonicNanoseconds()
         var expected = try probe.run(data, chunks: [0..<data.count])
         let seconds = Double(monotonicNanoseconds() - start) * 1e-9
@@ -75,8 +77,9 @@ public struct PluginConformance {
         let limit = kernel.isMap ? data.count : (32 << 20) / dtype.byteWidth
         if seconds < Self.stressCallSeconds && data.count < limit {
             let wanted = Double(data.count) * Self.stressCallSeconds / max(seconds, 1e-6)
-            data = DataSet(dtype: dtype, random: min(limit, Int(wanted.rounded(.up))), seed: 7)
+            data = DataSet(repeating: data, count: min(limit, Int(wanted.rounded(.up))))
             expected = try probe.run(data, chunks: [0..<data.count])
+            progress()
         }
         return (data, expected)
     }
@@ -406,6 +409,20 @@ package final class DataSet {
         params.center_float = centerInt.map(Double.init) ?? center
         self.params = params
         self.centerText = centerInt.map { "\($0)" } ?? "\(center)"
+    }
+
+    /// `count` elements repeating `pattern`'s from its start: copied with
+    /// memcpy, so a large input takes milliseconds also in debug builds.
+    package init(repeating pattern: DataSet, count: Int) {
+        dtype = pattern.dtype
+        self.count = count
+        let width = dtype.byteWidth
+        input = .allocate(byteCount: max(count * width, 1), alignment: 64)
+        for start in stride(from: 0, to: count, by: pattern.count) {
+            memcpy(input + start * width, pattern.input, min(pattern.count, count - start) * width)
+        }
+        params = pattern.params
+        centerText = pattern.centerText
     }
 
     deinit { input.deallocate() }

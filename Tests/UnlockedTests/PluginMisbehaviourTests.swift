@@ -89,6 +89,22 @@ import Testing
         #expect(info.stderr.contains("fixture chatter from init"))
     }
 
+    /// Output that cannot be written (a full disk) is one line and exit 74,
+    /// not lost silently with exit 0.
+    @Test func unwritableOutputIsExit74() throws {
+        let process = Process()
+        process.executableURL = CommandLineTool.executable
+        process.arguments = ["kernels"]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/full")
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 74)
+        #expect(String(decoding: message, as: UTF8.self) == "unlocked: cannot write the output to stdout: No space left on device\n")
+    }
+
     /// A 10 KB message into the error buffer of init, worker_init or a
     /// kernel: the host survives and reports the promised 255 bytes.
     @Test func overlongErrorMessagesAreCutToTheCapacity() throws {
