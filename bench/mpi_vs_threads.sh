@@ -8,6 +8,11 @@
 # talk's 100,000 elements on 2 ranks: the reduction's cost and each rank's launch.
 #
 #   bench/mpi_vs_threads.sh [ROUNDS]    (default 5; needs `make build` and Open MPI)
+#
+# A's blocks are fixed while B's idle worker steals, so a CPU other sessions take from one
+# rank stalls the whole job: on a shared machine with autogroup scheduling, give the run a
+# session of its own with a raised priority (as root), or the skew it prints is the load:
+#   setsid --wait sh -c 'echo -20 > /proc/self/autogroup && exec bench/mpi_vs_threads.sh'
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
