@@ -3,7 +3,8 @@
 #  1. examples/slurm/unlocked.sbatch with the real `unlocked` (2 tasks, --cpus-per-task 1),
 #     through srun --mpi=pmix and through mpirun: one answer, the one-process answer, and
 #     each rank inside its step's cpuset;
-#  2. checks.sbatch with unlocked-mpi-probe: the MPI layer under srun and mpirun.
+#  2. srun without an MPI plugin: `unlocked run` refused in one line, exit 64;
+#  3. checks.sbatch with unlocked-mpi-probe: the MPI layer under srun and mpirun.
 #
 #   Tests/cluster/test-slurm.sh UNLOCKED [PROBE]    (PROBE default .build/debug/unlocked-mpi-probe)
 set -euo pipefail
@@ -32,6 +33,11 @@ for launcher in srun mpirun; do
     echo "examples/slurm/unlocked.sbatch through $launcher: exit $code"
     [ "$code" -eq 0 ] || status=$code
 done
+# srun without an MPI plugin: each task would be a whole job of its own.
+code=0
+sbatch --wait --quiet --ntasks=2 --cpus-per-task=1 --output="$WORK/none.out" --error="$WORK/none.err" \
+    --wrap "srun --mpi=none $UNLOCKED_BIN run --size 1000" || code=$?
+echo "$code" > "$WORK/none.status"
 sbatch --wait --quiet --output="$WORK/checks.out" "$CHECKS" "$PROBE" || status=$?
 exit "$status"
 JOBS
@@ -85,6 +91,15 @@ else:
 sys.exit(1 if failures else 0)
 CHECK
 done
+echo "--- srun --mpi=none unlocked run"
+cat "$work/none.err" 2>/dev/null
+if [ "$(cat "$work/none.status" 2>/dev/null)" = 64 ] && [ ! -s "$work/none.out" ] \
+    && [ "$(grep -c '^unlocked: 2 tasks were started without MPI wire-up' "$work/none.err")" -eq 1 ]; then
+    echo "pass: refused with exit 64 and one line, no report"
+else
+    echo "FAIL: srun without an MPI plugin: exit $(cat "$work/none.status" 2>/dev/null), expected 64 and one line"
+    failed=$((failed + 1))
+fi
 echo "--- checks.sbatch (unlocked-mpi-probe)"
 cat "$work/checks.out" 2>/dev/null || true
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
