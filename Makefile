@@ -87,8 +87,9 @@ test: test-deps build
 	$(MAKE) --no-print-directory check-layers
 	# Issue 12 (clusters): make install without the toolchain, then the sbatch example under SLURM.
 	$(MAKE) --no-print-directory test-cluster
-	# The engines again under the thread sanitizer, in their own build tree.
-	$(SWIFT) test --sanitize=thread --filter 'Engine|Isolated' --scratch-path .build-tsan
+	# The engines again under the thread sanitizer, in their own build tree. Not `isolated`:
+	# its dlmopen copies bring an uninstrumented libc of their own, which TSan cannot follow.
+	$(SWIFT) test --sanitize=thread --filter 'Engine' --skip 'Isolated' --scratch-path .build-tsan
 	# The C kernels and the plugin loader under the address sanitizer; fixture plugins get
 	# ASan+UBSan too. Leak checking is off: Foundation's Process leaks in the test helper.
 	ASAN_OPTIONS=detect_leaks=0 UNLOCKED_PLUGIN_CC=clang \
