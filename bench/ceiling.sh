@@ -26,6 +26,7 @@ cd "$(dirname "$0")/.."
 rounds=${1:-5}
 bytes=${2:-1000000000}
 unlocked=${UNLOCKED:-.build/release/unlocked}
+if [ -n "${UNLOCKED:-}" ] && [ ! -x "$UNLOCKED" ]; then echo "ceiling: UNLOCKED=$UNLOCKED is not an executable" >&2; exit 66; fi
 [ -x "$unlocked" ] || swift build -c release
 read -r -a extra <<< "${UNLOCKED_ARGS:-}"
 
