@@ -1,5 +1,4 @@
 #if os(Linux)
-import Synchronization
 import UnlockedCore
 
 /// Copies of plugins, each loaded into a link-map namespace of its own with
@@ -20,7 +19,9 @@ package enum IsolatedPlugins {
         var leased: Bool
     }
 
-    private static let copies = Mutex<[String: [Copy]]>([:])  // by resolved path
+    /// By resolved path. A LockedValue rather than a `Mutex`: workers lease
+    /// at once, and the thread sanitizer cannot see `Mutex`'s contended hand-over.
+    private static let copies = LockedValue<[String: [Copy]]>([:])
 
     /// A copy of `plugin` no other worker holds, loaded now if none is free.
     package static func lease(_ plugin: PluginInstance) throws(UnlockedError) -> PluginInstance {
