@@ -13,7 +13,8 @@ import UnlockedTopology
 /// sequential estimate, so small inputs are never slower than `sequential`.
 package final class AutoEngine: Engine {
     package let kind = EngineKind.auto
-    package private(set) var state = EngineState.running
+    // Read on every job by the one thread running jobs: no dynamic exclusivity check.
+    @exclusivity(unchecked) package private(set) var state = EngineState.running
     private let pool: LockFreePool
     private let userChunk: Int?
     /// Median round trip of an empty pool job, in nanoseconds.

@@ -125,7 +125,8 @@ package final class LockedPool: Engine {
     package let kind = EngineKind.lockedPool
     package let workerCount: Int
     package private(set) var startup = EngineStartup(nanoseconds: 0, bindings: [])
-    package private(set) var state = EngineState.running
+    // Read on every job by the one thread running jobs: no dynamic exclusivity check.
+    @exclusivity(unchecked) package private(set) var state = EngineState.running
     private let core: LockedCore
     private let chunk: Int?
     private var threads: [pthread_t] = []

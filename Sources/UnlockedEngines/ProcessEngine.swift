@@ -69,7 +69,8 @@ package final class ProcessEngine: Engine {
     private var reaped = Set<Int>()
     /// Workers killed because they were stopped, for `died`'s message.
     private var stoppedWorkers = Set<Int>()
-    package private(set) var state = EngineState.running
+    // Read on every job by the one thread running jobs: no dynamic exclusivity check.
+    @exclusivity(unchecked) package private(set) var state = EngineState.running
     /// A crashed worker is reported by the engine in one line (which worker,
     /// which signal); the Swift runtime's backtrace would add forty.
     private static let workerEnvironment = ["SWIFT_BACKTRACE": "enable=no"]

@@ -77,7 +77,8 @@ package final class RuntimeEngine: Engine {
     package let kind: EngineKind
     package let workerCount: Int
     package let startup: EngineStartup
-    package private(set) var state = EngineState.running
+    // Read on every job by the one thread running jobs: no dynamic exclusivity check.
+    @exclusivity(unchecked) package private(set) var state = EngineState.running
     private let chunk: Int?
     private let executor: ThreadTaskExecutor?
 

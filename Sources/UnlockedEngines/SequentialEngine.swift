@@ -10,7 +10,8 @@ package final class SequentialEngine: Engine {
     package let kind = EngineKind.sequential
     package let workerCount = 1
     package private(set) var startup = EngineStartup(nanoseconds: 0, bindings: [])
-    package private(set) var state = EngineState.running
+    // Read on every job by the one thread running jobs: no dynamic exclusivity check.
+    @exclusivity(unchecked) package private(set) var state = EngineState.running
     private let plan: PlacementPlan
     private var caller = CallerBinding()
     private var contexts = WorkerKernelContexts(worker: 0)
@@ -56,7 +57,8 @@ package final class SequentialEngine: Engine {
 package final class SpawnEngine: Engine {
     package let kind = EngineKind.spawn
     package let startup = EngineStartup(nanoseconds: 0, bindings: [])
-    package private(set) var state = EngineState.running
+    // Read on every job by the one thread running jobs: no dynamic exclusivity check.
+    @exclusivity(unchecked) package private(set) var state = EngineState.running
     private let plan: PlacementPlan
     private let blocks: Int
 
