@@ -1,7 +1,6 @@
 import ArgumentParser
 import Glibc
 import Unlocked
-import UnlockedCluster
 import UnlockedMPI
 
 /// How this process was launched: by an MPI launcher (`mpirun`, `srun --mpi=pmix`), or
