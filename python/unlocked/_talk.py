@@ -379,15 +379,15 @@ def verdicts(models: list[Model], sizes: list[int], exact: dict[int, int], worke
             if "100" in m.name:
                 cause += ", and starting 100 threads costs more than their work"
             if speed[small] < 1:
-                lines.append(f"{m.name}: {1 / speed[small]:.1f}× slower than the loop at {_size(small)} "
-                             f"({cpu:.1f}× its CPU time) — the talk's finding, reproduced: {cause}.")
+                lines.append(f"{m.name}: {_ratio(1 / speed[small])}× slower than the loop at {_size(small)} "
+                             f"({_ratio(cpu)}× its CPU time) — the talk's finding, reproduced: {cause}.")
             elif cpu > 1:
-                lines.append(f"{m.name}: {cpu:.1f}× the loop's CPU time at {_size(small)}, the talk's finding, "
+                lines.append(f"{m.name}: {_ratio(cpu)}× the loop's CPU time at {_size(small)}, the talk's finding, "
                              f"but by the clock {speed[small]:.2f}× as fast on this run: other programs keep the "
                              f"CPUs busy and the scheduler gives the threads more turns than the one loop.")
             else:
-                lines.append(f"{m.name}: {speed[small]:.2f}× the loop at {_size(small)} by the clock and "
-                             f"{cpu:.2f}× its CPU time: the talk's finding is NOT reproduced on this run.")
+                lines.append(f"{m.name}: {_ratio(speed[small])}× the loop at {_size(small)} by the clock and "
+                             f"{_ratio(cpu)}× its CPU time: the talk's finding is NOT reproduced on this run.")
         elif m.execution == "concurrent":
             lines.append(f"{m.name}: {_ratio(speed[small])}× the loop: concurrent, not parallel — one thread "
                          "interleaves the coroutines, and this loop never waits.")
