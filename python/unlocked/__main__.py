@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 
@@ -32,9 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("python -m unlocked: interrupted", file=sys.stderr)
         return 130
-    for line in lines:
-        # The table is made to fit; verdicts wrap at 100 columns.
-        print(textwrap.fill(line, 100, subsequent_indent="  ") if len(line) > 100 else line)
+    try:
+        for line in lines:
+            # The table is made to fit; verdicts wrap at 100 columns.
+            print(textwrap.fill(line, 100, subsequent_indent="  ") if len(line) > 100 else line)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (| head): exit quietly, code 74 (output I/O)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 74
     return 0
 
 

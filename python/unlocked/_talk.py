@@ -236,11 +236,14 @@ def unlocked_pool(data, workers: int, stack: ExitStack) -> Model:
 SAMPLE_SECONDS = 0.002
 
 
-def measure(models: list[Model], sizes: list[int], rounds: dict[int, int], say: Callable[[str], None]) -> None:
+def measure(models: list[Model], sizes: list[int], rounds: dict[int, int], deadline: float,
+            say: Callable[[str], None]) -> dict[int, int]:
     """Runs every call for ``rounds[size]`` samples, interleaved: each round
     runs every model once in its own shuffled order. Untimed warm-up calls
     first (the small size; the large one too for calls fast at the small)
-    decide how many back-to-back calls make one sample."""
+    decide how many back-to-back calls make one sample. A round that would
+    end after ``deadline`` (perf_counter) is not started, but every size gets
+    one. Returns the rounds run per size."""
     small, large = sizes
 
     def entries(n: int):
@@ -267,8 +270,12 @@ def measure(models: list[Model], sizes: list[int], rounds: dict[int, int], say: 
             batch[(model.name, large, what)] = 1
 
     samples: dict[tuple[str, int, str], list[float]] = {}
+    done = {n: 0 for n in sizes}
     for n in sizes:
         for round_number in range(1, rounds[n] + 1):
+            began_round = time.perf_counter()
+            if round_number > 1 and began_round + last_round > deadline:
+                break
             calls = entries(n)
             random.Random(round_number * 7919 + n).shuffle(calls)
             say(f"round {round_number} of {rounds[n]} at {n:,}")
@@ -284,6 +291,8 @@ def measure(models: list[Model], sizes: list[int], rounds: dict[int, int], say: 
                     model.results[n] = value
                 samples.setdefault((model.name, n, what), []).append(elapsed / count)
                 samples.setdefault((model.name, n, what + " cpu"), []).append(cpu / count)
+            last_round = time.perf_counter() - began_round
+            done[n] = round_number
     for model in models:
         for n in sizes:
             if not model.unavailable:
@@ -291,6 +300,7 @@ def measure(models: list[Model], sizes: list[int], rounds: dict[int, int], say: 
                 model.cpu_times[n] = statistics.median(samples[(model.name, n, "call cpu")])
             if model.moves:
                 model.move_times[n] = statistics.median(samples[(model.name, n, "move")])
+    return done
 
 
 def _seconds(s: float | None) -> str:
@@ -369,15 +379,15 @@ def verdicts(models: list[Model], sizes: list[int], exact: dict[int, int], worke
             if "100" in m.name:
                 cause += ", and starting 100 threads costs more than their work"
             if speed[small] < 1:
-                lines.append(f"{m.name}: {1 / speed[small]:.1f}× slower than the loop at {_size(small)} "
-                             f"({cpu:.1f}× its CPU time) — the talk's finding, reproduced: {cause}.")
+                lines.append(f"{m.name}: {_ratio(1 / speed[small])}× slower than the loop at {_size(small)} "
+                             f"({_ratio(cpu)}× its CPU time) — the talk's finding, reproduced: {cause}.")
             elif cpu > 1:
-                lines.append(f"{m.name}: {cpu:.1f}× the loop's CPU time at {_size(small)}, the talk's finding, "
+                lines.append(f"{m.name}: {_ratio(cpu)}× the loop's CPU time at {_size(small)}, the talk's finding, "
                              f"but by the clock {speed[small]:.2f}× as fast on this run: other programs keep the "
                              f"CPUs busy and the scheduler gives the threads more turns than the one loop.")
             else:
-                lines.append(f"{m.name}: {speed[small]:.2f}× the loop at {_size(small)} by the clock and "
-                             f"{cpu:.2f}× its CPU time: the talk's finding is NOT reproduced on this run.")
+                lines.append(f"{m.name}: {_ratio(speed[small])}× the loop at {_size(small)} by the clock and "
+                             f"{_ratio(cpu)}× its CPU time: the talk's finding is NOT reproduced on this run.")
         elif m.execution == "concurrent":
             lines.append(f"{m.name}: {_ratio(speed[small])}× the loop: concurrent, not parallel — one thread "
                          "interleaves the coroutines, and this loop never waits.")
@@ -416,13 +426,14 @@ def main(quick: bool, size_large: int | None, progress: bool) -> list[str]:
         if progress:
             print(f"\r\033[Kpython -m unlocked: {text} ...", end="", file=sys.stderr, flush=True)
 
+    deadline = time.perf_counter() + (20 if quick else 60) - 5  # minus the time to stop the models
     with ExitStack() as stack:
         say("starting the models")
         models = [plain_loop(data), f_threaded(data), thread_pool(data, workers, stack), coroutines(data, stack)]
         models += [processes(data, method, workers, stack) for method in ("fork", "forkserver", "spawn")]
         models += [subinterpreters(data, workers, stack), vectorized(data), unlocked_auto(data),
                    unlocked_pool(data, workers, stack)]
-        measure(models, sizes, rounds, say)
+        done = measure(models, sizes, rounds, deadline, say)
     if progress:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     load = os.getloadavg()[0]
@@ -430,9 +441,11 @@ def main(quick: bool, size_large: int | None, progress: bool) -> list[str]:
     lines = [f"abs(x - 50) summed over {small:,} and {large:,} int32 in [0, 100), centre 50; "
              f"{workers} workers where parallel.",
              f"Python {sys.version.split()[0]}, numpy {numpy.__version__}, unlocked {unlocked.__version__}; "
-             "medians of interleaved rounds, per call."]
+             f"per call, medians of {done[small]} and {done[large]} interleaved rounds."]
     if load > cpus:
         lines.append(f"Load average {load:.1f} on {cpus} CPUs: the machine is busy, and times are noisy.")
+    if done != rounds:
+        lines.append(f"Rounds were cut to stay within {20 if quick else 60} s (asked {rounds[small]} and {rounds[large]}).")
     lines.append("")
     lines += table(models, sizes)
     lines.append("")
