@@ -367,8 +367,9 @@ public struct BenchSweep {
             for index in visitOrder(count: prepared.count, round: round) {
                 guard let cell = prepared[index] else { continue }
                 // Past the deadline a cell keeps what it measured; one without
-                // a timed repetition yet still gets one.
-                if let deadline, monotonicNanoseconds() >= deadline, !results[index].samples.isEmpty {
+                // a timed repetition yet still gets one, warm-up or not.
+                let late = deadline.map { monotonicNanoseconds() >= $0 } ?? false
+                if late && !results[index].samples.isEmpty {
                     results[index].placement = cell.placement
                     prepared[index] = nil
                     tracker.finish(cell: index, of: group)
@@ -385,7 +386,7 @@ public struct BenchSweep {
                         }
                         jobsPerSample[index] = plan.visits.jobsPerSample(jobNanoseconds: probe)
                         results[index].jobsPerSample = jobsPerSample[index]!
-                        if round < plan.warmup {
+                        if round < plan.warmup && !late {
                             tracker.advance(cell: index, of: group, samples: [])
                             continue
                         }
