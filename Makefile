@@ -7,7 +7,7 @@ SUDO         := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Recorded in every JSON report, so a number can be traced to the code that produced it.
 GIT_COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
-.PHONY: run test deps test-deps build
+.PHONY: run test deps test-deps build fuzz
 
 # Installs only the Debian packages that are missing, so repeated runs stay offline.
 deps:
@@ -36,8 +36,19 @@ test: test-deps
 	$(SWIFT) test
 	# The engines again under the thread sanitizer, in their own build tree.
 	$(SWIFT) test --sanitize=thread --filter Engine --scratch-path .build-tsan
-	# The C kernels and the plugin loader under the address sanitizer; fixture plugins get
-	# ASan+UBSan too. Leak checking is off: Foundation's Process leaks in the test helper.
+	# The C kernels, the plugin loader and the committed fuzz corpora (FuzzCorpusTests, also
+	# run above) under the address sanitizer; fixture plugins get ASan+UBSan too. Leak
+	# checking is off: Foundation's Process leaks in the test helper.
 	ASAN_OPTIONS=detect_leaks=0 UNLOCKED_PLUGIN_CC=clang \
 	UNLOCKED_PLUGIN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-		$(SWIFT) test --sanitize=address --filter 'Plugin|Kernel' --scratch-path .build-asan
+		$(SWIFT) test --sanitize=address --filter 'Plugin|Kernel|FuzzCorpus' --scratch-path .build-asan
+
+# Every fuzz harness for FUZZ_SECONDS each, one line per harness (Tests/Fuzz/README.md). The
+# driver exists only with UNLOCKED_FUZZ set; -Xswiftc gives every Swift module coverage and ASan,
+# --sanitize lets SwiftPM link libFuzzer's main. Release: overflow checks and preconditions stay.
+FUZZ_SECONDS ?= 60
+
+fuzz: deps
+	UNLOCKED_FUZZ=1 $(SWIFT) build -c release --scratch-path .build-fuzz --product unlocked-fuzz \
+		--sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address
+	FUZZ_SECONDS=$(FUZZ_SECONDS) Tests/Fuzz/run.sh .build-fuzz/release/unlocked-fuzz
