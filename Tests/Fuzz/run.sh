@@ -29,7 +29,8 @@ for harness in $harnesses; do
     esac
     # ASan reports crashes; the Swift runtime's own backtracer would race it. Slow
     # inputs (a 65536-CPU range) are picked less often, so more inputs run.
-    SWIFT_BACKTRACE=enable=no UNLOCKED_FUZZ_HARNESS=$harness "$driver" -max_total_time="$seconds" -timeout=10 \
+    SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$root/Tests/Fuzz/lsan.supp \
+        UNLOCKED_FUZZ_HARNESS=$harness "$driver" -max_total_time="$seconds" -timeout=10 \
         -max_len=$max_len -entropic_scale_per_exec_time=1 -print_final_stats=1 -artifact_prefix="$crashes/" \
         "$corpus" "$root/Tests/Fuzz/corpus/$harness" >"$log" 2>&1
     executions=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log")
