@@ -18,7 +18,7 @@ PY_VENV      := .build/python
 
 PREFIX       ?= /usr/local
 
-.PHONY: run test deps apt-install test-deps build build-static install test-cluster check-layers test-capi test-python
+.PHONY: run test deps apt-install test-deps build build-static install test-cluster check-layers test-capi test-python fuzz
 
 # Installs only the Debian packages that are missing, so repeated runs stay offline.
 deps:
@@ -90,11 +90,12 @@ test: test-deps build
 	# The engines again under the thread sanitizer, in their own build tree. Not `isolated`:
 	# its dlmopen copies bring an uninstrumented libc of their own, which TSan cannot follow.
 	$(SWIFT) test --sanitize=thread --filter 'Engine' --skip 'Isolated' --scratch-path .build-tsan
-	# The C kernels and the plugin loader under the address sanitizer; fixture plugins get
-	# ASan+UBSan too. Leak checking is off: Foundation's Process leaks in the test helper.
+	# The C kernels, the plugin loader and the committed fuzz corpora (FuzzCorpusTests, also
+	# run above) under the address sanitizer; fixture plugins get ASan+UBSan too. Leak
+	# checking is off: Foundation's Process leaks in the test helper.
 	ASAN_OPTIONS=detect_leaks=0 UNLOCKED_PLUGIN_CC=clang \
 	UNLOCKED_PLUGIN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-		$(SWIFT) test --sanitize=address --filter 'Plugin|Kernel' --scratch-path .build-asan
+		$(SWIFT) test --sanitize=address --filter 'Plugin|Kernel|FuzzCorpus' --scratch-path .build-asan
 	$(MAKE) --no-print-directory test-capi test-python
 
 # The C API's test program against the release library (the program under ASan/UBSan), then
@@ -117,3 +118,13 @@ test-python: build
 	$(PY_VENV)/bin/python -m pip install -q --disable-pip-version-check pytest numpy threadpoolctl
 	$(PY_VENV)/bin/python -m pip install -q --disable-pip-version-check ./python
 	$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
+
+# Every fuzz harness for FUZZ_SECONDS each, one line per harness (Tests/Fuzz/README.md). The
+# driver exists only with UNLOCKED_FUZZ set; -Xswiftc gives every Swift module coverage and ASan,
+# --sanitize lets SwiftPM link libFuzzer's main. Release: overflow checks and preconditions stay.
+FUZZ_SECONDS ?= 60
+
+fuzz: deps
+	UNLOCKED_FUZZ=1 $(SWIFT) build -c release --scratch-path .build-fuzz --product unlocked-fuzz \
+		--sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address
+	FUZZ_SECONDS=$(FUZZ_SECONDS) Tests/Fuzz/run.sh .build-fuzz/release/unlocked-fuzz

@@ -21,13 +21,14 @@ public enum CPUList {
 
     /// The shortest list form of `numbers`, ascending: `[0,1,2,3,8]` → `0-3,8`.
     public static func format<S: Sequence<Int>>(_ numbers: S) -> String {
-        let sorted = Set(numbers).sorted()
+        let sorted = numbers.sorted()
         var parts: [String] = []
         var index = 0
         while index < sorted.count {
             var end = index
-            while end + 1 < sorted.count, sorted[end + 1] == sorted[end] + 1 { end += 1 }
-            parts.append(end == index ? "\(sorted[index])" : "\(sorted[index])-\(sorted[end])")
+            // A repeated number extends nothing and is skipped (&+: Int.max has no successor to meet).
+            while end + 1 < sorted.count, sorted[end + 1] == sorted[end] || sorted[end + 1] == sorted[end] &+ 1 { end += 1 }
+            parts.append(sorted[end] == sorted[index] ? "\(sorted[index])" : "\(sorted[index])-\(sorted[end])")
             index = end + 1
         }
         return parts.joined(separator: ",")
@@ -41,7 +42,8 @@ public enum CPUList {
         if text.hasPrefix("0x") || text.hasPrefix("0X") { return _parseMask(text, failure: failure) }
 
         var numbers: [Int] = []
-        var seen = Set<Int>()
+        // One bit per possible number: a 65536-CPU range costs no hashing.
+        var seen = [UInt64](repeating: 0, count: maximum / 64 + 1)
         var position = 1
         for item in text.split(separator: ",", omittingEmptySubsequences: false) {
             defer { position += item.count + 1 }
@@ -70,7 +72,9 @@ public enum CPUList {
             guard first <= maximum, end <= maximum else { return failure("item \(quoted) is above the largest CPU number \(maximum)") }
             guard first <= end else { return failure("range \(quoted) runs backwards") }
             for cpu in Swift.stride(from: first, through: end, by: stride) {
-                guard seen.insert(cpu).inserted else { return failure("CPU \(cpu) appears twice (again in item \(quoted))") }
+                let (word, bit) = (cpu / 64, UInt64(1) << UInt64(cpu % 64))
+                guard seen[word] & bit == 0 else { return failure("CPU \(cpu) appears twice (again in item \(quoted))") }
+                seen[word] |= bit
                 numbers.append(cpu)
             }
         }

@@ -8,6 +8,10 @@ import UnlockedCore
 package enum SyntheticSize {
     /// Linux's largest `NR_CPUS`.
     package static let maximumPUs = 8192
+    /// Levels below the machine. Real machines have about ten (package, die,
+    /// NUMA node, L3, L2, L1d, L1i, core, PU); hwloc 2.9 overflows a heap
+    /// buffer at its own limit of 127 (fixed upstream in 2026).
+    package static let maximumLevels = 32
     /// The most `insertionWork` allowed: about a second of hwloc's time.
     package static let maximumWork = 250_000_000
     /// Seconds per unit of `insertionWork`, as measured (hwloc 2.9, x86-64).
@@ -73,10 +77,13 @@ package enum SyntheticSize {
         return overflow ? nil : work
     }
 
-    /// A usage error naming the description when it asks for more than
-    /// `maximumPUs` PUs or more than `maximumWork`.
+    /// A usage error naming the description when it has more than
+    /// `maximumLevels` levels, `maximumPUs` PUs or `maximumWork`.
     package static func check(_ text: String) throws(UnlockedError) {
         let levels = arities(text)
+        guard levels.count <= maximumLevels else {
+            throw .usage("--topology '\(printable(text))': \(levels.count) levels, more than the \(maximumLevels) a synthetic topology may have")
+        }
         var pus = 1
         for arity in levels {
             let (product, overflow) = pus.multipliedReportingOverflow(by: Int(arity))

@@ -39,6 +39,8 @@ import Testing
 
     @Test func formatIsCompact() {
         #expect(CPUList.format([11, 10, 8, 3, 2, 1, 0]) == "0-3,8,10-11")
+        #expect(CPUList.format([3, 1, 2, 2, 3, 7, 7]) == "1-3,7")
+        #expect(CPUList.format([Int.max, Int.max, Int.max - 1]) == "\(Int.max - 1)-\(Int.max)")
     }
 
     /// Each rejection names the list and the offending item with its position.

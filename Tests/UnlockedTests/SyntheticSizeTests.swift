@@ -30,6 +30,16 @@ import Testing
         }
     }
 
+    /// 125 group levels made hwloc 2.9 overflow a heap buffer (glibc aborted
+    /// the process); the level count is checked before hwloc sees the text.
+    @Test func tooManyLevelsIsOneUsageLine() {
+        let deep = String(repeating: "group:1 ", count: 125) + "pu:1"
+        expectError(.usage, containing: "126 levels, more than the 32 a synthetic topology may have") {
+            _ = try Topology.load(.synthetic(deep))
+        }
+        #expect(throws: Never.self) { try Topology.load(.synthetic(String(repeating: "group:1 ", count: 31) + "pu:2")) }
+    }
+
     /// 8192 PUs in one flat level would take hwloc about half a minute.
     @Test func tooCostlyIsOneUsageLine() {
         expectError(.usage, containing: "--topology 'pu:8192': hwloc would take about 35 s to build it (up to 8192 objects under one parent)") {
