@@ -177,10 +177,14 @@ public struct EngineStartup: Sendable, Equatable {
     public var nanoseconds: UInt64
     /// Per worker, where it really ran (empty for engines whose threads are not ours).
     public var bindings: [BindingObservation]
+    /// Per worker process, the kernel variant it selected (empty for engines
+    /// whose workers are threads of this process, which share its selection).
+    public var workerISAs: [ISA]
 
-    public init(nanoseconds: UInt64, bindings: [BindingObservation]) {
+    public init(nanoseconds: UInt64, bindings: [BindingObservation], workerISAs: [ISA] = []) {
         self.nanoseconds = nanoseconds
         self.bindings = bindings
+        self.workerISAs = workerISAs
     }
 }
 

@@ -88,21 +88,26 @@ package final class ProcessEngine: Engine {
         chunk = configuration.chunk
         let executable = configuration.workerExecutable ?? ownExecutablePath()
         var bindings: [BindingObservation] = []
+        var isas: [ISA] = []
         do throws(UnlockedError) {
+            // Workers run this process's kernel variant, never one they would pick on their own.
+            let environment = ["UNLOCKED_ISA": ISA.selected.rawValue].merging(configuration.workerEnvironment) { $1 }
             for worker in 0..<workerCount {
                 workers.append(try spawn(worker, executable: executable, placement: configuration.placement,
-                                         environment: configuration.workerEnvironment))
+                                         environment: environment))
             }
             for worker in workers {
-                bindings.append(try awaitReady(worker, planned: configuration.placement.workers[worker.index].osPU,
-                                               executable: executable))
+                let (binding, isa) = try awaitReady(worker, planned: configuration.placement.workers[worker.index].osPU,
+                                                    executable: executable)
+                bindings.append(binding)
+                isas.append(isa)
             }
         } catch {
             killAll()
             state = .failed(error)
             throw error
         }
-        startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: bindings)
+        startup = EngineStartup(nanoseconds: monotonicNanoseconds() - start, bindings: bindings, workerISAs: isas)
     }
 
     deinit { close() }
@@ -139,7 +144,8 @@ package final class ProcessEngine: Engine {
         return WorkerProcess(index: index, pid: pid, toWorker: toChild.writeEnd, fromWorker: fromChild.readEnd)
     }
 
-    private func awaitReady(_ worker: WorkerProcess, planned: Int?, executable: String) throws(UnlockedError) -> BindingObservation {
+    /// Where `worker` bound itself and the kernel variant it runs, which must be this process's.
+    private func awaitReady(_ worker: WorkerProcess, planned: Int?, executable: String) throws(UnlockedError) -> (BindingObservation, ISA) {
         let deadline = monotonicNanoseconds() + UInt64(Self.startTimeoutMilliseconds) * 1_000_000
         while FileDescriptorIO.waitReadable([worker.fromWorker], milliseconds: Self.stopCheckMilliseconds).isEmpty {
             killStoppedWorkers()
@@ -152,9 +158,14 @@ package final class ProcessEngine: Engine {
         let cpu = Int(try reader.read(Int32.self))
         let warning = try reader.readString()
         if warning.hasPrefix("!") { throw .usage(String(warning.dropFirst())) }
+        let variant = try reader.readString()
+        guard let isa = ISA(rawValue: variant), isa == ISA.selected else {
+            throw .internal("worker \(worker.index) (pid \(worker.pid)) runs the \(variant) kernels, "
+                            + "this process the \(ISA.selected.rawValue) ones: a measurement would mix variants")
+        }
         // The worker's bindCurrentThread either bound a planned PU or said why not (a warning).
-        return BindingObservation(worker: worker.index, plannedPU: planned, observedCPU: cpu,
-                                  bound: planned != nil && warning.isEmpty, warning: warning.isEmpty ? nil : warning)
+        return (BindingObservation(worker: worker.index, plannedPU: planned, observedCPU: cpu,
+                                   bound: planned != nil && warning.isEmpty, warning: warning.isEmpty ? nil : warning), isa)
     }
 
     /// Reaps a worker whose pipe closed (waiting at most a second before

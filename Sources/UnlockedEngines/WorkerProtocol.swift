@@ -197,15 +197,17 @@ public func runWorkerProcess(_ invocation: WorkerProcessArguments, replies: Int3
     placement.bestEffort = invocation.bestEffort
     var ready = MessageWriter()
     do throws(UnlockedError) {
-        // The same kernel variant as the engine's process (which already
-        // accepted UNLOCKED_ISA); without this a worker runs the scalar one.
+        // The engine's variant, which it passes in UNLOCKED_ISA; the engine
+        // checks the one reported here.
         try ISA.initializeDispatch()
         let observation = try placement.bindCurrentThread(worker: index)
         ready.append(Int32(observation.observedCPU))
         ready.append(observation.warning ?? "")
+        ready.append(ISA.selected.rawValue)
     } catch {
         ready.append(Int32(-1))
         ready.append("!" + error.message)
+        ready.append("")
     }
     guard FileDescriptorIO.writeAll(replies, ready.framed) else { return WorkerExit.lostEngine }
     return worker.serve()

@@ -19,6 +19,10 @@ extension EngineRun {
             }.joined(separator: ", "))
             for warning in startup.bindings.compactMap(\.warning) { lines.append("warning     \(warning)") }
         }
+        if !startup.workerISAs.isEmpty {
+            lines.append("variants    " + startup.workerISAs.enumerated().map { "w\($0.offset) \($0.element.rawValue)" }
+                .joined(separator: ", ") + " (worker processes)")
+        }
         let perWorker = s.chunksPerWorker.count > 16
             ? "\(s.chunksPerWorker.min() ?? 0)…\(s.chunksPerWorker.max() ?? 0) per worker"
             : "per worker " + s.chunksPerWorker.map(String.init).joined(separator: " ")
@@ -52,6 +56,7 @@ extension EngineRun {
             "lock_wait_ns": s.lockWaitNanoseconds,
             "bytes_copied": s.bytesCopied,
             "notes": s.notes + (s.autoDecision.map { [$0.sentence] } ?? []),
+            "worker_isas": startup.workerISAs.map(\.rawValue),
             "bindings": startup.bindings.map { b -> [String: Any] in
                 var binding: [String: Any] = ["worker": b.worker, "observed_cpu": b.observedCPU]
                 if let planned = b.plannedPU { binding["planned_pu"] = planned }

@@ -47,8 +47,8 @@ import Testing
         plugin.abi_major = UInt32(UK_ABI_MAJOR)
         plugin.concurrency = UK_CONCURRENCY_THREAD_SAFE
         plugin.get_kernel = { index in index == 0 ? PluginValidatorTests.kernel : nil }
-        try "small".withCString { name in
-            try "1.0".withCString { version in
+        "small".withCString { name in
+            "1.0".withCString { version in
                 plugin.name = name
                 plugin.version = version
                 expectError(.badData, containing: "plugin small.so: kernel #0: size 16 is smaller than uk_kernel of ABI 1") {
