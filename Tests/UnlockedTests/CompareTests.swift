@@ -95,11 +95,17 @@ import Testing
         #expect(rows[0]["large_bandwidth_ceiling_fraction"] as? Double ?? 0 > 0)
         #expect(rows[0]["small_speedup_over_sequential"] as? Double == 1)
         let pool = try #require(rows.first { $0["engine"] as? String == "lockfree-pool" })
-        #expect(pool["small_steady_median_ns"] is Double && pool["small_wake_median_ns"] is Double)
+        #expect(pool["small_steady_median_ns"] is Double)
         #expect((pool["startup_reps"] as? Int ?? 0) >= 2 && pool["startup_median_ns"] is Double)
         let pipe = try #require(rows.first { $0["engine"] as? String == "processes-pipe" })
         #expect(pipe["job_startup_median_ns"] as? Double ?? 0 > 0, "processes-pipe starts two threads every job")
         let cells = try #require(object["cells"] as? [[String: Any]])
+        // A wake-up job exists exactly when the steady state was timed in batches; a
+        // loaded machine can make even the pool's 100k job too long to batch.
+        let smallPool = try #require(cells.first {
+            $0["engine"] as? String == "lockfree-pool" && $0["size_elements"] as? Int == 100_000 && $0["kernel"] as? String == "absdist.sum"
+        })
+        #expect((pool["small_wake_median_ns"] is Double) == ((smallPool["jobs_per_sample"] as? Int ?? 1) > 1), "\(smallPool)")
         let sizes = Set(cells.compactMap { $0["size_elements"] as? Int })
         #expect(sizes == [100_000, 256 << 10])
         #expect(cells.contains { $0["kernel"] as? String == "stream.sum" && $0["status"] as? String == "ok" })
