@@ -65,10 +65,9 @@ extension MappedMemory {
         if let job = self as? JobBuffer, job.sharedFileDescriptor != nil {
             let shared = transparentHugePageSetting(path: sharedSettingPath)
             let huge = ["always", "within_size", "force"].contains(shared ?? "never")
-            let wanted = mode == .on || (mode == .auto && byteCount >= HugePageMode.autoThreshold)
             let note = "shared memory allocated by posix_fallocate: huge pages only if shmem_enabled says so, "
                 + (shared.map { "[\($0)]" } ?? "missing") + (huge ? "" : " (4 KiB pages)")
-            return MemoryOutcome(requested: requested, applied: mode == .auto || wanted == huge, note: note)
+            return MemoryOutcome(requested: requested, applied: mode == .auto || (mode == .on) == huge, note: note)
         }
         let setting = transparentHugePageSetting(path: settingPath)
         let described = setting.map { "transparent huge pages are [\($0)]" } ?? "this kernel has no transparent huge pages (no \(settingPath))"
