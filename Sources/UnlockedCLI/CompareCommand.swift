@@ -83,6 +83,7 @@ extension CompareCommand {
                 let heading = "\(context.cpuModel), \(context.topologySummary); allowed CPUs \(context.allowedCPUs); ISA \(context.isa.rawValue)"
                 print(wrapped(heading, width: width, indent: 2) + "\n")
                 print(table.text(layout: layout))
+                print("\n" + wrapped(report.hugePageSummary, width: width))
                 if let cacheWarning { print("\n" + wrapped(cacheWarning, width: width)) }
             case .markdown: print(table.markdown + (cacheWarning.map { "\n\n" + $0 } ?? ""))
             case .csv: print(table.csv, terminator: "")
