@@ -6,6 +6,8 @@ APT_PACKAGES := pkg-config gcc libhwloc-dev libnuma-dev hwloc numactl util-linux
 # The tests also render the table's SVG to PNG, as a browser would draw it, and
 # start a private single-node SLURM (Tests/cluster/slurm.sh).
 TEST_APT_PACKAGES := librsvg2-bin slurm-wlm munge
+# bench/ceiling.sh's yardstick (likwid-bench); the product never needs it.
+BENCH_APT_PACKAGES := likwid
 SUDO         := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Recorded in every JSON report, so a number can be traced to the code that produced it.
 GIT_COMMIT   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
@@ -18,7 +20,7 @@ PY_VENV      := .build/python
 
 PREFIX       ?= /usr/local
 
-.PHONY: run test deps apt-install test-deps build build-static install test-cluster check-layers test-capi test-python fuzz
+.PHONY: run test deps apt-install test-deps bench-deps ceiling build build-static install test-cluster check-layers test-capi test-python fuzz
 
 # Installs only the Debian packages that are missing, so repeated runs stay offline.
 deps:
@@ -39,6 +41,16 @@ test-deps: deps
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
 	@python3 -c 'import numpy' 2>/dev/null || python3 -m pip install -q numpy 2>/dev/null || \
 		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-numpy; }
+
+# Not part of `make test`: a distribution without likwid (or an architecture it
+# is not built for) still builds and tests, and bench/ceiling.sh says it skipped.
+bench-deps: deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(BENCH_APT_PACKAGES)" || \
+		echo "bench-deps: could not install $(BENCH_APT_PACKAGES); bench/ceiling.sh will skip likwid-bench"
+
+# Issue 17's comparison with likwid-bench: reductions against the hardware's read ceiling.
+ceiling: bench-deps build
+	bench/ceiling.sh
 
 build: deps
 	$(SWIFT) build -c release -Xcc '-DUK_GIT_COMMIT="$(GIT_COMMIT)"'

@@ -11,10 +11,11 @@
 # `unlocked run` (lockfree-pool engine) over freshly generated data.
 #
 #   bench/ceiling.sh [rounds] [bytes]             # default 5 rounds, 1e9 bytes
-#   UNLOCKED_ARGS=--huge-pages bench/ceiling.sh   # extra `unlocked run` flags
+#   UNLOCKED_ARGS="--huge-pages off" bench/ceiling.sh   # extra `unlocked run` flags
 #   UNLOCKED=/path/to/unlocked bench/ceiling.sh   # another build (default: release)
 #
-# Needs a release build and likwid (apt-get install likwid); where
+# Needs a release build and likwid: `make bench-deps` installs likwid,
+# `make ceiling` builds, installs and runs this script. Where
 # likwid-bench is missing or cannot run here it says so and exits 0. As root
 # both tools run at nice -20 (the same for both). With autogroup scheduling
 # (/proc/sys/kernel/sched_autogroup_enabled) nice only ranks processes of
@@ -31,7 +32,7 @@ if [ -n "${UNLOCKED:-}" ] && [ ! -x "$UNLOCKED" ]; then echo "ceiling: UNLOCKED=
 read -r -a extra <<< "${UNLOCKED_ARGS:-}"
 
 if ! command -v likwid-bench >/dev/null; then
-    echo "ceiling: likwid-bench not installed (apt-get install likwid): skipped"
+    echo "ceiling: likwid-bench not installed (make bench-deps): skipped"
     exit 0
 fi
 

@@ -46,6 +46,8 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var data: DataSeedOptions
 
+    @OptionGroup var hugePages: HugePagesOption
+
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Compare two --json reports cell by cell (ratio of medians, Mann-Whitney U).", valueName: "A.json B.json"))
     var compare: [String] = []
 
@@ -97,6 +99,7 @@ extension BenchCommand {
         request.minTime = minTime
         request.seed = data.seed ?? RunRequest.defaultSeed
         request.center = data.center
+        request.hugePages = hugePages.text
         request.withBandwidthCeiling = output.plot != nil
         return request
     }

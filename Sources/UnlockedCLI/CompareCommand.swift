@@ -28,6 +28,8 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Memory policy (applied by the engine).")
     var mem = "first-touch"
 
+    @OptionGroup var hugePages: HugePagesOption
+
     @Option(name: .customLong("min-time"), help: "Seconds of timed repetitions every cell gets, even once precise.")
     var minTime = 0.0
 
@@ -58,11 +60,12 @@ extension CompareCommand {
             guard (1...context.allowedCPUCount).contains(count) else {
                 throw UnlockedError.usage("--workers \(count): accepted 1...\(context.allowedCPUCount) (the allowed CPUs)")
             }
-            let plan = SeedTablePlan(
+            var plan = SeedTablePlan(
                 workload: SeedWorkload(largeSize: large),
                 engines: try parseNameList(engines ?? runner.engineNames.joined(separator: ","), option: "--engines",
                                            accepted: EngineProfile.all.map(\.name)),
                 workers: count, pin: pin, mem: mem, runner: runner)
+            plan.hugePages = try hugePages.mode()
             let target = PrecisionTarget(minimumSeconds: minTime, budgetSeconds: maxTime)
             let sweepPlan = plan.sweepPlan(target)
             let progress = TerminalProgress(label: "measuring")
@@ -80,6 +83,7 @@ extension CompareCommand {
                 let heading = "\(context.cpuModel), \(context.topologySummary); allowed CPUs \(context.allowedCPUs); ISA \(context.isa.rawValue)"
                 print(wrapped(heading, width: width, indent: 2) + "\n")
                 print(table.text(layout: layout))
+                print("\n" + wrapped(report.hugePageSummary, width: width))
                 if let cacheWarning { print("\n" + wrapped(cacheWarning, width: width)) }
             case .markdown: print(table.markdown + (cacheWarning.map { "\n\n" + $0 } ?? ""))
             case .csv: print(table.csv, terminator: "")

@@ -30,14 +30,13 @@ struct PlacementOptions: ParsableArguments {
     @Flag(help: "A failed bind becomes a warning in the report instead of an error.")
     var pinBestEffort = false
 
-    @Flag(help: "Ask for transparent huge pages on data buffers (madvise).")
-    var hugePages = false
+    @OptionGroup var hugePages: HugePagesOption
 
     /// The library request these options describe; bad values are one-line usage errors.
     func request() throws(UnlockedError) -> PlacementRequest {
         PlacementRequest(workers: workers, pin: try pin.map { text throws(UnlockedError) in try PinPolicy(parsing: text) } ?? .compact, memory: try MemoryPolicy(parsing: mem),
                          topology: topology.map { Topology.Source(argument: $0) } ?? .host,
-                         oversubscribe: oversubscribe, bestEffort: pinBestEffort, hugePages: hugePages)
+                         oversubscribe: oversubscribe, bestEffort: pinBestEffort, hugePages: try hugePages.mode())
     }
 
     /// Loads the topology and plans: what `run` hands to its engine.
@@ -46,4 +45,17 @@ struct PlacementOptions: ParsableArguments {
         for warning in resolved.plan.warnings { printError("warning: \(warning)") }
         return resolved
     }
+}
+
+/// `--huge-pages on|off|auto`, shared by `run`, `topo`, `bench` and `compare`.
+struct HugePagesOption: ParsableArguments {
+    @Option(name: .customLong("huge-pages"), help: ArgumentHelp("Transparent huge pages on data buffers: on | off | auto.", discussion: """
+        auto (default): madvise(MADV_HUGEPAGE) on buffers of 8 MiB or more where \
+        /sys/kernel/mm/transparent_hugepage/enabled is [always] or [madvise]. on: ask on every buffer and report \
+        a refusal. off: never ask (MADV_NOHUGEPAGE where THP is [always]).
+        """, valueName: "mode"))
+    var text = "auto"
+
+    /// The mode; a bad value is a one-line usage error.
+    func mode() throws(UnlockedError) -> HugePageMode { try HugePageMode(parsing: text) }
 }

@@ -1,5 +1,6 @@
 import UnlockedCore
 import UnlockedKernels
+import UnlockedTopology
 
 /// `unlocked bench` as typed: comma lists and counts. `plan` decides what
 /// they mean, so the CLI only parses and prints.
@@ -18,6 +19,8 @@ public struct BenchRequest: Sendable {
     public var minTime: Double?
     public var seed = RunRequest.defaultSeed
     public var center = "50"
+    /// `--huge-pages` as typed.
+    public var hugePages = "auto"
     /// Also measure `stream.sum`, the bandwidth ceiling a throughput chart draws.
     public var withBandwidthCeiling = false
 
@@ -41,7 +44,8 @@ public struct BenchRequest: Sendable {
         case (_, .some(let seconds)): repetitions = .minTime(seconds: seconds)
         case (let count, nil): repetitions = .count(count ?? 10)
         }
-        let plan = SweepPlan(cells: cells, warmup: warmup, repetitions: repetitions, seed: seed, center: center)
+        let plan = SweepPlan(cells: cells, warmup: warmup, repetitions: repetitions, seed: seed, center: center,
+                             hugePages: try HugePageMode(parsing: hugePages))
         try BenchSweep(plan: plan, catalog: catalog, runner: runner).validate()
         return plan
     }

@@ -94,15 +94,18 @@ public struct SweepPlan: Sendable {
     public var seed: UInt64
     /// The centre `c` as typed, parsed per element type.
     public var center: String
+    /// Carried out on every input and output buffer before it is filled.
+    public var hugePages: HugePageMode
 
     public init(cells: [BenchCell], warmup: Int, repetitions: RepetitionPolicy, visits: VisitPolicy = .steadyAndWake,
-                seed: UInt64, center: String) {
+                seed: UInt64, center: String, hugePages: HugePageMode = .auto) {
         self.cells = cells
         self.warmup = warmup
         self.repetitions = repetitions
         self.visits = visits
         self.seed = seed
         self.center = center
+        self.hugePages = hugePages
     }
 
     /// The half-width of the median's 95% interval the report holds each cell
@@ -162,6 +165,8 @@ public struct CellResult: Sendable {
     /// Creation time of the cell's engine and of fresh engines like it.
     public var startupSamples: [Double] = []
     public var placement: String?
+    /// What the sweep's huge-page mode did to the cell's input buffer.
+    public var hugePages: MemoryOutcome?
 
     public init(cell: BenchCell, status: Status, bytesPerRep: Int, samples: [CellSample]) {
         self.cell = cell
@@ -327,10 +332,12 @@ public struct BenchSweep {
         let shared = group.contains { $0.engine == EngineKind.processesShm.rawValue }
         // This process's elements of the cell: all, or an MPI rank's block.
         let elements = runner.elements(ofCellSize: count)
-        func buffer(width: Int) throws(UnlockedError) -> JobBuffer {
-            shared ? try JobBuffer(sharedCount: elements.count, width: width) : try JobBuffer(count: elements.count, width: width)
+        func buffer(width: Int) throws(UnlockedError) -> (JobBuffer, MemoryOutcome) {
+            let buffer = shared ? try JobBuffer(sharedCount: elements.count, width: width) : try JobBuffer(count: elements.count, width: width)
+            return (buffer, buffer.applyHugePages(plan.hugePages))
         }
-        let input = try buffer(width: dtype.byteWidth)
+        let (input, inputHugePages) = try buffer(width: dtype.byteWidth)
+        for index in results.indices { results[index].hugePages = inputHugePages }
         let widest = group.max { $0.workers < $1.workers }!
         try runner.fillInput(input, dtype: dtype, count: elements.count,
                              generator: DataGenerator(seed: plan.seed).advanced(by: elements.lowerBound),
@@ -344,7 +351,7 @@ public struct BenchSweep {
             do throws(UnlockedError) {
                 var output: JobBuffer?
                 if let width = kernel.outputType?.byteWidth {
-                    if outputs[width] == nil { outputs[width] = try buffer(width: width) }
+                    if outputs[width] == nil { outputs[width] = try buffer(width: width).0 }
                     output = outputs[width]
                 }
                 let data = CellData(input: input, output: output, count: elements.count, params: params)

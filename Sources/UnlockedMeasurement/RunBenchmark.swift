@@ -68,8 +68,8 @@ public struct RunReport: Sendable {
     public let summary: SampleStatistics
     /// How the engine started and what its last timed repetition did.
     public let engine: EngineRun?
-    /// What became of `--huge-pages` and `--mem` on the data buffers
-    /// (empty when the run had no placement request).
+    /// What became of `--huge-pages` and `--mem` on the input buffer, in that
+    /// order (empty when the run had no placement request).
     public var memory: [MemoryOutcome] = []
     /// Where the input's pages really were after filling, as the kernel says.
     public var pages: PageLocationReport?
@@ -140,9 +140,7 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
     // Input first: its outcomes are the ones reported; the output gets the same treatment.
     var memory: [MemoryOutcome] = []
     for buffer in [input] + (output.map { [$0] } ?? []) {
-        var outcomes: [MemoryOutcome] = []
-        if placement.hugePages { outcomes.append(buffer.adviseHugePages()) }
-        outcomes.append(try buffer.apply(placement.memory, topology: placement.topology))
+        let outcomes = try placement.place(buffer)
         if memory.isEmpty { memory = outcomes }
     }
     if case .generated(let seed) = spec.source {

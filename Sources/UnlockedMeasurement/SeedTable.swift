@@ -1,5 +1,6 @@
 #if os(Linux)
 import UnlockedCore
+import UnlockedTopology
 /// How an engine runs, in the words of the seed's table.
 public struct EngineProfile: Sendable, Equatable {
     public var name: String
@@ -69,6 +70,7 @@ public struct SeedTablePlan: Sendable {
     public var workers: Int
     public var pin: String
     public var mem: String
+    public var hugePages: HugePageMode = .auto
     /// The engine that runs `stream.sum` for each worker count in use.
     public var ceilingEngines: [Int: String]
 
@@ -111,7 +113,7 @@ public struct SeedTablePlan: Sendable {
     /// batches (steady state) with a wake-up job after idling.
     public func sweepPlan(_ target: PrecisionTarget) -> SweepPlan {
         SweepPlan(cells: cells, warmup: 1, repetitions: .precision(target), visits: .steadyAndWake,
-                  seed: workload.seed, center: workload.center)
+                  seed: workload.seed, center: workload.center, hugePages: hugePages)
     }
 }
 

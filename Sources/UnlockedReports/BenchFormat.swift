@@ -57,6 +57,7 @@ public struct BenchReport: Sendable {
         \(context.cpuModel), \(context.topologySummary); allowed CPUs \(context.allowedCPUs); ISA \(context.isa.rawValue)
         load average \(context.loadAverage.map { String(format: "%.2f", $0) }.joined(separator: " ")); \(repetitionSummary); spread = MAD/median
         \(visitSummary)
+        \(hugePageSummary)
         \(table.text)
         """
     }
@@ -72,6 +73,15 @@ public struct BenchReport: Sendable {
             "each cell until its median is within ±\(formatPercent(target.relativeHalfWidth)) at 95% confidence "
                 + "(≥ \(target.minimumReps) reps), at most \(target.budgetSeconds) s in all; interleaved"
         }
+    }
+
+    /// The mode, and the input sizes it gave huge pages (or why none).
+    package var hugePageSummary: String {
+        let advised = results.filter { $0.hugePages?.advice == "MADV_HUGEPAGE" }.map(\.cell.size)
+        let sizes = Array(Set(advised)).sorted().map(String.init).joined(separator: ", ")
+        let detail = if !sizes.isEmpty { "MADV_HUGEPAGE on inputs of \(sizes) elements" }
+            else { results.lazy.compactMap { $0.hugePages?.note }.first ?? "no input buffer" }
+        return "huge pages \(plan.hugePages): \(detail)"
     }
 
     package var visitSummary: String {
@@ -125,7 +135,7 @@ public struct BenchReport: Sendable {
             "engines": unique(cells.map(\.engine)), "kernels": unique(cells.map(\.kernel)),
             "dtypes": unique(cells.map(\.dtype.rawValue)), "sizes_elements": unique(cells.map(\.size)),
             "workers": unique(cells.map(\.workers)), "pins": unique(cells.map(\.pin)), "mems": unique(cells.map(\.mem)),
-            "warmup_reps": plan.warmup, "seed": plan.seed, "center": plan.center,
+            "warmup_reps": plan.warmup, "seed": plan.seed, "center": plan.center, "huge_pages": plan.hugePages.description,
             "interleaving": "round-robin within each (dtype, size, mem) group",
             "quantiles": "type 7 (linear between closest ranks, numpy default)",
             "median_interval": "95%, distribution-free (binomial order statistics)",
@@ -171,6 +181,7 @@ extension CellResult {
         ]
         if case .failed(let reason) = status { object["error"] = reason }
         if let placement { object["placement"] = placement }
+        if let hugePages { object["huge_pages"] = hugePages.jsonObject }
         if !startupSamples.isEmpty {
             object["samples_engine_startup_ns"] = startupSamples
             object["engine_startup_ns"] = startupNanoseconds

@@ -10,6 +10,7 @@ extension MemoryOutcome {
     public var jsonObject: [String: Any] {
         var object: [String: Any] = ["requested": requested, "applied": applied]
         object["note"] = note
+        object["advice"] = advice
         return object
     }
 }

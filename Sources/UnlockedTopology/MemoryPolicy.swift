@@ -48,11 +48,15 @@ public struct MemoryOutcome: Sendable, Equatable, Codable {
     public var applied: Bool
     /// Why it was not applied, or how it is applied (first-touch).
     public var note: String?
+    /// The `madvise` advice given to the kernel (`MADV_HUGEPAGE`,
+    /// `MADV_NOHUGEPAGE`); nil when none was.
+    public var advice: String?
 
-    public init(requested: String, applied: Bool, note: String? = nil) {
+    public init(requested: String, applied: Bool, note: String? = nil, advice: String? = nil) {
         self.requested = requested
         self.applied = applied
         self.note = note
+        self.advice = advice
     }
 
 }
@@ -116,22 +120,6 @@ extension MappedMemory {
         let mask = nodeMask(nodes)
         return mask.withUnsafeBufferPointer { words in
             valueOrErrno { uk_mbind(base, UInt(max(byteCount, 1)), mode, words.baseAddress, UInt(words.count * UInt.bitWidth)) }
-        }
-    }
-
-    /// Asks for transparent huge pages on this buffer (`--huge-pages`);
-    /// call it before touching the pages. Not applied when THP is disabled
-    /// or missing. The corresponding C call is `madvise(MADV_HUGEPAGE)`.
-    public func adviseHugePages(modePath: String = "/sys/kernel/mm/transparent_hugepage/enabled") -> MemoryOutcome {
-        let requested = "huge-pages"
-        if let mode = try? String(contentsOfFile: modePath, encoding: .utf8), mode.contains("[never]") {
-            return MemoryOutcome(requested: requested, applied: false, note: "transparent huge pages are disabled ([never] in \(modePath))")
-        }
-        switch valueOrErrno({ madvise(base, max(byteCount, 1), MADV_HUGEPAGE) }) {
-        case .success:
-            return MemoryOutcome(requested: requested, applied: true, note: "madvise(MADV_HUGEPAGE)")
-        case .failure(let error):
-            return MemoryOutcome(requested: requested, applied: false, note: "madvise(MADV_HUGEPAGE) refused: \(error)")
         }
     }
 }

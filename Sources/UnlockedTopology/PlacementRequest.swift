@@ -14,11 +14,11 @@ public struct PlacementRequest: Sendable, Equatable {
     public var allowed: [Int]?
     public var oversubscribe: Bool
     public var bestEffort: Bool
-    public var hugePages: Bool
+    public var hugePages: HugePageMode
 
     public init(workers: Int? = nil, pin: PinPolicy = .compact, memory: MemoryPolicy = .firstTouch,
                 topology: Topology.Source = .host, allowed: [Int]? = nil,
-                oversubscribe: Bool = false, bestEffort: Bool = false, hugePages: Bool = false) {
+                oversubscribe: Bool = false, bestEffort: Bool = false, hugePages: HugePageMode = .auto) {
         self.workers = workers
         self.pin = pin
         self.memory = memory
@@ -47,7 +47,7 @@ public struct ResolvedPlacement: Sendable {
     public var topology: Topology
     public var plan: PlacementPlan
     public var memory: MemoryPolicy
-    public var hugePages: Bool
+    public var hugePages: HugePageMode
     public var context: PlacementContext
 
     /// Refuses a plan for another machine where `command` would run workers:
@@ -58,15 +58,17 @@ public struct ResolvedPlacement: Sendable {
         }
     }
 
-    /// Allocates a buffer placed as requested: huge pages advised and the
-    /// memory policy applied before any page is touched. The outcomes say
-    /// what was really applied; first-touch is left to the workers.
+    /// Allocates a buffer placed as requested (see `place`).
     public func allocate(byteCount: Int) throws(UnlockedError) -> (buffer: AlignedBuffer, outcomes: [MemoryOutcome]) {
         let buffer = try AlignedBuffer(byteCount: byteCount)
-        var outcomes: [MemoryOutcome] = []
-        if hugePages { outcomes.append(buffer.adviseHugePages()) }
-        outcomes.append(try buffer.apply(memory, topology: topology))
-        return (buffer, outcomes)
+        return (buffer, try place(buffer))
+    }
+
+    /// Carries out the huge-page mode, then the memory policy, on `buffer`
+    /// before any page is touched. The outcomes say what was really applied,
+    /// huge pages first; first-touch is left to the workers.
+    public func place(_ buffer: some MappedMemory) throws(UnlockedError) -> [MemoryOutcome] {
+        [buffer.applyHugePages(hugePages), try buffer.apply(memory, topology: topology)]
     }
 
     /// The plan as JSON rows: worker, planned PU (OS), core (logical), NUMA node (OS).
@@ -74,7 +76,7 @@ public struct ResolvedPlacement: Sendable {
         var object: [String: Any] = [
             "policy": plan.policy,
             "memory": memory.description,
-            "huge_pages": hugePages,
+            "huge_pages": hugePages.description,
             "workers": plan.workers.map { worker -> [String: Any] in
                 var row: [String: Any] = ["worker": worker.index]
                 row["os_pu"] = worker.osPU

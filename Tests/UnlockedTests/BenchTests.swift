@@ -260,7 +260,7 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stderr.isEmpty)  // not a terminal: no progress bar
         let lines = outcome.stdout.split(separator: "\n")
-        #expect(lines.count == 5 + 6)  // sequential runs on one worker only
+        #expect(lines.count == 6 + 6)  // sequential runs on one worker only
         // Two workers cannot be placed on the one CPU of --pin 0: failed with the reason, the sweep carries on.
         #expect(lines.filter { $0.contains("FAILED") && $0.contains("--oversubscribe") }.count == 2)
     }

@@ -32,7 +32,7 @@ import Testing
         #expect(workers.first?["observed_cpu"] as? Int == 0)
         #expect(workers.first?["bound"] as? Bool == true)
         let memory = try #require(placement["memory"] as? [[String: Any]])
-        #expect(memory.first?["requested"] as? String == "first-touch")
+        #expect(memory.compactMap { $0["requested"] as? String } == ["huge-pages auto", "first-touch"])
         let pages = try #require(placement["pages"] as? [String: Any])
         #expect(pages["total_pages"] as? Int ?? 0 >= 4)
         #expect(pages["not_present"] as? Int == 0, "the input was filled before its pages were located")

@@ -128,17 +128,4 @@ import Testing
     func rejectsPolicies(text: String) {
         expectError(.usage, containing: "not a memory policy (accepted: first-touch, interleave, node:K, none)") { try MemoryPolicy(parsing: text) }
     }
-
-    @Test func hugePagesDisabledIsReportedNotApplied() throws {
-        let fixture = FileManager.default.temporaryDirectory.appendingPathComponent("unlocked-thp-\(UUID())")
-        try "always madvise [never]\n".write(to: fixture, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: fixture) }
-        let buffer = try AlignedBuffer(byteCount: 4 << 20)
-        let outcome = buffer.adviseHugePages(modePath: fixture.path)
-        #expect(!outcome.applied)
-        #expect(outcome.note?.contains("[never]") == true)
-        // On this machine's real setting it either applies or says why not.
-        let real = buffer.adviseHugePages()
-        #expect(real.applied || real.note?.isEmpty == false)
-    }
 }

@@ -66,7 +66,7 @@ import Testing
         #expect(verification.landed == resolved.plan.workers.count)
         #expect(verification.pages.locatedPages == verification.pages.totalPages)
         #expect(verification.pages.totalPages == (8 << 20) / Int(sysconf(Int32(_SC_PAGESIZE))))
-        #expect(verification.memory.count == 1 && verification.memory[0].requested == memory.description)
+        #expect(verification.memory.map(\.requested) == ["huge-pages auto", memory.description])
     }
 
     @Test func aFailedBindThrowsUnlessBestEffort() throws {

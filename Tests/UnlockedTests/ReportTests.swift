@@ -139,7 +139,8 @@ func sampleReport() throws -> BenchReport {
         #expect(markdown.count == 2 + report.results.count)
         #expect(markdown.allSatisfy { $0.hasPrefix("|") && $0.hasSuffix("|") })
         let text = report.text.split(separator: "\n")
-        #expect(text.count == 5 + report.results.count)
+        #expect(text.count == 6 + report.results.count)
+        #expect(text.contains { $0.hasPrefix("huge pages auto: ") })
         #expect(text.contains { $0.contains("FAILED: c crashed on run 1") })
     }
 

@@ -47,7 +47,7 @@ import Testing
         #expect(workers.first?["planned_pu"] as? Int == 1)
     }
 
-    @Test(arguments: [(["--mem", "interleave"], "interleave"), (["--huge-pages"], "huge-pages")])
+    @Test(arguments: [(["--mem", "interleave"], "interleave"), (["--huge-pages", "on"], "huge-pages on"), ([], "huge-pages auto")])
     func memory(flags: [String], requested: String) throws {
         #expect(try Self.memoryRequests(try Self.report(flags)).contains(requested))
     }
