@@ -73,7 +73,7 @@ public struct NpyHeader: Sendable, Equatable {
         let dict = try parser.parse()
         // numpy requires exactly these keys (format.py, _read_array_header).
         if let extra = dict.keys.sorted().first(where: { !["descr", "fortran_order", "shape"].contains($0) }) {
-            throw bad("the .npy header has the key '\(extra)' (numpy accepts exactly descr, fortran_order and shape)")
+            throw bad("the .npy header has the key '\(printable(extra))' (numpy accepts exactly descr, fortran_order and shape)")
         }
         guard case .string(let descr)? = dict["descr"] else {
             if dict["descr"] != nil { throw bad("structured or object dtype is not supported (accepted: <i4 <i8 <f4 <f8)") }

@@ -74,6 +74,15 @@ func elements<T>(_ array: MappedArray, as type: T.Type) -> [T] {
         }
     }
 
+    /// So is an unknown key (found by the npy-header fuzzer: NULs inside a key).
+    @Test func unknownKeyIsQuotedOnOneLine() {
+        let text = "{'descr': '<i4', 'fortran_orde\u{0}\u{1b}r': True, 'shape': (2,), }"
+        let bytes = NpyHeader.magic + [1, 0, UInt8(text.utf8.count), 0] + Array(text.utf8)
+        bytes.withUnsafeBytes { raw in
+            expectError(.badData, containing: "has the key 'fortran_orde\\u{0}\\u{1b}r'") { _ = try NpyHeader.parse(raw, name: "h") }
+        }
+    }
+
     @Test func headerParserRejectsGarbage() {
         let cases = ["{'descr': '<i4', 'fortran_order': False}", "{'descr': '<i4' 'shape': (1,)}", "not a dict", "{'shape': (1,), 'fortran_order': Maybe}"]
         for text in cases {
