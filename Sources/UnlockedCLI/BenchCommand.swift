@@ -5,7 +5,7 @@ import Unlocked
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Sweep engines × kernels × types × sizes × workers × placements, with statistics per cell.",
+        abstract: "Sweep engines × kernels × types × sizes × workers × chunks × placements, with statistics per cell.",
         discussion: """
         Repetitions of cells over the same data are interleaved round-robin, so drift hits them alike. \
         Each cell reports median, min, max, p5/p95 (type-7 quantiles) and the spread MAD/median; \
@@ -26,8 +26,19 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Element counts, comma-separated: 1e5,64Mi,1Gi.")
     var sizes = "100000"
 
-    @Option(help: "Worker counts: 1,2,4 or 1..max or max (sequential always runs on 1).")
+    @Option(help: ArgumentHelp("Worker counts: 1,2,4 or 1..max or max (sequential always runs on 1).", discussion: """
+        max is the allowed CPUs; Kx is K times them, so 1..4x runs every count up to four times the CPUs \
+        and 1,max,2x,4x just those. Counts above max share CPUs: give them with x or add --oversubscribe.
+        """))
     var workers = "1..max"
+
+    @Flag(help: "Accept worker counts above the allowed CPUs written as plain numbers (workers share CPUs).")
+    var oversubscribe = false
+
+    @Option(help: ArgumentHelp("Elements per chunk, comma-separated: 1Ki,16Ki,256Ki,auto (auto: the engine's own choice).", discussion: """
+        sequential and spawn take no chunk size: they run once, as auto, whatever the list.
+        """))
+    var chunk = "auto"
 
     @Option(help: "Pinning policies, comma-separated (applied by the engine).")
     var pin = "compact"
@@ -92,6 +103,8 @@ extension BenchCommand {
         request.dtypes = dtypes
         request.sizes = sizes
         request.workers = workers
+        request.oversubscribe = oversubscribe
+        request.chunks = chunk
         request.pins = pin
         request.mems = mem
         request.warmup = warmup

@@ -11,6 +11,10 @@ public struct BenchRequest: Sendable {
     public var dtypes = "i32"
     public var sizes = "100000"
     public var workers = "1..max"
+    /// Counts above the allowed CPUs in `workers` without the `Kx` form.
+    public var oversubscribe = false
+    /// `--chunk`: element counts and `auto`.
+    public var chunks = "auto"
     public var pins = "compact"
     public var mems = "first-touch"
     public var warmup = 1
@@ -36,8 +40,9 @@ public struct BenchRequest: Sendable {
             kernels: kernelNames,
             dtypes: try parseNameList(dtypes, option: "--dtype", accepted: DType.allCases.map(\.rawValue)).map { DType(rawValue: $0)! },
             sizes: try parseSizeList(sizes),
-            workers: try parseWorkerList(workers, maximum: context.allowedCPUCount),
-            pins: pins.split(separator: ",").map(String.init), mems: mems.split(separator: ",").map(String.init))
+            workers: try parseWorkerList(workers, maximum: context.allowedCPUCount, oversubscribe: oversubscribe),
+            pins: pins.split(separator: ",").map(String.init), mems: mems.split(separator: ",").map(String.init),
+            chunks: try parseChunkList(chunks), allowedCPUs: context.allowedCPUCount)
         let repetitions: RepetitionPolicy
         switch (reps, minTime) {
         case (.some, .some): throw .usage("--reps and --min-time: give one or the other")

@@ -115,10 +115,18 @@ public struct SweepPlan: Sendable {
         return 0.03
     }
 
+    /// Engines that take no chunk size: `sequential` runs one call, `spawn`
+    /// cuts each job into `--blocks` blocks. Their cells run once, as `auto`,
+    /// whatever `--chunk` lists, so no cell is labelled with a chunk its
+    /// engine never used; the chunk they did use is reported beside it.
+    public static let enginesWithoutChunks: Set<String> = [EngineKind.sequential.rawValue, EngineKind.spawn.rawValue]
+
     /// Every combination, in the order the options list them, each once.
-    /// `sequential` gets one worker whatever `workers` says.
+    /// `sequential` gets one worker whatever `workers` says, and engines of
+    /// `enginesWithoutChunks` the chunk `auto` (nil) whatever `chunks` says.
+    /// Counts above `allowedCPUs` (nil: unknown, never) get `oversubscribe`.
     public static func cells(engines: [String], kernels: [String], dtypes: [DType], sizes: [Int], workers: [Int],
-                             pins: [String], mems: [String]) -> [BenchCell] {
+                             pins: [String], mems: [String], chunks: [Int?] = [nil], allowedCPUs: Int? = nil) -> [BenchCell] {
         var cells: [BenchCell] = []
         var seen = Set<BenchCell>()
         for size in sizes {
@@ -127,11 +135,14 @@ public struct SweepPlan: Sendable {
                     for engine in engines {
                         // `sequential` is one worker by definition: measured once, not per count.
                         for count in engine == "sequential" ? [1] : workers {
-                            for pin in pins {
-                                for mem in mems {
-                                    let cell = BenchCell(engine: engine, kernel: kernel, dtype: dtype, size: size,
-                                                         workers: count, pin: pin, mem: mem)
-                                    if seen.insert(cell).inserted { cells.append(cell) }
+                            for chunk in enginesWithoutChunks.contains(engine) ? [nil] : chunks {
+                                for pin in pins {
+                                    for mem in mems {
+                                        let cell = BenchCell(engine: engine, kernel: kernel, dtype: dtype, size: size,
+                                                             workers: count, pin: pin, mem: mem, chunk: chunk,
+                                                             oversubscribe: allowedCPUs.map { count > $0 } ?? false)
+                                        if seen.insert(cell).inserted { cells.append(cell) }
+                                    }
                                 }
                             }
                         }
@@ -183,6 +194,11 @@ public struct CellResult: Sendable {
     public var startupNanoseconds: Double? { startupStatistics?.median }
     /// The result of the first repetition (all must agree, see `BenchSweep`).
     public var value: KernelValue? { samples.first?.value }
+    /// Elements per chunk the engine used in the first repetition; nil when it does not say.
+    public var chunkUsed: Int? { samples.first?.chunkSize }
+
+    /// Workers per allowed CPU: above 1 the workers share CPUs.
+    public func oversubscription(allowedCPUs: Int) -> Double { Double(cell.workers) / Double(max(allowedCPUs, 1)) }
 
     /// Bytes per second at the median time.
     public var bytesPerSecond: Double? {
@@ -338,7 +354,8 @@ public struct BenchSweep {
         }
         let (input, inputHugePages) = try buffer(width: dtype.byteWidth)
         for index in results.indices { results[index].hugePages = inputHugePages }
-        let widest = group.max { $0.workers < $1.workers }!
+        // Oversubscribed workers would share CPUs: the widest cell that does not fills the input.
+        let widest = group.filter { !$0.oversubscribe }.max { $0.workers < $1.workers } ?? group.min { $0.workers < $1.workers }!
         try runner.fillInput(input, dtype: dtype, count: elements.count,
                              generator: DataGenerator(seed: plan.seed).advanced(by: elements.lowerBound),
                              mem: widest.mem, pin: widest.pin, workers: widest.workers)

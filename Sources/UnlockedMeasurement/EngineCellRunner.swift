@@ -30,15 +30,16 @@ public struct EngineCellRunner: CellRunner {
     }
 
     /// The cell's engine configuration, or a usage error naming what is wrong.
-    package func configuration(engine name: String, workers: Int, pin: String,
-                       mem: String) throws(UnlockedError) -> (EngineConfiguration, ResolvedPlacement) {
+    package func configuration(engine name: String, workers: Int, pin: String, mem: String, chunk: Int? = nil,
+                               oversubscribe: Bool = false) throws(UnlockedError) -> (EngineConfiguration, ResolvedPlacement) {
         guard let kind = EngineKind(rawValue: name) else {
             throw .usage("engine \(name): unknown (accepted: \(EngineKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         let request = PlacementRequest(workers: workers, pin: try PinPolicy(parsing: pin), memory: try MemoryPolicy(parsing: mem),
-                                       allowed: allowedCPUs)
+                                       allowed: allowedCPUs, oversubscribe: oversubscribe)
         let placement = try request.resolve()
-        return (EngineConfiguration(kind: kind, placement: placement.plan, workerExecutable: workerExecutable), placement)
+        return (EngineConfiguration(kind: kind, placement: placement.plan, chunk: chunk, workerExecutable: workerExecutable),
+                placement)
     }
 
     /// Applies the cell's memory policy before any page is touched, then has
@@ -63,7 +64,8 @@ public struct EngineCellRunner: CellRunner {
     }
 
     public func prepare(_ cell: BenchCell, kernel: Kernel, data: CellData) throws(UnlockedError) -> any PreparedCell {
-        let (configuration, placement) = try configuration(engine: cell.engine, workers: cell.workers, pin: cell.pin, mem: cell.mem)
+        let (configuration, placement) = try configuration(engine: cell.engine, workers: cell.workers, pin: cell.pin, mem: cell.mem,
+                                                           chunk: cell.chunk, oversubscribe: cell.oversubscribe)
         let (engine, startup) = try makeEngineTimed(configuration)
         return try EnginePreparedCell(engine: engine, configuration: configuration, kernel: kernel, data: data,
                                       startup: startup, placement: placement)
@@ -156,7 +158,7 @@ package final class EnginePreparedCell: PreparedCell {
         return CellSample(wallNanoseconds: wall,
                           startupNanoseconds: threadStartup > 0 ? Double(threadStartup) / Double(jobs) : nil,
                           bytesExchanged: statistics.bytesCopied > 0 ? statistics.bytesCopied : nil,
-                          value: value)
+                          value: value, chunkSize: statistics.chunkSize)
     }
 
     package func sampleStartup() throws(UnlockedError) -> Double? {

@@ -16,8 +16,14 @@ public struct BenchCell: Sendable, Hashable {
     /// Pinning and memory policies by CLI name; the runner applies them.
     public var pin: String
     public var mem: String
+    /// Elements per chunk the engine is asked for; nil (`auto`) lets it choose.
+    public var chunk: Int?
+    /// The cell may run more workers than the allowed CPUs (they share CPUs):
+    /// set by the sweep plan for counts it accepted beyond them.
+    public var oversubscribe: Bool
 
-    public init(engine: String, kernel: String, dtype: DType, size: Int, workers: Int, pin: String, mem: String) {
+    public init(engine: String, kernel: String, dtype: DType, size: Int, workers: Int, pin: String, mem: String,
+                chunk: Int? = nil, oversubscribe: Bool = false) {
         self.engine = engine
         self.kernel = kernel
         self.dtype = dtype
@@ -25,10 +31,15 @@ public struct BenchCell: Sendable, Hashable {
         self.workers = workers
         self.pin = pin
         self.mem = mem
+        self.chunk = chunk
+        self.oversubscribe = oversubscribe
     }
 
+    /// `--chunk` as a report spells it: the element count, or `auto`.
+    public var chunkLabel: String { chunk.map(String.init) ?? "auto" }
+
     /// A stable text key, used to match cells of two JSON documents.
-    public var key: String { "\(engine)|\(kernel)|\(dtype.rawValue)|\(size)|\(workers)|\(pin)|\(mem)" }
+    public var key: String { "\(engine)|\(kernel)|\(dtype.rawValue)|\(size)|\(workers)|\(pin)|\(mem)|\(chunkLabel)" }
 }
 
 /// The memory a cell runs over, owned by the sweep for the cell's lifetime.
@@ -58,12 +69,16 @@ public struct CellSample: Sendable, Equatable {
     public var bytesExchanged: Int?
     /// The result (reductions) or the output checksum (maps).
     public var value: KernelValue
+    /// Elements per chunk the engine really used; nil when it does not say.
+    public var chunkSize: Int?
 
-    public init(wallNanoseconds: Double, startupNanoseconds: Double? = nil, bytesExchanged: Int? = nil, value: KernelValue) {
+    public init(wallNanoseconds: Double, startupNanoseconds: Double? = nil, bytesExchanged: Int? = nil, value: KernelValue,
+                chunkSize: Int? = nil) {
         self.wallNanoseconds = wallNanoseconds
         self.startupNanoseconds = startupNanoseconds
         self.bytesExchanged = bytesExchanged
         self.value = value
+        self.chunkSize = chunkSize
     }
 }
 
@@ -111,7 +126,7 @@ extension CellSample {
         self.init(wallNanoseconds: samples.map(\.wallNanoseconds).reduce(0, +) / count,
                   startupNanoseconds: mean(samples.compactMap(\.startupNanoseconds)),
                   bytesExchanged: samples.last?.bytesExchanged,
-                  value: samples.last!.value)
+                  value: samples.last!.value, chunkSize: samples.last!.chunkSize)
     }
 }
 
@@ -123,12 +138,14 @@ extension CellSample {
 /// - lists in `engineNames` every engine that can run on this machine;
 /// - returns `lockfree-pool` from `ceilingEngine(workers:)` for more than one worker;
 /// - in `prepare`, builds the engine named `cell.engine` with `cell.workers`
-///   workers placed by the `cell.pin` policy and the `cell.mem` policy, times
+///   workers (sharing CPUs only when `cell.oversubscribe`) and `cell.chunk`
+///   elements per chunk, placed by the `cell.pin` policy and the `cell.mem` policy, times
 ///   that creation as `startupNanoseconds`, describes the applied placement in
 ///   `placement`, and throws (the cell is then reported failed) when it cannot;
 /// - in `runOnce`, runs one job over `data.input[0..<data.count]` (output to
 ///   `data.output` for maps) and returns the wall time, per-run start-up and
-///   bytes copied between processes when the engine has them, and the value;
+///   bytes copied between processes when the engine has them, the chunk size
+///   it used, and the value;
 /// - in `fillInput`, lets each pinned worker fill the chunk it will read.
 /// `defaultCellRunner()` then returns it: every command gets its runner there.
 public protocol CellRunner {
@@ -203,6 +220,7 @@ package final class SequentialPreparedCell: PreparedCell {
         try kernel.run(context: kernel.plugin.state, input: data.input.base, output: data.output?.base,
                        range: 0..<data.count, params: &data.params, acc: &acc)
         let elapsed = Double(monotonicNanoseconds() - start)
-        return CellSample(wallNanoseconds: elapsed, value: kernel.result(acc: acc, output: data.output?.base, count: data.count))
+        return CellSample(wallNanoseconds: elapsed, value: kernel.result(acc: acc, output: data.output?.base, count: data.count),
+                          chunkSize: data.count)
     }
 }

@@ -11,10 +11,10 @@ public struct BenchComparison: Sendable {
         public var candidateMedian: Double
         public var comparison: TimingComparison
 
-        /// The key's seven cell fields, then the series: `time`, or `wake-up`.
+        /// The key's eight cell fields (chunk last), then the series: `time`, or `wake-up`.
         public var fields: [String] {
             let parts = key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-            return Array(parts.prefix(7)) + [parts.count > 7 ? parts[7] : "time"]
+            return Array(parts.prefix(8)) + [parts.count > 8 ? parts[8] : "time"]
         }
     }
 
@@ -61,7 +61,14 @@ public struct BenchComparison: Sendable {
             if let field = [engine, kernel, dtype, pin, mem].first(where: { $0.contains("|") }) {
                 throw .badData("\(name): a cell's name '\(printable(field))' contains '|', which no engine, kernel, type or policy name has")
             }
-            let key = "\(engine)|\(kernel)|\(dtype)|\(size)|\(workers)|\(pin)|\(mem)"
+            // Documents from before `--chunk` ran every cell with the engine's own chunking: `auto`.
+            let chunk: String
+            if let given = cell["chunk_elements"] {
+                if given as? String == "auto" { chunk = "auto" } else if let count = given as? Int, count > 0 { chunk = "\(count)" } else {
+                    throw .badData("\(name): a cell has chunk_elements \(printable("\(given)")) (accepted: a positive element count or \"auto\")")
+                }
+            } else { chunk = "auto" }
+            let key = "\(engine)|\(kernel)|\(dtype)|\(size)|\(workers)|\(pin)|\(mem)|\(chunk)"
             // Two cells of one combination cannot be told apart: which would the other file's cell meet?
             guard keys.insert(key).inserted else {
                 throw .badData("\(name): two cells of \(printable(key.replacingOccurrences(of: "|", with: " "))); a bench document has one cell per combination")
@@ -133,7 +140,7 @@ public struct BenchComparison: Sendable {
     }
 
     public var table: TextTable {
-        TextTable(headers: ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "series", "A median", "B median", "B/A",
+        TextTable(headers: ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "chunk", "series", "A median", "B median", "B/A",
                             "95% CI", "p", "verdict"],
                   rows: rows.map { row in
                       row.fields + [
@@ -143,7 +150,7 @@ public struct BenchComparison: Sendable {
                           String(format: "%.3g", row.comparison.test.pValue),
                           row.comparison.verdict.rawValue,
                       ]
-                  }, rightAligned: [3, 4, 8, 9, 10, 11, 12])
+                  }, rightAligned: [3, 4, 7, 9, 10, 11, 12, 13])
     }
 
     public var text: String {
@@ -155,7 +162,7 @@ public struct BenchComparison: Sendable {
     }
 
     public var csv: String {
-        let header = ["engine", "kernel", "dtype", "size_elements", "workers", "pin", "mem", "series", "baseline_median_ns",
+        let header = ["engine", "kernel", "dtype", "size_elements", "workers", "pin", "mem", "chunk_elements", "series", "baseline_median_ns",
                       "candidate_median_ns", "median_ratio", "median_ratio_ci95_low", "median_ratio_ci95_high", "p_value", "verdict"]
         let lines = rows.map { row in
             row.fields + [
@@ -169,7 +176,8 @@ public struct BenchComparison: Sendable {
 
     public var jsonObject: [String: Any] {
         [
-            "schema": "unlocked-bench-compare/1",
+            // /2: keys end with the chunk (`…|mem|chunk`).
+            "schema": "unlocked-bench-compare/2",
             "test": "two-sided Mann-Whitney U", "alpha": TimingComparison.alpha,
             "cells": rows.map { row -> [String: Any] in
                 [

@@ -26,11 +26,29 @@ public struct BenchReport: Sendable {
 
     package static let headers = ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "median", "wake-up", "min", "p5", "p95",
                                   "max", "spread", "throughput", "note"]
+    /// Shown after `mem` when `showsChunkColumns`: the chunk asked for, the one
+    /// the engine used, and workers per allowed CPU.
+    package static let chunkHeaders = ["chunk", "used", "×CPUs"]
+
+    /// Workers per allowed CPU of `result`'s cell.
+    package func oversubscription(_ result: CellResult) -> Double {
+        result.oversubscription(allowedCPUs: context.allowedCPUCount)
+    }
+
+    /// The table keeps today's columns unless the sweep has more than one
+    /// chunk value or oversubscribes a cell.
+    package var showsChunkColumns: Bool {
+        Set(results.map(\.cell.chunk)).count > 1 || results.contains { oversubscription($0) > 1 }
+    }
 
     package var tableRows: [[String]] {
-        results.map { result in
+        let chunkColumns = showsChunkColumns
+        return results.map { result in
             let cell = result.cell
-            let head = [cell.engine, cell.kernel, cell.dtype.rawValue, "\(cell.size)", "\(cell.workers)", cell.pin, cell.mem]
+            var head = [cell.engine, cell.kernel, cell.dtype.rawValue, "\(cell.size)", "\(cell.workers)", cell.pin, cell.mem]
+            if chunkColumns {
+                head += [cell.chunkLabel, result.chunkUsed.map(String.init) ?? "-", String(format: "%.2f", oversubscription(result))]
+            }
             guard let s = result.statistics else {
                 let reason = if case .failed(let reason) = result.status { reason } else { "no samples" }
                 return head + ["-", "-", "-", "-", "-", "-", "-", "-", "FAILED: \(reason)"]
@@ -49,7 +67,11 @@ public struct BenchReport: Sendable {
         return reach <= plan.precisionTarget ? "" : String(format: "imprecise: ±%.1f%% at 95%%", reach * 100)
     }
 
-    public var table: TextTable { TextTable(headers: Self.headers, rows: tableRows, rightAligned: Set(3...14)) }
+    public var table: TextTable {
+        guard showsChunkColumns else { return TextTable(headers: Self.headers, rows: tableRows, rightAligned: Set(3...14)) }
+        let headers = Array(Self.headers.prefix(7)) + Self.chunkHeaders + Self.headers.dropFirst(7)
+        return TextTable(headers: headers, rows: tableRows, rightAligned: Set(3...17))
+    }
 
     /// The human report: the context in two lines, then one row per cell.
     public var text: String {
@@ -95,7 +117,8 @@ public struct BenchReport: Sendable {
     public static let csvHeader = ["engine", "kernel", "dtype", "size_elements", "workers", "pin", "mem", "status", "reps",
                                    "jobs_per_rep", "median_ns", "median_ci95_low_ns", "median_ci95_high_ns", "min_ns", "p5_ns",
                                    "p95_ns", "max_ns", "mad_ns", "spread_mad_over_median", "wake_median_ns", "bytes_per_rep",
-                                   "throughput_bytes_per_s", "startup_ns", "job_startup_ns", "bytes_exchanged", "result", "error"]
+                                   "throughput_bytes_per_s", "startup_ns", "job_startup_ns", "bytes_exchanged", "result", "error",
+                                   "chunk_elements", "chunk_used_elements", "oversubscription_ratio"]
 
     /// One header line and one line per cell; empty fields for what a failed cell lacks.
     public var csv: String {
@@ -109,7 +132,8 @@ public struct BenchReport: Sendable {
                     number(s?.relativeSpread), number(result.wakeStatistics?.median),
                     "\(result.bytesPerRep)", number(result.bytesPerSecond), number(result.startupNanoseconds),
                     number(result.median(\.startupNanoseconds)), number(result.medianBytesExchanged),
-                    result.value.map { "\($0)" } ?? "", error]
+                    result.value.map { "\($0)" } ?? "", error,
+                    cell.chunkLabel, result.chunkUsed.map(String.init) ?? "", "\(oversubscription(result))"]
         }
         return ([Self.csvHeader] + lines).map(csvLine).joined(separator: "\n") + "\n"
     }
@@ -121,7 +145,11 @@ public struct BenchReport: Sendable {
             "tool": ["name": "unlocked", "version": BuildInfo.version, "git_commit": BuildInfo.gitCommit],
             "context": context.jsonObject,
             "parameters": parametersObject,
-            "cells": results.map(\.jsonObject),
+            "cells": results.map { result in
+                var object = result.jsonObject
+                object["oversubscription_ratio"] = oversubscription(result)
+                return object
+            },
         ]
     }
 
@@ -135,6 +163,8 @@ public struct BenchReport: Sendable {
             "engines": unique(cells.map(\.engine)), "kernels": unique(cells.map(\.kernel)),
             "dtypes": unique(cells.map(\.dtype.rawValue)), "sizes_elements": unique(cells.map(\.size)),
             "workers": unique(cells.map(\.workers)), "pins": unique(cells.map(\.pin)), "mems": unique(cells.map(\.mem)),
+            "chunk_elements": unique(cells.map(\.chunk)).map { $0.map { $0 as Any } ?? "auto" },
+            "chunk_ignored_by": SweepPlan.enginesWithoutChunks.sorted(),
             "warmup_reps": plan.warmup, "seed": plan.seed, "center": plan.center, "huge_pages": plan.hugePages.description,
             "interleaving": "round-robin within each (dtype, size, mem) group",
             "quantiles": "type 7 (linear between closest ranks, numpy default)",
@@ -176,10 +206,12 @@ extension CellResult {
         var object: [String: Any] = [
             "engine": cell.engine, "kernel": cell.kernel, "dtype": cell.dtype.rawValue, "size_elements": cell.size,
             "workers": cell.workers, "pin": cell.pin, "mem": cell.mem, "bytes_per_rep": bytesPerRep,
+            "chunk_elements": cell.chunk.map { $0 as Any } ?? "auto",
             "status": status == .ok ? "ok" : "failed",
             "samples_ns": wallNanoseconds, "jobs_per_sample": jobsPerSample,
         ]
         if case .failed(let reason) = status { object["error"] = reason }
+        if let chunkUsed { object["chunk_used_elements"] = chunkUsed }
         if let placement { object["placement"] = placement }
         if let hugePages { object["huge_pages"] = hugePages.jsonObject }
         if !startupSamples.isEmpty {

@@ -211,7 +211,7 @@ func sampleReport() throws -> BenchReport {
              "pin": "compact", "mem": "first-touch", "status": "ok", "samples_ns": samples]
         }
         let document = try! JSONSerialization.data(withJSONObject: ["schema": "unlocked-bench/2", "cells": [cell([1, 2, 3]), cell([7, 8, 9])]])
-        expectError(.badData, containing: "A: two cells of gcd absdist.sum i32 1000 2 compact first-touch; a bench document has one cell per combination") {
+        expectError(.badData, containing: "A: two cells of gcd absdist.sum i32 1000 2 compact first-touch auto; a bench document has one cell per combination") {
             _ = try BenchComparison(baselineJSON: document, candidateJSON: document, baselineName: "A", candidateName: "B")
         }
     }
@@ -249,7 +249,7 @@ func sampleReport() throws -> BenchReport {
             let run = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
             return ((run["cells"] as? [[String: Any]])?.first?["jobs_per_sample"] as? Int ?? 1) > 1
         }
-        let key = "sequential|absdist.sum|i32|2000|1|compact|first-touch"
+        let key = "sequential|absdist.sum|i32|2000|1|compact|first-touch|auto"
         #expect(cells.map { $0["key"] as? String } == (batched ? [key, key + "|wake-up"] : [key]))
         #expect(cells.allSatisfy { $0["median_ratio"] is Double && $0["p_value"] is Double })
         let missing = try CommandLineTool.run(["bench", "--compare", paths[0], directory.appendingPathComponent("none.json").path])
