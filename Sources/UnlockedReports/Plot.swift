@@ -60,8 +60,12 @@ public struct BenchPlot: Sendable {
     public init(results: [CellResult]) {
         let ok = results.filter { $0.statistics != nil }
         let workload = ok.first { $0.cell.kernel != "stream.sum" } ?? ok.first
-        var engines: [String] = []
-        for result in ok where !engines.contains(result.cell.engine) { engines.append(result.cell.engine) }
+        // One series per engine, or per engine and chunk when the sweep has several chunk values.
+        let chunked = Set(ok.map(\.cell.chunk)).count > 1
+        var engines: [(engine: String, chunk: Int?)] = []
+        for result in ok where !engines.contains(where: { $0 == (result.cell.engine, result.cell.chunk) }) {
+            engines.append((result.cell.engine, result.cell.chunk))
+        }
 
         var speedups: [PlotSeries] = []
         var throughputs: [PlotSeries] = []
@@ -71,18 +75,19 @@ public struct BenchPlot: Sendable {
             let largest = same.map(\.cell.size).max()!
             let atLargest = same.filter { $0.cell.size == largest }
             let sequential = atLargest.first { $0.cell.engine == "sequential" }?.statistics?.median
-            for engine in engines {
-                let cells = atLargest.filter { $0.cell.engine == engine }.sorted { $0.cell.workers < $1.cell.workers }
+            for (engine, chunk) in engines {
+                let name = chunked ? "\(engine), chunk \(chunk.map(String.init) ?? "auto")" : engine
+                let mine = same.filter { $0.cell.engine == engine && $0.cell.chunk == chunk }
+                let cells = mine.filter { $0.cell.size == largest }.sorted { $0.cell.workers < $1.cell.workers }
                 guard let base = sequential ?? cells.first?.statistics?.median else { continue }
                 let points = cells.map { (x: Double($0.cell.workers), y: base / $0.statistics!.median) }
-                if !points.isEmpty { speedups.append(PlotSeries(name: engine, points: points)) }
+                if !points.isEmpty { speedups.append(PlotSeries(name: name, points: points)) }
 
-                let mine = same.filter { $0.cell.engine == engine }
                 guard let most = mine.map(\.cell.workers).max() else { continue }
                 let rates = mine.filter { $0.cell.workers == most }.compactMap { result in
                     result.bytesPerSecond.map { (x: Double(result.cell.size), y: $0 / 1e9) }
                 }
-                throughputs.append(PlotSeries(name: "\(engine) (\(most) workers)", points: rates))
+                throughputs.append(PlotSeries(name: "\(name) (\(most) workers)", points: rates))
             }
             if let maxWorkers = speedups.flatMap({ $0.points.map(\.x) }).max(), maxWorkers > 1 {
                 speedups.append(PlotSeries(name: "ideal", points: [(x: 1, y: 1), (x: maxWorkers, y: maxWorkers)], dashed: true))

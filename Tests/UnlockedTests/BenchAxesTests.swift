@@ -95,6 +95,10 @@ import Testing
             #expect(result.cell.oversubscribe == (result.cell.workers > cpus))
         }
 
+        // The plot draws a series per engine and chunk, not one line through every chunk.
+        let series = try #require(BenchPlot(results: results).panels.first).series.map(\.name)
+        #expect(series.contains("lockfree-pool, chunk 1024") && series.contains("lockfree-pool, chunk auto") && series.contains("sequential, chunk auto"))
+
         let report = BenchReport(context: context, plan: plan, results: results)
         #expect(report.showsChunkColumns && report.table.text.contains("×CPUs"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(jsonString(report.jsonObject).utf8)) as? [String: Any])
