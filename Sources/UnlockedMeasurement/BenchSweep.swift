@@ -116,7 +116,7 @@ public struct SweepPlan: Sendable {
     }
 
     /// Engines that take no chunk size: `sequential` runs one call, `spawn`
-    /// cuts each job into `--blocks` blocks. Their cells run once, as `auto`,
+    /// cuts each job into `EngineConfiguration.blocks` blocks. Their cells run once, as `auto`,
     /// whatever `--chunk` lists, so no cell is labelled with a chunk its
     /// engine never used; the chunk they did use is reported beside it.
     public static let enginesWithoutChunks: Set<String> = [EngineKind.sequential.rawValue, EngineKind.spawn.rawValue]
