@@ -46,7 +46,7 @@ public struct BenchComparison: Sendable {
         }
         let schema = object["schema"] as? String ?? "unknown"
         guard schemas.contains(schema) else {
-            throw .badData("\(name): schema \(schema); this unlocked reads \(schemas.joined(separator: " and "))")
+            throw .badData("\(name): schema \(printable(schema)); this unlocked reads \(schemas.joined(separator: " and "))")
         }
         var document = Document(schema: schema, cells: [])
         var keys = Set<String>()
@@ -77,10 +77,10 @@ public struct BenchComparison: Sendable {
             let wake = cell["samples_wake_ns"] as? [Double]
             // A timing is a finite count of nanoseconds: a negative, NaN or 1e308 sample is a broken file.
             if let bad = (samples + (wake ?? [])).first(where: { !($0.isFinite && $0 >= 0 && $0 <= maximumSampleNanoseconds) }) {
-                throw .badData("\(name): cell \(key) has the sample \(bad) ns (accepted: 0 to 1e15 ns)")
+                throw .badData("\(name): cell \(printable(key)) has the sample \(bad) ns (accepted: 0 to 1e15 ns)")
             }
             guard size > 0, workers > 0 else {
-                throw .badData("\(name): cell \(key) has \(size) elements and \(workers) workers (accepted: positive counts)")
+                throw .badData("\(name): cell \(printable(key)) has \(size) elements and \(workers) workers (accepted: positive counts)")
             }
             let batched = (cell["jobs_per_sample"] as? Int ?? 1) > 1
             document.cells.append((key: key, samples: samples,

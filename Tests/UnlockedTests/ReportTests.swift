@@ -182,6 +182,11 @@ func sampleReport() throws -> BenchReport {
         #expect(same.rows.map { $0.fields.last } == ["time", "wake-up", "time"] && same.notes.isEmpty)
         #expect(same.rows[0].candidateMedian == 5 && same.rows[1].candidateMedian == 42)
         #expect(throws: UnlockedError.self) { _ = try BenchComparison.document(fromJSON: try document("unlocked-bench/9", []), name: "x") }
+        // An unknown schema is quoted: the bench-compare fuzzer found a DEL reaching the message.
+        let error = try #require(throws: UnlockedError.self) {
+            _ = try BenchComparison.document(fromJSON: try document("unlocked-bench/2\u{7f}\n", []), name: "x")
+        }
+        #expect(error.message.contains("schema unlocked-bench/2\\u{7f}\\u{a};"))
     }
 
     /// `--compare` reads only what a bench could have written: finite,
