@@ -5,12 +5,20 @@ import UnlockedKernels
 import UnlockedTopology
 
 /// Chooses per job between one call on the calling thread and the lock-free
-/// pool, from two calibrations: the pool's empty-job round trip (measured
-/// once at creation) and the kernel's speed (measured once per kernel on a
-/// prefix of the first job's input, on the calling thread).
+/// pool, from what it measured: the pool's empty-job round trip (once at
+/// creation), the kernel's speed on 64Ki in-cache elements (once per kernel),
+/// and the time of every job it ran, per kernel and size class (a power of
+/// two of input bytes). A kernel's speed in L2 says little about the same
+/// kernel streaming from the LLC or memory, so a size class the engine has
+/// run sequentially is estimated from those runs, an unseen one from the
+/// largest smaller class seen (cost per element only grows with size), and
+/// the pool's cost from its own runs once it has some.
 ///
-/// The pool is chosen only when its estimate, with a 25% margin, beats the
-/// sequential estimate, so small inputs are never slower than `sequential`.
+/// Before the pool has run a size class it is chosen only when its estimate,
+/// with a 25% margin, beats the sequential one, so small inputs are never
+/// slower than `sequential`; once both ways ran a class, the faster wins.
+/// Oversubscribed, the pool's estimate divides the work by the CPUs its
+/// workers share, not by the workers.
 package final class AutoEngine: Engine {
     package let kind = EngineKind.auto
     // Read on every job by the one thread running jobs: no dynamic exclusivity check.
@@ -19,11 +27,17 @@ package final class AutoEngine: Engine {
     private let userChunk: Int?
     /// Median round trip of an empty pool job, in nanoseconds.
     package let roundTripNanoseconds: Double
-    /// Nanoseconds per element of each kernel measured so far.
+    /// Workers that can compute at once: the workers, or fewer CPUs.
+    private let parallelism: Int
+    /// Nanoseconds per element of each kernel measured in cache.
     private var speeds: [UnsafePointer<uk_kernel>: Double] = [:]
+    /// Per kernel, indexed by size class: what its jobs really cost.
+    private var learned: [UnsafePointer<uk_kernel>: [Observed]] = [:]
     /// The last decision and the report notes of a sequential run, kept whole
     /// so a repeated small job costs one comparison, not new strings.
-    private var lastDecision: (kernel: UnsafePointer<uk_kernel>, count: Int, decision: AutoDecision, sequentialNotes: [String])?
+    private var lastDecision: Decided?
+    /// A run since `lastDecision` was the fastest of its way: decide again.
+    private var learnedSinceDecision = false
     private var contexts = WorkerKernelContexts(worker: 0)
 
     package init(_ configuration: EngineConfiguration) throws(UnlockedError) {
@@ -31,6 +45,7 @@ package final class AutoEngine: Engine {
         poolConfiguration.kind = .lockfreePool
         pool = try LockFreePool(poolConfiguration, globalLock: nil)
         userChunk = configuration.chunk
+        parallelism = min(pool.workerCount, concurrentCPUs(configuration.placement))
         roundTripNanoseconds = quantile(sorted: try emptyJobRoundTrips(pool, jobs: 200).sorted(), 0.5)
     }
 
@@ -53,7 +68,9 @@ package final class AutoEngine: Engine {
         let perElement = try speed(of: job)
         let decision = decide(job, perElement: perElement)
         guard decision.decision.chosen == .lockfreePool else {
+            let began = monotonicNanoseconds()
             var result = try runOnCallingThread(job, contexts: &contexts, notes: decision.sequentialNotes, start: start)
+            learn(job, sequential: monotonicNanoseconds() - began)
             result.statistics.autoDecision = decision.decision
             return result
         }
@@ -64,33 +81,106 @@ package final class AutoEngine: Engine {
             let balanced = (job.count + workerCount * 4 - 1) / (workerCount * 4)
             return (min(max(balanced, minimum), 1 << 20) + 15) / 16 * 16
         }()
+        let began = monotonicNanoseconds()
         var result = try pool.run(job, chunk: chunk)
+        learn(job, pool: monotonicNanoseconds() - began)
         result.statistics.autoDecision = decision.decision
         result.statistics.computeNanoseconds = monotonicNanoseconds() - start
         return result
     }
 
-    /// Sequential unless the pool's estimate, with a 25% margin, is faster.
-    private func decide(_ job: EngineJob, perElement: Double) -> (decision: AutoDecision, sequentialNotes: [String]) {
-        if let last = lastDecision, last.kernel == job.kernel.descriptor, last.count == job.count {
-            return (last.decision, last.sequentialNotes)
+    /// The fastest run of each way seen in one size class, in nanoseconds per element.
+    private struct Observed {
+        var sequential = Double.infinity
+        var pool = Double.infinity
+    }
+
+    /// A decision for one kernel and count, what it was based on, and how
+    /// many jobs repeated it since.
+    private typealias Decided = (kernel: UnsafePointer<uk_kernel>, count: Int, decision: AutoDecision, sequentialNotes: [String],
+                                 observed: Observed, uses: Int)
+
+    /// A job's size class: the bit length of its input's byte count.
+    private static func sizeClass(_ job: EngineJob) -> Int {
+        let bytes = max(job.count * job.kernel.inputType.byteWidth, 1)
+        return Int.bitWidth - bytes.leadingZeroBitCount
+    }
+
+    /// Sequential unless the pool is faster: by its observed runs once both
+    /// ways ran this size class, else by its estimate with a 25% margin.
+    private func decide(_ job: EngineJob, perElement calibrated: Double) -> (decision: AutoDecision, sequentialNotes: [String]) {
+        let repeated = lastDecision.map { $0.kernel == job.kernel.descriptor && $0.count == job.count } ?? false
+        if repeated && !learnedSinceDecision {
+            lastDecision!.uses &+= 1
+        } else {
+            // Repeats count on across new fastest runs, so rechecks come on time.
+            lastDecision = makeDecision(job, perElement: calibrated, uses: repeated ? lastDecision!.uses &+ 1 : 0)
+            learnedSinceDecision = false
         }
-        let sequential = perElement * Double(job.count)
-        let parallel = roundTripNanoseconds + sequential / Double(workerCount)
+        let last = lastDecision!
+        // Now and then the way not chosen runs again, twice in a row (the
+        // pool's first job after others woke its parked workers): one lucky,
+        // preempted or cold run must not decide a size class for good.
+        if last.observed.sequential.isFinite, last.observed.pool.isFinite, Self.rechecks(after: last.uses) {
+            var other = last.decision
+            other.chosen = other.chosen == .lockfreePool ? .sequential : .lockfreePool
+            return (other, last.sequentialNotes)
+        }
+        return (last.decision, last.sequentialNotes)
+    }
+
+    private func makeDecision(_ job: EngineJob, perElement calibrated: Double, uses: Int) -> Decided {
+        let classes = learned[job.kernel.descriptor] ?? []
+        let size = Self.sizeClass(job)
+        let observed = size < classes.count ? classes[size] : Observed()
+        // Unseen sizes cost per element at least what the largest smaller seen one did.
+        let perElement = observed.sequential.isFinite ? observed.sequential
+            : classes.prefix(size).last(where: { $0.sequential.isFinite }).map { max($0.sequential, calibrated) } ?? calibrated
+        let count = Double(job.count)
+        let sequential = perElement * count
+        let parallel = observed.pool.isFinite ? observed.pool * count : roundTripNanoseconds + sequential / Double(parallelism)
         // The calibrated round trip is warm; workers that parked on a futex
-        // between jobs take tens of µs to wake, so below this much work the
-        // pool cannot reliably win and sequential is never slower.
-        let chosen = workerCount > 1 && parallel * 1.25 < sequential && sequential > Self.minimumParallelWorkNanoseconds
+        // between jobs take tens of µs to wake, so below this much estimated
+        // work the pool cannot reliably win and sequential is never slower.
+        // Sequential runs seen in this class make the estimate worth one try.
+        let chosen = observed.sequential.isFinite && observed.pool.isFinite ? parallel < sequential
+            : workerCount > 1 && parallel * 1.25 < sequential
+                && (observed.sequential.isFinite || sequential > Self.minimumParallelWorkNanoseconds)
         let decision = AutoDecision(chosen: chosen ? .lockfreePool : .sequential,
                                     sequentialEstimateNanoseconds: sequential, poolEstimateNanoseconds: parallel,
                                     roundTripNanoseconds: roundTripNanoseconds, nanosecondsPerElement: perElement)
-        let sequentialNotes = KernelInvoker.notes(for: job.kernel)
-        lastDecision = (job.kernel.descriptor, job.count, decision, sequentialNotes)
-        return (decision, sequentialNotes)
+        return (job.kernel.descriptor, job.count, decision, KernelInvoker.notes(for: job.kernel), observed, uses)
     }
 
-    /// Work below which `auto` stays sequential whatever the calibration says.
+    /// Records a run of `job` that took `sequential` or `pool` nanoseconds;
+    /// a new fastest one is decided on from the next job on.
+    private func learn(_ job: EngineJob, sequential: UInt64? = nil, pool: UInt64? = nil) {
+        guard job.count > 0, var last = lastDecision else { return }
+        let count = Double(job.count)
+        let run = (sequential ?? pool).map { Double($0) / count } ?? .infinity
+        // The common case, a run no faster than the best seen, costs one comparison.
+        if sequential != nil ? run >= last.observed.sequential : run >= last.observed.pool { return }
+        if sequential != nil { last.observed.sequential = run } else { last.observed.pool = run }
+        let size = Self.sizeClass(job)
+        var classes = learned.removeValue(forKey: job.kernel.descriptor) ?? []
+        if classes.count <= size { classes += Array(repeating: Observed(), count: size + 1 - classes.count) }
+        classes[size] = last.observed
+        learned[job.kernel.descriptor] = classes
+        lastDecision = last
+        learnedSinceDecision = true
+    }
+
+    /// Estimated work below which `auto` stays sequential until it has run
+    /// the size class sequentially.
     package static let minimumParallelWorkNanoseconds = 50_000.0
+    /// Whether the way not chosen runs after `uses` repeats of a decision:
+    /// in pairs, soon after the decision (2-3, 6-7, 14-15, 30-31) and then
+    /// every 64 (62-63 modulo 64), so rechecking costs at most 2 jobs in 64.
+    private static func rechecks(after uses: Int) -> Bool {
+        if uses >= 64 { return uses % 64 >= 62 }
+        let next = uses + 2
+        return uses >= 2 && (next & (next - 1) == 0 || (next - 1) & (next - 2) == 0)
+    }
 
     package func close() {
         if state == .closed { return }
