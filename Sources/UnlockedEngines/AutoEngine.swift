@@ -16,7 +16,11 @@ import UnlockedTopology
 ///
 /// Before the pool has run a size class it is chosen only when its estimate,
 /// with a 25% margin, beats the sequential one, so small inputs are never
-/// slower than `sequential`; once both ways ran a class, the faster wins.
+/// slower than `sequential`; once both ways ran a class, the faster wins. A
+/// pool job right after a sequential one (its workers parked) is not
+/// recorded, so a cold wake-up does not rule the pool out; every 64 repeats
+/// of a decision the other way runs twice, so one lucky run never decides a
+/// class for good (at most 2 jobs in 64).
 /// Oversubscribed, the pool's estimate divides the work by the CPUs its
 /// workers share, not by the workers.
 package final class AutoEngine: Engine {
@@ -33,11 +37,12 @@ package final class AutoEngine: Engine {
     private var speeds: [UnsafePointer<uk_kernel>: Double] = [:]
     /// Per kernel, indexed by size class: what its jobs really cost.
     private var learned: [UnsafePointer<uk_kernel>: [Observed]] = [:]
-    /// The last decision and the report notes of a sequential run, kept whole
-    /// so a repeated small job costs one comparison, not new strings.
-    private var lastDecision: Decided?
-    /// A run since `lastDecision` was the fastest of its way: decide again.
-    private var learnedSinceDecision = false
+    // Read and written on every job by the one thread running jobs: no dynamic exclusivity check.
+    /// The last decision, kept whole so a repeated small job costs one
+    /// comparison, not new strings.
+    @exclusivity(unchecked) private var lastDecision: Decided?
+    /// Whether the previous job ran in the pool (its workers are awake).
+    @exclusivity(unchecked) private var poolIsWarm = false
     private var contexts = WorkerKernelContexts(worker: 0)
 
     package init(_ configuration: EngineConfiguration) throws(UnlockedError) {
@@ -65,12 +70,13 @@ package final class AutoEngine: Engine {
         let start = monotonicNanoseconds()
         // The caller calibrates and computes as the pool's worker 0, pinned like it.
         try pool.bindCallingThread()
-        let perElement = try speed(of: job)
+        let (perElement, calibrated) = try speed(of: job)
         let decision = decide(job, perElement: perElement)
         guard decision.decision.chosen == .lockfreePool else {
-            let began = monotonicNanoseconds()
             var result = try runOnCallingThread(job, contexts: &contexts, notes: decision.sequentialNotes, start: start)
-            learn(job, sequential: monotonicNanoseconds() - began)
+            // A job that calibrated took that time too: not a sequential run's cost.
+            if !calibrated { learn(job, nanoseconds: result.statistics.computeNanoseconds, pool: false) }
+            poolIsWarm = false
             result.statistics.autoDecision = decision.decision
             return result
         }
@@ -81,9 +87,9 @@ package final class AutoEngine: Engine {
             let balanced = (job.count + workerCount * 4 - 1) / (workerCount * 4)
             return (min(max(balanced, minimum), 1 << 20) + 15) / 16 * 16
         }()
-        let began = monotonicNanoseconds()
         var result = try pool.run(job, chunk: chunk)
-        learn(job, pool: monotonicNanoseconds() - began)
+        if poolIsWarm { learn(job, nanoseconds: result.statistics.computeNanoseconds, pool: true) }
+        poolIsWarm = true
         result.statistics.autoDecision = decision.decision
         result.statistics.computeNanoseconds = monotonicNanoseconds() - start
         return result
@@ -97,8 +103,27 @@ package final class AutoEngine: Engine {
 
     /// A decision for one kernel and count, what it was based on, and how
     /// many jobs repeated it since.
-    private typealias Decided = (kernel: UnsafePointer<uk_kernel>, count: Int, decision: AutoDecision, sequentialNotes: [String],
-                                 observed: Observed, uses: Int)
+    private final class Decided {
+        let kernel: UnsafePointer<uk_kernel>
+        let count: Int
+        let decision: AutoDecision
+        let sequentialNotes: [String]
+        // Used on every job by the one thread running jobs: no dynamic exclusivity checks.
+        @exclusivity(unchecked) var observed: Observed
+        @exclusivity(unchecked) var uses: Int
+        /// A run since was the fastest of its way: decide again.
+        @exclusivity(unchecked) var stale = false
+
+        init(kernel: UnsafePointer<uk_kernel>, count: Int, decision: AutoDecision, sequentialNotes: [String],
+             observed: Observed, uses: Int) {
+            self.kernel = kernel
+            self.count = count
+            self.decision = decision
+            self.sequentialNotes = sequentialNotes
+            self.observed = observed
+            self.uses = uses
+        }
+    }
 
     /// A job's size class: the bit length of its input's byte count.
     private static func sizeClass(_ job: EngineJob) -> Int {
@@ -109,19 +134,16 @@ package final class AutoEngine: Engine {
     /// Sequential unless the pool is faster: by its observed runs once both
     /// ways ran this size class, else by its estimate with a 25% margin.
     private func decide(_ job: EngineJob, perElement calibrated: Double) -> (decision: AutoDecision, sequentialNotes: [String]) {
-        let repeated = lastDecision.map { $0.kernel == job.kernel.descriptor && $0.count == job.count } ?? false
-        if repeated && !learnedSinceDecision {
-            lastDecision!.uses &+= 1
-        } else {
+        let last: Decided
+        if let previous = lastDecision, previous.kernel == job.kernel.descriptor, previous.count == job.count {
             // Repeats count on across new fastest runs, so rechecks come on time.
-            lastDecision = makeDecision(job, perElement: calibrated, uses: repeated ? lastDecision!.uses &+ 1 : 0)
-            learnedSinceDecision = false
+            last = previous.stale ? makeDecision(job, perElement: calibrated, uses: previous.uses &+ 1) : previous
+            if !previous.stale { previous.uses &+= 1 }
+        } else {
+            last = makeDecision(job, perElement: calibrated, uses: 0)
         }
-        let last = lastDecision!
-        // Now and then the way not chosen runs again, twice in a row (the
-        // pool's first job after others woke its parked workers): one lucky,
-        // preempted or cold run must not decide a size class for good.
-        if last.observed.sequential.isFinite, last.observed.pool.isFinite, Self.rechecks(after: last.uses) {
+        lastDecision = last
+        if last.uses % Self.recheckInterval >= Self.recheckInterval - 2, last.observed.sequential.isFinite, last.observed.pool.isFinite {
             var other = last.decision
             other.chosen = other.chosen == .lockfreePool ? .sequential : .lockfreePool
             return (other, last.sequentialNotes)
@@ -149,38 +171,32 @@ package final class AutoEngine: Engine {
         let decision = AutoDecision(chosen: chosen ? .lockfreePool : .sequential,
                                     sequentialEstimateNanoseconds: sequential, poolEstimateNanoseconds: parallel,
                                     roundTripNanoseconds: roundTripNanoseconds, nanosecondsPerElement: perElement)
-        return (job.kernel.descriptor, job.count, decision, KernelInvoker.notes(for: job.kernel), observed, uses)
+        return Decided(kernel: job.kernel.descriptor, count: job.count, decision: decision,
+                       sequentialNotes: KernelInvoker.notes(for: job.kernel), observed: observed, uses: uses)
     }
 
-    /// Records a run of `job` that took `sequential` or `pool` nanoseconds;
-    /// a new fastest one is decided on from the next job on.
-    private func learn(_ job: EngineJob, sequential: UInt64? = nil, pool: UInt64? = nil) {
-        guard job.count > 0, var last = lastDecision else { return }
-        let count = Double(job.count)
-        let run = (sequential ?? pool).map { Double($0) / count } ?? .infinity
+    /// Records a run of `job` that took `nanoseconds`, sequential or in the
+    /// pool; a new fastest one is decided on from the next job on.
+    private func learn(_ job: EngineJob, nanoseconds: UInt64, pool: Bool) {
+        guard job.count > 0, let last = lastDecision else { return }
+        let run = Double(nanoseconds) / Double(job.count)
         // The common case, a run no faster than the best seen, costs one comparison.
-        if sequential != nil ? run >= last.observed.sequential : run >= last.observed.pool { return }
-        if sequential != nil { last.observed.sequential = run } else { last.observed.pool = run }
+        guard run < (pool ? last.observed.pool : last.observed.sequential) else { return }
+        if pool { last.observed.pool = run } else { last.observed.sequential = run }
         let size = Self.sizeClass(job)
         var classes = learned.removeValue(forKey: job.kernel.descriptor) ?? []
         if classes.count <= size { classes += Array(repeating: Observed(), count: size + 1 - classes.count) }
         classes[size] = last.observed
         learned[job.kernel.descriptor] = classes
-        lastDecision = last
-        learnedSinceDecision = true
+        last.stale = true
     }
 
     /// Estimated work below which `auto` stays sequential until it has run
     /// the size class sequentially.
     package static let minimumParallelWorkNanoseconds = 50_000.0
-    /// Whether the way not chosen runs after `uses` repeats of a decision:
-    /// in pairs, soon after the decision (2-3, 6-7, 14-15, 30-31) and then
-    /// every 64 (62-63 modulo 64), so rechecking costs at most 2 jobs in 64.
-    private static func rechecks(after uses: Int) -> Bool {
-        if uses >= 64 { return uses % 64 >= 62 }
-        let next = uses + 2
-        return uses >= 2 && (next & (next - 1) == 0 || (next - 1) & (next - 2) == 0)
-    }
+    /// Every this many repeats of a decision, the way not chosen runs twice
+    /// in a row (a pool's first job after sequential ones is not recorded).
+    package static let recheckInterval = 64
 
     package func close() {
         if state == .closed { return }
@@ -194,8 +210,9 @@ package final class AutoEngine: Engine {
     /// Nanoseconds per element of the job's kernel: the fastest of three
     /// calls over 64Ki generated elements in a scratch buffer, measured once
     /// per kernel (so calibrating never costs a multiple of a small job).
-    private func speed(of job: EngineJob) throws(UnlockedError) -> Double {
-        if let known = speeds[job.kernel.descriptor] { return known }
+    /// Also says whether this call calibrated.
+    private func speed(of job: EngineJob) throws(UnlockedError) -> (perElement: Double, calibrated: Bool) {
+        if let known = speeds[job.kernel.descriptor] { return (known, false) }
         let count = 64 << 10
         let input = try JobBuffer(count: count, width: job.kernel.inputType.byteWidth)
         let output = try job.kernel.outputType.map { type throws(UnlockedError) in try JobBuffer(count: count, width: type.byteWidth) }
@@ -212,7 +229,7 @@ package final class AutoEngine: Engine {
         }
         let perElement = best / Double(count)
         speeds[job.kernel.descriptor] = perElement
-        return perElement
+        return (perElement, true)
     }
 }
 
