@@ -17,10 +17,11 @@ import UnlockedTopology
 /// Before the pool has run a size class it is chosen only when its estimate,
 /// with a 25% margin, beats the sequential one, so small inputs are never
 /// slower than `sequential`; once both ways ran a class, the faster wins. A
-/// pool job right after a sequential one (its workers parked) is not
-/// recorded, so a cold wake-up does not rule the pool out; every 64 repeats
-/// of a decision the other way runs twice, so one lucky run never decides a
-/// class for good (at most 2 jobs in 64).
+/// pool job after a sequential one or after its workers stopped spinning
+/// (they parked) is not recorded, so a cold wake-up does not rule the pool out; now and then the
+/// way not chosen runs twice, so one lucky run never decides a class for
+/// good: every 64 repeats, or rarer so that rechecking costs about 2% of
+/// the work.
 /// Oversubscribed, the pool's estimate divides the work by the CPUs its
 /// workers share, not by the workers.
 package final class AutoEngine: Engine {
@@ -29,7 +30,8 @@ package final class AutoEngine: Engine {
     @exclusivity(unchecked) package private(set) var state = EngineState.running
     private let pool: LockFreePool
     private let userChunk: Int?
-    /// Median round trip of an empty pool job, in nanoseconds.
+    /// Fastest batch of empty pool jobs, per job, in nanoseconds: the
+    /// median would carry whatever else ran on the CPUs at creation.
     package let roundTripNanoseconds: Double
     /// Workers that can compute at once: the workers, or fewer CPUs.
     private let parallelism: Int
@@ -41,8 +43,9 @@ package final class AutoEngine: Engine {
     /// The last decision, kept whole so a repeated small job costs one
     /// comparison, not new strings.
     @exclusivity(unchecked) private var lastDecision: Decided?
-    /// Whether the previous job ran in the pool (its workers are awake).
-    @exclusivity(unchecked) private var poolIsWarm = false
+    /// Until when the pool's workers still spin after its last job (0 after
+    /// a sequential one): a pool job started later pays their wake-up.
+    @exclusivity(unchecked) private var poolWarmUntil: UInt64 = 0
     private var contexts = WorkerKernelContexts(worker: 0)
 
     package init(_ configuration: EngineConfiguration) throws(UnlockedError) {
@@ -51,7 +54,7 @@ package final class AutoEngine: Engine {
         pool = try LockFreePool(poolConfiguration, globalLock: nil)
         userChunk = configuration.chunk
         parallelism = min(pool.workerCount, concurrentCPUs(configuration.placement))
-        roundTripNanoseconds = quantile(sorted: try emptyJobRoundTrips(pool, jobs: 200).sorted(), 0.5)
+        roundTripNanoseconds = try emptyJobRoundTrips(pool, jobs: 300).min()!
     }
 
     deinit { close() }
@@ -76,7 +79,7 @@ package final class AutoEngine: Engine {
             var result = try runOnCallingThread(job, contexts: &contexts, notes: decision.sequentialNotes, start: start)
             // A job that calibrated took that time too: not a sequential run's cost.
             if !calibrated { learn(job, nanoseconds: result.statistics.computeNanoseconds, pool: false) }
-            poolIsWarm = false
+            poolWarmUntil = 0
             result.statistics.autoDecision = decision.decision
             return result
         }
@@ -88,10 +91,11 @@ package final class AutoEngine: Engine {
             return (min(max(balanced, minimum), 1 << 20) + 15) / 16 * 16
         }()
         var result = try pool.run(job, chunk: chunk)
-        if poolIsWarm { learn(job, nanoseconds: result.statistics.computeNanoseconds, pool: true) }
-        poolIsWarm = true
+        if start < poolWarmUntil { learn(job, nanoseconds: result.statistics.computeNanoseconds, pool: true) }
+        let end = monotonicNanoseconds()
+        poolWarmUntil = end + LockFreeCore.spinNanoseconds
         result.statistics.autoDecision = decision.decision
-        result.statistics.computeNanoseconds = monotonicNanoseconds() - start
+        result.statistics.computeNanoseconds = end - start
         return result
     }
 
@@ -111,11 +115,14 @@ package final class AutoEngine: Engine {
         // Used on every job by the one thread running jobs: no dynamic exclusivity checks.
         @exclusivity(unchecked) var observed: Observed
         @exclusivity(unchecked) var uses: Int
+        /// The way not chosen runs again when `uses` modulo this is one of the last two.
+        let recheckEvery: Int
         /// A run since was the fastest of its way: decide again.
         @exclusivity(unchecked) var stale = false
 
         init(kernel: UnsafePointer<uk_kernel>, count: Int, decision: AutoDecision, sequentialNotes: [String],
-             observed: Observed, uses: Int) {
+             observed: Observed, recheckEvery: Int, uses: Int) {
+            self.recheckEvery = recheckEvery
             self.kernel = kernel
             self.count = count
             self.decision = decision
@@ -143,7 +150,7 @@ package final class AutoEngine: Engine {
             last = makeDecision(job, perElement: calibrated, uses: 0)
         }
         lastDecision = last
-        if last.uses % Self.recheckInterval >= Self.recheckInterval - 2, last.observed.sequential.isFinite, last.observed.pool.isFinite {
+        if last.uses % last.recheckEvery >= last.recheckEvery - 2, last.observed.sequential.isFinite, last.observed.pool.isFinite {
             var other = last.decision
             other.chosen = other.chosen == .lockfreePool ? .sequential : .lockfreePool
             return (other, last.sequentialNotes)
@@ -171,8 +178,12 @@ package final class AutoEngine: Engine {
         let decision = AutoDecision(chosen: chosen ? .lockfreePool : .sequential,
                                     sequentialEstimateNanoseconds: sequential, poolEstimateNanoseconds: parallel,
                                     roundTripNanoseconds: roundTripNanoseconds, nanosecondsPerElement: perElement)
+        // Two runs of the other way (the pool's first after a wake-up), against 2% of the chosen way's work.
+        let recheck = 2 * (chosen ? sequential : parallel + Self.minimumParallelWorkNanoseconds)
+        let recheckEvery = Int(min(max(recheck / (0.02 * (chosen ? parallel : sequential)), 64), 1e6))
         return Decided(kernel: job.kernel.descriptor, count: job.count, decision: decision,
-                       sequentialNotes: KernelInvoker.notes(for: job.kernel), observed: observed, uses: uses)
+                       sequentialNotes: KernelInvoker.notes(for: job.kernel), observed: observed,
+                       recheckEvery: recheckEvery, uses: uses)
     }
 
     /// Records a run of `job` that took `nanoseconds`, sequential or in the
@@ -194,10 +205,6 @@ package final class AutoEngine: Engine {
     /// Estimated work below which `auto` stays sequential until it has run
     /// the size class sequentially.
     package static let minimumParallelWorkNanoseconds = 50_000.0
-    /// Every this many repeats of a decision, the way not chosen runs twice
-    /// in a row (a pool's first job after sequential ones is not recorded).
-    package static let recheckInterval = 64
-
     package func close() {
         if state == .closed { return }
         state = .closed
