@@ -5,25 +5,47 @@ import UnlockedKernels
 import UnlockedTopology
 
 /// Chooses per job between one call on the calling thread and the lock-free
-/// pool, from two calibrations: the pool's empty-job round trip (measured
-/// once at creation) and the kernel's speed (measured once per kernel on a
-/// prefix of the first job's input, on the calling thread).
+/// pool, from what it measured: the pool's empty-job round trip (once at
+/// creation), the kernel's speed on 64Ki in-cache elements (once per kernel),
+/// and the time of every job it ran, per kernel and size class (a power of
+/// two of input bytes). A kernel's speed in L2 says little about the same
+/// kernel streaming from the LLC or memory, so a size class the engine has
+/// run sequentially is estimated from those runs, an unseen one from the
+/// largest smaller class seen (cost per element only grows with size), and
+/// the pool's cost from its own runs once it has some.
 ///
-/// The pool is chosen only when its estimate, with a 25% margin, beats the
-/// sequential estimate, so small inputs are never slower than `sequential`.
+/// Before the pool has run a size class it is chosen only when its estimate,
+/// with a 25% margin, beats the sequential one, so small inputs are never
+/// slower than `sequential`; once both ways ran a class, the faster wins. A
+/// pool job after a sequential one or after its workers stopped spinning
+/// (they parked) is not recorded, so a cold wake-up does not rule the pool out; now and then the
+/// way not chosen runs twice, so one lucky run never decides a class for
+/// good: every 64 repeats, or rarer so that rechecking costs about 2% of
+/// the work.
+/// Oversubscribed, the pool's estimate divides the work by the CPUs its
+/// workers share, not by the workers.
 package final class AutoEngine: Engine {
     package let kind = EngineKind.auto
     // Read on every job by the one thread running jobs: no dynamic exclusivity check.
     @exclusivity(unchecked) package private(set) var state = EngineState.running
     private let pool: LockFreePool
     private let userChunk: Int?
-    /// Median round trip of an empty pool job, in nanoseconds.
+    /// Fastest batch of empty pool jobs, per job, in nanoseconds: the
+    /// median would carry whatever else ran on the CPUs at creation.
     package let roundTripNanoseconds: Double
-    /// Nanoseconds per element of each kernel measured so far.
+    /// Workers that can compute at once: the workers, or fewer CPUs.
+    private let parallelism: Int
+    /// Nanoseconds per element of each kernel measured in cache.
     private var speeds: [UnsafePointer<uk_kernel>: Double] = [:]
-    /// The last decision and the report notes of a sequential run, kept whole
-    /// so a repeated small job costs one comparison, not new strings.
-    private var lastDecision: (kernel: UnsafePointer<uk_kernel>, count: Int, decision: AutoDecision, sequentialNotes: [String])?
+    /// Per kernel, indexed by size class: what its jobs really cost.
+    private var learned: [UnsafePointer<uk_kernel>: [Observed]] = [:]
+    // Read and written on every job by the one thread running jobs: no dynamic exclusivity check.
+    /// The last decision, kept whole so a repeated small job costs one
+    /// comparison, not new strings.
+    @exclusivity(unchecked) private var lastDecision: Decided?
+    /// Until when the pool's workers still spin after its last job (0 after
+    /// a sequential one): a pool job started later pays their wake-up.
+    @exclusivity(unchecked) private var poolWarmUntil: UInt64 = 0
     private var contexts = WorkerKernelContexts(worker: 0)
 
     package init(_ configuration: EngineConfiguration) throws(UnlockedError) {
@@ -31,7 +53,8 @@ package final class AutoEngine: Engine {
         poolConfiguration.kind = .lockfreePool
         pool = try LockFreePool(poolConfiguration, globalLock: nil)
         userChunk = configuration.chunk
-        roundTripNanoseconds = quantile(sorted: try emptyJobRoundTrips(pool, jobs: 200).sorted(), 0.5)
+        parallelism = min(pool.workerCount, concurrentCPUs(configuration.placement))
+        roundTripNanoseconds = try emptyJobRoundTrips(pool, jobs: 300).min()!
     }
 
     deinit { close() }
@@ -50,10 +73,13 @@ package final class AutoEngine: Engine {
         let start = monotonicNanoseconds()
         // The caller calibrates and computes as the pool's worker 0, pinned like it.
         try pool.bindCallingThread()
-        let perElement = try speed(of: job)
+        let (perElement, calibrated) = try speed(of: job)
         let decision = decide(job, perElement: perElement)
         guard decision.decision.chosen == .lockfreePool else {
             var result = try runOnCallingThread(job, contexts: &contexts, notes: decision.sequentialNotes, start: start)
+            // A job that calibrated took that time too: not a sequential run's cost.
+            if !calibrated { learn(job, nanoseconds: result.statistics.computeNanoseconds, pool: false) }
+            poolWarmUntil = 0
             result.statistics.autoDecision = decision.decision
             return result
         }
@@ -65,33 +91,120 @@ package final class AutoEngine: Engine {
             return (min(max(balanced, minimum), 1 << 20) + 15) / 16 * 16
         }()
         var result = try pool.run(job, chunk: chunk)
+        if start < poolWarmUntil { learn(job, nanoseconds: result.statistics.computeNanoseconds, pool: true) }
+        let end = monotonicNanoseconds()
+        poolWarmUntil = end + LockFreeCore.spinNanoseconds
         result.statistics.autoDecision = decision.decision
-        result.statistics.computeNanoseconds = monotonicNanoseconds() - start
+        result.statistics.computeNanoseconds = end - start
         return result
     }
 
-    /// Sequential unless the pool's estimate, with a 25% margin, is faster.
-    private func decide(_ job: EngineJob, perElement: Double) -> (decision: AutoDecision, sequentialNotes: [String]) {
-        if let last = lastDecision, last.kernel == job.kernel.descriptor, last.count == job.count {
-            return (last.decision, last.sequentialNotes)
+    /// The fastest run of each way seen in one size class, in nanoseconds per element.
+    private struct Observed {
+        var sequential = Double.infinity
+        var pool = Double.infinity
+    }
+
+    /// A decision for one kernel and count, what it was based on, and how
+    /// many jobs repeated it since.
+    private final class Decided {
+        let kernel: UnsafePointer<uk_kernel>
+        let count: Int
+        let decision: AutoDecision
+        let sequentialNotes: [String]
+        // Used on every job by the one thread running jobs: no dynamic exclusivity checks.
+        @exclusivity(unchecked) var observed: Observed
+        @exclusivity(unchecked) var uses: Int
+        /// The way not chosen runs again when `uses` modulo this is one of the last two.
+        let recheckEvery: Int
+        /// A run since was the fastest of its way: decide again.
+        @exclusivity(unchecked) var stale = false
+
+        init(kernel: UnsafePointer<uk_kernel>, count: Int, decision: AutoDecision, sequentialNotes: [String],
+             observed: Observed, recheckEvery: Int, uses: Int) {
+            self.recheckEvery = recheckEvery
+            self.kernel = kernel
+            self.count = count
+            self.decision = decision
+            self.sequentialNotes = sequentialNotes
+            self.observed = observed
+            self.uses = uses
         }
-        let sequential = perElement * Double(job.count)
-        let parallel = roundTripNanoseconds + sequential / Double(workerCount)
+    }
+
+    /// A job's size class: the bit length of its input's byte count.
+    private static func sizeClass(_ job: EngineJob) -> Int {
+        let bytes = max(job.count * job.kernel.inputType.byteWidth, 1)
+        return Int.bitWidth - bytes.leadingZeroBitCount
+    }
+
+    /// Sequential unless the pool is faster: by its observed runs once both
+    /// ways ran this size class, else by its estimate with a 25% margin.
+    private func decide(_ job: EngineJob, perElement calibrated: Double) -> (decision: AutoDecision, sequentialNotes: [String]) {
+        let last: Decided
+        if let previous = lastDecision, previous.kernel == job.kernel.descriptor, previous.count == job.count {
+            // Repeats count on across new fastest runs, so rechecks come on time.
+            last = previous.stale ? makeDecision(job, perElement: calibrated, uses: previous.uses &+ 1) : previous
+            if !previous.stale { previous.uses &+= 1 }
+        } else {
+            last = makeDecision(job, perElement: calibrated, uses: 0)
+        }
+        lastDecision = last
+        if last.uses % last.recheckEvery >= last.recheckEvery - 2, last.observed.sequential.isFinite, last.observed.pool.isFinite {
+            var other = last.decision
+            other.chosen = other.chosen == .lockfreePool ? .sequential : .lockfreePool
+            return (other, last.sequentialNotes)
+        }
+        return (last.decision, last.sequentialNotes)
+    }
+
+    private func makeDecision(_ job: EngineJob, perElement calibrated: Double, uses: Int) -> Decided {
+        let classes = learned[job.kernel.descriptor] ?? []
+        let size = Self.sizeClass(job)
+        let observed = size < classes.count ? classes[size] : Observed()
+        // Unseen sizes cost per element at least what the largest smaller seen one did.
+        let perElement = observed.sequential.isFinite ? observed.sequential
+            : classes.prefix(size).last(where: { $0.sequential.isFinite }).map { max($0.sequential, calibrated) } ?? calibrated
+        let count = Double(job.count)
+        let sequential = perElement * count
+        let parallel = observed.pool.isFinite ? observed.pool * count : roundTripNanoseconds + sequential / Double(parallelism)
         // The calibrated round trip is warm; workers that parked on a futex
-        // between jobs take tens of µs to wake, so below this much work the
-        // pool cannot reliably win and sequential is never slower.
-        let chosen = workerCount > 1 && parallel * 1.25 < sequential && sequential > Self.minimumParallelWorkNanoseconds
+        // between jobs take tens of µs to wake, so below this much estimated
+        // work the pool cannot reliably win and sequential is never slower.
+        // Sequential runs seen in this class make the estimate worth one try.
+        let chosen = observed.sequential.isFinite && observed.pool.isFinite ? parallel < sequential
+            : workerCount > 1 && parallel * 1.25 < sequential
+                && (observed.sequential.isFinite || sequential > Self.minimumParallelWorkNanoseconds)
         let decision = AutoDecision(chosen: chosen ? .lockfreePool : .sequential,
                                     sequentialEstimateNanoseconds: sequential, poolEstimateNanoseconds: parallel,
                                     roundTripNanoseconds: roundTripNanoseconds, nanosecondsPerElement: perElement)
-        let sequentialNotes = KernelInvoker.notes(for: job.kernel)
-        lastDecision = (job.kernel.descriptor, job.count, decision, sequentialNotes)
-        return (decision, sequentialNotes)
+        // Two runs of the other way (the pool's first after a wake-up), against 2% of the chosen way's work.
+        let recheck = 2 * (chosen ? sequential : parallel + Self.minimumParallelWorkNanoseconds)
+        let recheckEvery = Int(min(max(recheck / (0.02 * (chosen ? parallel : sequential)), 64), 1e6))
+        return Decided(kernel: job.kernel.descriptor, count: job.count, decision: decision,
+                       sequentialNotes: KernelInvoker.notes(for: job.kernel), observed: observed,
+                       recheckEvery: recheckEvery, uses: uses)
     }
 
-    /// Work below which `auto` stays sequential whatever the calibration says.
-    package static let minimumParallelWorkNanoseconds = 50_000.0
+    /// Records a run of `job` that took `nanoseconds`, sequential or in the
+    /// pool; a new fastest one is decided on from the next job on.
+    private func learn(_ job: EngineJob, nanoseconds: UInt64, pool: Bool) {
+        guard job.count > 0, let last = lastDecision else { return }
+        let run = Double(nanoseconds) / Double(job.count)
+        // The common case, a run no faster than the best seen, costs one comparison.
+        guard run < (pool ? last.observed.pool : last.observed.sequential) else { return }
+        if pool { last.observed.pool = run } else { last.observed.sequential = run }
+        let size = Self.sizeClass(job)
+        var classes = learned.removeValue(forKey: job.kernel.descriptor) ?? []
+        if classes.count <= size { classes += Array(repeating: Observed(), count: size + 1 - classes.count) }
+        classes[size] = last.observed
+        learned[job.kernel.descriptor] = classes
+        last.stale = true
+    }
 
+    /// Estimated work below which `auto` stays sequential until it has run
+    /// the size class sequentially.
+    package static let minimumParallelWorkNanoseconds = 50_000.0
     package func close() {
         if state == .closed { return }
         state = .closed
@@ -104,8 +217,9 @@ package final class AutoEngine: Engine {
     /// Nanoseconds per element of the job's kernel: the fastest of three
     /// calls over 64Ki generated elements in a scratch buffer, measured once
     /// per kernel (so calibrating never costs a multiple of a small job).
-    private func speed(of job: EngineJob) throws(UnlockedError) -> Double {
-        if let known = speeds[job.kernel.descriptor] { return known }
+    /// Also says whether this call calibrated.
+    private func speed(of job: EngineJob) throws(UnlockedError) -> (perElement: Double, calibrated: Bool) {
+        if let known = speeds[job.kernel.descriptor] { return (known, false) }
         let count = 64 << 10
         let input = try JobBuffer(count: count, width: job.kernel.inputType.byteWidth)
         let output = try job.kernel.outputType.map { type throws(UnlockedError) in try JobBuffer(count: count, width: type.byteWidth) }
@@ -122,7 +236,7 @@ package final class AutoEngine: Engine {
         }
         let perElement = best / Double(count)
         speeds[job.kernel.descriptor] = perElement
-        return perElement
+        return (perElement, true)
     }
 }
 

@@ -15,7 +15,7 @@ package struct PoolControl {
 
     package init(workers: Int) {
         self.workers = workers
-        let bytes = (3 + workers) * Self.line
+        let bytes = (4 + workers) * Self.line
         raw = .allocate(byteCount: bytes, alignment: Self.line)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
     }
@@ -36,10 +36,14 @@ package struct PoolControl {
     package var ownerSleeping: UnsafeMutablePointer<UInt32> { word(1, 1) }
     /// 1 once a worker failed: the others stop claiming chunks.
     package var abort: UnsafeMutablePointer<UInt32> { word(2, 0) }
+    /// Futex waits, counted as they start (off the hot path).
+    package var parks: UnsafeMutablePointer<Int64> { (raw + 3 * Self.line).assumingMemoryBound(to: Int64.self) }
+    /// `sched_yield` calls of oversubscribed waits.
+    package var yields: UnsafeMutablePointer<Int64> { parks + 1 }
 
     /// Worker `worker`'s next chunk to claim (fetch-add by its owner and by thieves).
     package func cursor(_ worker: Int) -> UnsafeMutablePointer<Int64> {
-        (raw + (3 + worker) * Self.line).assumingMemoryBound(to: Int64.self)
+        (raw + (4 + worker) * Self.line).assumingMemoryBound(to: Int64.self)
     }
 }
 
@@ -64,6 +68,33 @@ private func spin(_ spinNanoseconds: UInt64, until condition: () -> Bool) -> Boo
     return true
 }
 
+/// Yields the CPU up to `yields` times while `condition` is false, then
+/// returns false so the caller parks. For oversubscribed pools: a thread
+/// that spins there holds the CPU a worker with a chunk, or one that must
+/// check in, is waiting for (why libgomp cuts `GOMP_SPINCOUNT` when threads
+/// outnumber CPUs). Every yield is counted in `counter`.
+private func yieldWait(_ yields: Int, counter: UnsafeMutablePointer<Int64>, until condition: () -> Bool) -> Bool {
+    var done = 0
+    defer { if done > 0 { _ = uk_fetch_add_relaxed_i64(counter, Int64(done)) } }
+    while !condition() {
+        guard done < yields else { return false }
+        sched_yield()
+        done += 1
+    }
+    return true
+}
+
+/// How many CPUs a plan's workers can run on at once: the distinct planned
+/// PUs when every worker is bound, else the process's CPUs; either way at
+/// most the process's CPUs and its cgroup's CPU quota (rounded up).
+package func concurrentCPUs(_ plan: PlacementPlan) -> Int {
+    let process = initialAffinity.map { max($0.count, 1) } ?? plan.workers.count
+    let planned = plan.bindingSkipped == nil && plan.workers.allSatisfy({ $0.osPU != nil })
+        ? Set(plan.workers.compactMap(\.osPU)).count : process
+    let quota = CgroupLimits.cpuQuota().map { max(Int($0.rounded(.up)), 1) } ?? .max
+    return min(planned, process, quota)
+}
+
 /// What the pool runs next.
 package enum PoolJob {
     case run(KernelInvoker, ChunkPlan)
@@ -83,13 +114,18 @@ package final class LockFreeCore {
     /// Each worker runs its own copy of plugins (`isolated`).
     package let isolated: Bool
     package static let spinNanoseconds: UInt64 = 50_000
+    /// Yields before parking when oversubscribed.
+    package static let oversubscribedYields = 32
+    /// More workers than CPUs to run them: waits yield and park instead of spinning.
+    package let oversubscribed: Bool
     /// The current job, in memory of our own rather than a class property, so
     /// reading it costs no dynamic exclusivity check on the hot path.
     private let job = UnsafeMutablePointer<PoolJob>.allocate(capacity: 1)
     /// Where each helper runs, reported as it starts.
     package let bindings = WorkerBindings()
 
-    package init(workers: Int, stealing: Bool, isolated: Bool = false) {
+    package init(workers: Int, stealing: Bool, isolated: Bool = false, cpus: Int) {
+        oversubscribed = workers > cpus
         control = PoolControl(workers: workers)
         slots = WorkerSlots(count: workers)
         self.stealing = stealing
@@ -120,15 +156,29 @@ package final class LockFreeCore {
         }
     }
 
-    /// Waits until `generation` moves past `seen`: spin, then park on the futex.
+    /// Waits for `condition` before parking: spins while every worker has a
+    /// CPU of its own, yields a few times when oversubscribed.
+    @inline(__always)
+    private func pause(until condition: () -> Bool) -> Bool {
+        oversubscribed ? yieldWait(Self.oversubscribedYields, counter: control.yields, until: condition)
+            : spin(Self.spinNanoseconds, until: condition)
+    }
+
+    /// Parks on `word` while it holds `expected`, counting the park.
+    private func park(_ word: UnsafeMutablePointer<UInt32>, while expected: UInt32) {
+        _ = uk_fetch_add_relaxed_i64(control.parks, 1)
+        _ = uk_futex_wait(word, expected)
+    }
+
+    /// Waits until `generation` moves past `seen`: spin (or yield), then park on the futex.
     private func awaitGeneration(after seen: UInt32) -> UInt32 {
         let generation = control.generation
         while uk_load_acquire_u32(generation) == seen {
-            if spin(Self.spinNanoseconds, until: { uk_load_acquire_u32(generation) != seen }) { break }
+            if pause(until: { uk_load_acquire_u32(generation) != seen }) { break }
             // Announce the park before re-checking, so a publisher that bumped
             // the generation after our check is sure to see us and wake us.
             uk_fetch_add_u32(control.sleepers, 1)
-            if uk_load_u32(generation) == seen { _ = uk_futex_wait(generation, seen) }
+            if uk_load_u32(generation) == seen { park(generation, while: seen) }
             uk_fetch_sub_u32(control.sleepers, 1)
         }
         return uk_load_acquire_u32(generation)
@@ -157,9 +207,9 @@ package final class LockFreeCore {
         execute(worker: 0, contexts: &contexts)
         let remaining = control.remaining
         while case let left = uk_load_acquire_u32(remaining), left != 0 {
-            if spin(Self.spinNanoseconds, until: { uk_load_acquire_u32(remaining) == 0 }) { break }
+            if pause(until: { uk_load_acquire_u32(remaining) == 0 }) { break }
             uk_store_u32(control.ownerSleeping, 1)
-            if uk_load_u32(remaining) == left { _ = uk_futex_wait(remaining, left) }
+            if uk_load_u32(remaining) == left { park(remaining, while: left) }
             uk_store_u32(control.ownerSleeping, 0)
         }
     }
@@ -221,7 +271,10 @@ extension LockFreeCore: @unchecked Sendable {}
 /// fetch-add on its own cursor, then steals from the others' cursors;
 /// partials go to padded per-worker slots; the last helper to finish
 /// decrements a counter to zero and wakes the caller only if it parked.
-/// Idle workers spin for 50 µs, then park on a futex.
+/// Idle workers spin for 50 µs, then park on a futex; when workers outnumber
+/// the CPUs they can run on (`concurrentCPUs`), every wait (helpers for the
+/// next job, the caller for the last helper) yields a few times instead and
+/// parks, so no waiter holds a CPU a worker with work needs.
 ///
 /// With `globalLock` it is the `gil` engine: the same pool, but each chunk
 /// runs while holding one global lock.
@@ -250,7 +303,8 @@ package final class LockFreePool: Engine {
         plan = configuration.placement
         chunk = configuration.chunk
         self.globalLock = globalLock
-        core = LockFreeCore(workers: workerCount, stealing: true, isolated: kind == .isolated)
+        core = LockFreeCore(workers: workerCount, stealing: true, isolated: kind == .isolated,
+                            cpus: concurrentCPUs(configuration.placement))
         callerContexts = WorkerKernelContexts(worker: 0, isolated: kind == .isolated)
         startup = EngineStartup(nanoseconds: 0, bindings: [])
         do throws(UnlockedError) {
@@ -317,5 +371,13 @@ package final class LockFreePool: Engine {
     /// Pins the calling thread as worker 0 without running a job (`auto`'s
     /// sequential path computes there too).
     package func bindCallingThread() throws(UnlockedError) { try caller.bind(plan) }
+
+    /// Whether workers outnumber the CPUs they can run on (waits yield and park).
+    package var oversubscribed: Bool { core.oversubscribed }
+
+    /// Futex parks and oversubscribed yields of all the pool's threads so far.
+    package var waitCounts: (parks: Int64, yields: Int64) {
+        (uk_load_relaxed_i64(core.control.parks), uk_load_relaxed_i64(core.control.yields))
+    }
 }
 #endif
