@@ -135,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "UnlockedTests",
-            dependencies: ["Unlocked", "CKernels", "UnlockedCLI", "UnlockedFuzzHarnesses"],
+            dependencies: ["Unlocked", "CKernels", "COpenMP", "UnlockedCLI", "UnlockedFuzzHarnesses"],
             // Fixture .npy files and C sources the tests compile into fixture plugins.
             exclude: ["Fixtures"]
         ),

@@ -20,20 +20,25 @@ package func loadOpenMPRegion(image: [UInt8]) -> Result<uk_omp_run_fn, UnlockedE
     case .success(let value): fd = value
     case .failure(let error): return .failure(.internal("openmp: cannot create a memfd for its OpenMP region: \(error)"))
     }
-    defer { close(fd) }
     var written = 0
     while written < image.count {
         let result = valueOrErrno { image.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) } }
         guard case .success(let count) = result, count > 0 else {
+            close(fd)
             return .failure(.internal("openmp: cannot write its OpenMP region to a memfd: \(result)"))
         }
         written += count
     }
+    // The memfd stays open on success: glibc knows a loaded object by its path,
+    // and a later /proc/self/fd/<same number> would be taken for this one.
     guard let handle = dlopen("/proc/self/fd/\(fd)", RTLD_NOW | RTLD_LOCAL) else {
         let reason = dlerror().map { String(cString: $0) } ?? "unknown error"
+        close(fd)
         return .failure(.noInput("openmp: cannot load its OpenMP region (gcc -fopenmp, needs libgomp.so.1 from libgomp1): \(reason)"))
     }
     guard let symbol = dlsym(handle, UK_OMP_RUN_SYMBOL) else {
+        dlclose(handle)
+        close(fd)
         return .failure(.noInput("openmp: its OpenMP region has no \(UK_OMP_RUN_SYMBOL)"))
     }
     return .success(unsafeBitCast(symbol, to: uk_omp_run_fn.self))
@@ -46,6 +51,8 @@ private let openMPRegion: Result<RegionEntry, UnlockedError> = loadOpenMPRegion(
 package struct OpenMPThreadReport: Sendable, Equatable {
     /// `omp_get_num_threads()` in the region.
     package var team = 0
+    /// The thread's kernel id (/proc/self/task/<id>): distinct per OpenMP thread when the team is real.
+    package var threadID: Int32 = 0
     /// Where the thread ran once bound; nil when it was not in the team.
     package var binding: BindingObservation?
 }
@@ -102,25 +109,34 @@ private final class OpenMPRegionState {
     func begin(thread: Int, team: Int) {
         slots.slot(thread).pointee = WorkerSlot()
         reports[thread].team = team
+        reports[thread].threadID = uk_omp_thread_id()
         let planned = plan.workers[thread].osPU
         if case .release = work.pointee {
-            if thread > 0 { unpinCurrentThread() }
+            // Left to libgomp, which keeps them for later regions: no longer an engine's workers.
+            if thread > 0 {
+                unpinCurrentThread()
+                _ = uk_set_thread_name("uk-omp-idle")
+                uk_omp_set_thread_binding(-1)
+            }
             return
         }
         if thread == 0 {
             reports[0].binding = BindingObservation(worker: 0, plannedPU: planned, observedCPU: currentCPU(), bound: planned != nil)
             return
         }
-        // One affinity read per thread and region; a bind (and the thread's name) only when it moved.
-        if let planned, plan.bindingSkipped == nil, currentThreadCPUs() == [planned] {
+        // A bind (and the thread's name) only when this thread served another worker or PU.
+        let binding = Int64(thread) << 32 | Int64(UInt32(truncatingIfNeeded: planned ?? -1))
+        if let planned, plan.bindingSkipped == nil, uk_omp_thread_binding() == binding {
             reports[thread].binding = BindingObservation(worker: thread, plannedPU: planned, observedCPU: currentCPU(), bound: true)
             return
         }
-        _ = uk_set_thread_name(workerThreadName(EngineKind.openmp.threadRole, thread))
+        _ = uk_set_thread_name(workerThreadName(EngineKind.openmp.threadRole, thread))  // libgomp names none
         if planned == nil { unpinCurrentThread() }
         do throws(UnlockedError) {
             reports[thread].binding = try plan.bindCurrentThread(worker: thread)
+            uk_omp_set_thread_binding(binding)
         } catch {
+            uk_omp_set_thread_binding(-1)
             slots.record(error)
             failed.store(true, ordering: .relaxed)
         }
@@ -158,8 +174,9 @@ extension OpenMPRegionState: @unchecked Sendable {}
 /// compiled by gcc (COpenMP/region) and loaded on first use.
 ///
 /// The calling thread is the team's master (thread 0), bound to worker 0's PU
-/// on its first job like the pools' caller. libgomp's threads outlive the
-/// engine; `close` unpins them.
+/// on its first job like the pools' caller. The other threads are libgomp's,
+/// named `ukw-omp-<n>` while they serve the engine; they outlive it, and
+/// `close` unpins them and renames them `uk-omp-idle`.
 ///
 /// One job at a time, from one thread.
 package final class OpenMPEngine: Engine {

@@ -1,4 +1,5 @@
 import CKernels
+import COpenMP
 import Foundation
 import Synchronization
 import Testing
@@ -190,3 +191,12 @@ struct UncheckedKernelPointer: @unchecked Sendable {
 /// concurrency suite is serialized, so one test plugin exists at a time.
 let testKernel = LockedValue<UncheckedKernelPointer?>(nil)
 let concurrencyOfCurrentPlugin = Atomic<Int>(0)
+
+extension EngineFixture {
+    /// Every engine the thread sanitizer can follow. In a TSan build that is
+    /// all but `openmp`: libgomp is not instrumented, so TSan cannot see how it
+    /// hands work between its threads and would report races that are not
+    /// there (the Makefile's TSan line also skips `OpenMP` suites).
+    static let sanitizableKinds: [EngineKind] = uk_omp_thread_sanitized() != 0
+        ? EngineKind.allCases.filter { $0 != .openmp } : EngineKind.allCases
+}

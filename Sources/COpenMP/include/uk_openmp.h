@@ -45,4 +45,13 @@ typedef int32_t (*uk_omp_run_fn)(const uk_omp_region *region);
  * the synchronisation inside libgomp (uninstrumented). */
 int32_t uk_omp_thread_sanitized(void);
 
+/* The calling thread's kernel id (gettid): where /proc/self/task shows it. */
+int32_t uk_omp_thread_id(void);
+
+/* The calling thread's binding as the engine last set it, -1 before any:
+ * libgomp's threads serve every region, and only the engine binds them, so a
+ * thread whose binding is the plan's needs no system call. */
+int64_t uk_omp_thread_binding(void);
+void uk_omp_set_thread_binding(int64_t binding);
+
 #endif
