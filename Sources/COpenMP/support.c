@@ -1,21 +1,32 @@
 #define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "uk_openmp.h"
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UK_TSAN 1
-#endif
-#endif
+/* The thread sanitizer's annotations when it is in the process, found at run time. */
+static void (*tsan_acquire)(void *);
+static void (*tsan_release)(void *);
+static pthread_once_t tsan_once = PTHREAD_ONCE_INIT;
+
+static void find_tsan(void) {
+    tsan_acquire = (void (*)(void *))dlsym(RTLD_DEFAULT, "__tsan_acquire");
+    tsan_release = (void (*)(void *))dlsym(RTLD_DEFAULT, "__tsan_release");
+}
 
 int32_t uk_omp_thread_sanitized(void) {
-#ifdef UK_TSAN
-    return 1;
-#else
-    return 0;
-#endif
+    pthread_once(&tsan_once, find_tsan);
+    return tsan_acquire != NULL;
+}
+
+void uk_omp_happens_before(void *address) {
+    if (uk_omp_thread_sanitized()) tsan_release(address);
+}
+
+void uk_omp_happens_after(void *address) {
+    if (uk_omp_thread_sanitized()) tsan_acquire(address);
 }
 
 int32_t uk_omp_thread_id(void) { return (int32_t)syscall(SYS_gettid); }

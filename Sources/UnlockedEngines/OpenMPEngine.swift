@@ -107,6 +107,7 @@ private final class OpenMPRegionState {
     /// per process, and its threads serve every region of every engine).
     /// The caller, thread 0, is bound by the engine before the region.
     func begin(thread: Int, team: Int) {
+        uk_omp_happens_after(forkToken)
         slots.slot(thread).pointee = WorkerSlot()
         reports[thread].team = team
         reports[thread].threadID = uk_omp_thread_id()
@@ -121,13 +122,14 @@ private final class OpenMPRegionState {
             return
         }
         if thread == 0 {
-            reports[0].binding = BindingObservation(worker: 0, plannedPU: planned, observedCPU: currentCPU(), bound: planned != nil)
+            reports[0].binding = BindingObservation(worker: 0, plannedPU: planned, observedCPU: Int(uk_current_cpu()), bound: planned != nil)
             return
         }
-        // A bind (and the thread's name) only when this thread served another worker or PU.
+        // A bind (and the thread's name) only when this thread served another worker or PU;
+        // where it runs from sched_getcpu (vDSO): hwloc's currentCPU reads /proc, tens of µs per job.
         let binding = Int64(thread) << 32 | Int64(UInt32(truncatingIfNeeded: planned ?? -1))
         if let planned, plan.bindingSkipped == nil, uk_omp_thread_binding() == binding {
-            reports[thread].binding = BindingObservation(worker: thread, plannedPU: planned, observedCPU: currentCPU(), bound: true)
+            reports[thread].binding = BindingObservation(worker: thread, plannedPU: planned, observedCPU: Int(uk_current_cpu()), bound: true)
             return
         }
         _ = uk_set_thread_name(workerThreadName(EngineKind.openmp.threadRole, thread))  // libgomp names none
@@ -161,7 +163,14 @@ private final class OpenMPRegionState {
     }
 
     /// After the thread's last chunk: its PER_WORKER plugin contexts end with the region.
-    func end(thread: Int) { contexts[thread].releaseAll() }
+    func end(thread: Int) {
+        contexts[thread].releaseAll()
+        uk_omp_happens_before(joinToken)
+    }
+
+    /// Addresses naming the region's fork and join to the thread sanitizer.
+    var forkToken: UnsafeMutableRawPointer { UnsafeMutableRawPointer(reports) }
+    var joinToken: UnsafeMutableRawPointer { UnsafeMutableRawPointer(contexts) }
 }
 
 // See the class comment: every field is written by one thread at a time, handed over by libgomp.
@@ -291,7 +300,9 @@ package final class OpenMPEngine: Engine {
                 Unmanaged<OpenMPRegionState>.fromOpaque(context!).takeUnretainedValue().end(thread: Int(thread))
             })
         // The size is ours by construction: the region refuses only a foreign layout.
+        uk_omp_happens_before(region.forkToken)
         _ = withExtendedLifetime(region) { run(&descriptor) }
+        uk_omp_happens_after(region.joinToken)
     }
 }
 #endif

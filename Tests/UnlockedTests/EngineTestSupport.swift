@@ -193,10 +193,10 @@ let testKernel = LockedValue<UncheckedKernelPointer?>(nil)
 let concurrencyOfCurrentPlugin = Atomic<Int>(0)
 
 extension EngineFixture {
-    /// Every engine the thread sanitizer can follow. In a TSan build that is
-    /// all but `openmp`: libgomp is not instrumented, so TSan cannot see how it
-    /// hands work between its threads and would report races that are not
-    /// there (the Makefile's TSan line also skips `OpenMP` suites).
+    /// Every engine the thread sanitizer can follow. Under TSan that is all
+    /// but `openmp`: libgomp is not instrumented, so TSan sees only the region's
+    /// fork and join as the engine annotates them, nothing inside libgomp (the
+    /// Makefile's TSan line also skips `OpenMP` suites).
     static let sanitizableKinds: [EngineKind] = uk_omp_thread_sanitized() != 0
         ? EngineKind.allCases.filter { $0 != .openmp } : EngineKind.allCases
 }

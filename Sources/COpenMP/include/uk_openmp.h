@@ -41,9 +41,15 @@ typedef struct {
 typedef int32_t (*uk_omp_run_fn)(const uk_omp_region *region);
 #define UK_OMP_RUN_SYMBOL "uk_omp_run"
 
-/* 1 when this build is instrumented by the thread sanitizer, which cannot see
- * the synchronisation inside libgomp (uninstrumented). */
+/* 1 when the thread sanitizer runs in this process. It cannot see the
+ * synchronisation inside libgomp (not instrumented), so the engine tells it
+ * what OpenMP guarantees, as LLVM's Archer does for libomp: the region's fork
+ * orders the master's writes before every thread's start (happens_before on
+ * the master, happens_after in each thread), its join every thread's writes
+ * before the master goes on. No-ops without the sanitizer. */
 int32_t uk_omp_thread_sanitized(void);
+void uk_omp_happens_before(void *address);
+void uk_omp_happens_after(void *address);
 
 /* The calling thread's kernel id (gettid): where /proc/self/task shows it. */
 int32_t uk_omp_thread_id(void);
