@@ -80,6 +80,8 @@ private final class OpenMPRegionState {
     let contexts: UnsafeMutablePointer<WorkerKernelContexts>
     /// Set with a thread's first error: the other threads skip their remaining chunks.
     let failed = Atomic<Bool>(false)
+    /// Whether the caller (thread 0) is bound to its PU; set by the engine before each region.
+    var callerBound = false
 
     init(plan: PlacementPlan) {
         self.plan = plan
@@ -108,7 +110,6 @@ private final class OpenMPRegionState {
     /// The caller, thread 0, is bound by the engine before the region.
     func begin(thread: Int, team: Int) {
         uk_omp_happens_after(forkToken)
-        slots.slot(thread).pointee = WorkerSlot()
         reports[thread].team = team
         reports[thread].threadID = uk_omp_thread_id()
         let planned = plan.workers[thread].osPU
@@ -122,21 +123,23 @@ private final class OpenMPRegionState {
             return
         }
         if thread == 0 {
-            reports[0].binding = BindingObservation(worker: 0, plannedPU: planned, observedCPU: Int(uk_current_cpu()), bound: planned != nil)
+            reports[0].binding = BindingObservation(worker: 0, plannedPU: planned, observedCPU: Int(uk_current_cpu()), bound: callerBound)
             return
         }
         // A bind (and the thread's name) only when this thread served another worker or PU;
         // where it runs from sched_getcpu (vDSO): hwloc's currentCPU reads /proc, tens of µs per job.
         let binding = Int64(thread) << 32 | Int64(UInt32(truncatingIfNeeded: planned ?? -1))
-        if let planned, plan.bindingSkipped == nil, uk_omp_thread_binding() == binding {
-            reports[thread].binding = BindingObservation(worker: thread, plannedPU: planned, observedCPU: Int(uk_current_cpu()), bound: true)
+        if uk_omp_thread_binding() == binding {
+            reports[thread].binding = BindingObservation(worker: thread, plannedPU: planned, observedCPU: Int(uk_current_cpu()), bound: planned != nil)
             return
         }
         _ = uk_set_thread_name(workerThreadName(EngineKind.openmp.threadRole, thread))  // libgomp names none
         if planned == nil { unpinCurrentThread() }
         do throws(UnlockedError) {
-            reports[thread].binding = try plan.bindCurrentThread(worker: thread)
-            uk_omp_set_thread_binding(binding)
+            let observation = try plan.bindCurrentThread(worker: thread)
+            reports[thread].binding = observation
+            // Skipped or best-effort binds are tried again next region, and reported each time.
+            uk_omp_set_thread_binding(observation.bound || planned == nil ? binding : -1)
         } catch {
             uk_omp_set_thread_binding(-1)
             slots.record(error)
@@ -168,9 +171,10 @@ private final class OpenMPRegionState {
         uk_omp_happens_before(joinToken)
     }
 
-    /// Addresses naming the region's fork and join to the thread sanitizer.
-    var forkToken: UnsafeMutableRawPointer { UnsafeMutableRawPointer(reports) }
-    var joinToken: UnsafeMutableRawPointer { UnsafeMutableRawPointer(contexts) }
+    /// Addresses naming the region's fork and join to the thread sanitizer:
+    /// this object's own, computed without reading any field before the fork's acquire.
+    var forkToken: UnsafeMutableRawPointer { Unmanaged.passUnretained(self).toOpaque() }
+    var joinToken: UnsafeMutableRawPointer { forkToken + 1 }
 }
 
 // See the class comment: every field is written by one thread at a time, handed over by libgomp.
@@ -282,6 +286,7 @@ package final class OpenMPEngine: Engine {
 
     private func runRegion(chunks: Int) {
         region.failed.store(false, ordering: .relaxed)
+        region.callerBound = caller.observation?.bound ?? false
         for thread in 0..<workerCount {
             region.slots.slot(thread).pointee = WorkerSlot()
             region.reports[thread] = OpenMPThreadReport()
