@@ -52,6 +52,10 @@ let package = Package(
         .executableTarget(name: "unlocked-mpi-probe", dependencies: ["UnlockedMPI", "CMPI"], swiftSettings: strict),
         // Linux calls the engines need that Swift cannot reach (futex, memfd, prctl).
         .target(name: "CSupport"),
+        // The `openmp` engine's region ABI. Its region/ is compiled by gcc -fopenmp (the
+        // OpenMPRegion plugin), not by this target: clang here has no OpenMP runtime.
+        .target(name: "COpenMP", exclude: ["region"]),
+        .plugin(name: "OpenMPRegion", capability: .buildTool()),
 
         // The library's layers, lowest first. Each target may import only the ones
         // above it in this list, so a wrong-way dependency is a compile error
@@ -73,8 +77,9 @@ let package = Package(
         ),
         .target(
             name: "UnlockedEngines",
-            dependencies: ["UnlockedCore", "UnlockedTopology", "UnlockedKernels", "CSupport"],
-            swiftSettings: strict
+            dependencies: ["UnlockedCore", "UnlockedTopology", "UnlockedKernels", "CSupport", "COpenMP"],
+            swiftSettings: strict,
+            plugins: ["OpenMPRegion"]
         ),
         .target(
             name: "UnlockedMeasurement",
@@ -130,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "UnlockedTests",
-            dependencies: ["Unlocked", "CKernels", "UnlockedCLI", "UnlockedFuzzHarnesses"],
+            dependencies: ["Unlocked", "CKernels", "COpenMP", "UnlockedCLI", "UnlockedFuzzHarnesses"],
             // Fixture .npy files and C sources the tests compile into fixture plugins.
             exclude: ["Fixtures"]
         ),

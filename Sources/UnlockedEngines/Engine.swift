@@ -28,6 +28,8 @@ public enum EngineKind: String, CaseIterable, Sendable, Codable {
     /// The lock-free pool whose workers each run their own copy of a plugin,
     /// loaded into a link-map namespace of its own: the sub-interpreter model.
     case isolated
+    /// The real OpenMP runtime (libgomp): `schedule(static)`, or `schedule(dynamic, chunk)` with `--chunk`.
+    case openmp
 
     /// Whether the engine's workers map job buffers from shared memory
     /// (memfds), so `makeBuffer` must allocate them there.
@@ -49,6 +51,7 @@ public enum EngineKind: String, CaseIterable, Sendable, Codable {
         case .processesPipe: "ppipe"
         case .auto: "auto"
         case .isolated: "iso"
+        case .openmp: "omp"
         }
     }
 }
@@ -285,5 +288,6 @@ public func makeEngine(_ configuration: EngineConfiguration) throws(UnlockedErro
     case .tasks, .gcd: return try RuntimeEngine(configuration)
     case .processesShm, .processesPipe: return try ProcessEngine(configuration)
     case .auto: return try AutoEngine(configuration)
+    case .openmp: return try OpenMPEngine(configuration)
     }
 }

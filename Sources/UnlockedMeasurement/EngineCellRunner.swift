@@ -186,6 +186,8 @@ extension Engine {
             return observed.isEmpty ? "workers not bound" : observed + caller
         case .tasks:
             return "task executor threads " + (observed.isEmpty ? "not bound" : observed)
+        case .openmp:
+            return "libgomp threads, bound inside each region " + (observed.isEmpty ? "(not bound)" : observed) + " (w0 is the calling thread)"
         case .gcd:
             return "\(workers) GCD threads (the caller among them), not bound: all allowed CPUs"
         case .processesShm:

@@ -34,6 +34,7 @@ public struct EngineProfile: Sendable, Equatable {
         .init(name: "processes-pipe", model: "processes", execution: "parallel", exchange: "pipe, copied", persistentWorkers: true),
         .init(name: "isolated", model: "sub-interpreters (dlmopen)", execution: "parallel", exchange: "shared memory", persistentWorkers: true),
         .init(name: "auto", model: "loop or lock-free pool", execution: "parallel", exchange: "shared memory", persistentWorkers: true),
+        .init(name: "openmp", model: "OpenMP (libgomp)", execution: "parallel", exchange: "shared memory", persistentWorkers: true),
     ]
 
     public static func named(_ name: String) -> EngineProfile? { all.first { $0.name == name } }

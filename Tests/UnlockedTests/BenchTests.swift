@@ -219,7 +219,7 @@ func plan(_ engines: [String], workers: [Int] = [1], sizes: [Int] = [1000], kern
     /// The default runner: every engine, two workers, the same sums as a plain Swift loop.
     @Test func everyEngineComputesTheRightSums() throws {
         try ISA.initializeDispatch()
-        let engines = EngineKind.allCases.map(\.rawValue)
+        let engines = EngineFixture.sanitizableKinds.map(\.rawValue)
         let results = try BenchSweep(plan: plan(engines, workers: [2], sizes: [10_007], kernels: ["absdist.sum", "absdist.map"]),
                                      runner: EngineCellRunner(workerExecutable: CommandLineTool.executable.path)).run()
         let data = try AlignedBuffer(count: 10_007, width: 4)

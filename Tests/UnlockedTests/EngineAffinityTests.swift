@@ -170,12 +170,12 @@ import Testing
             let bench = try Bench(allowed: allowed)
             bench.expect(currentThreadCPUs() == allowed, "the test thread starts pinned")
             // 5 ms per chunk: every worker gets chunks, and jobs last long enough to see their threads.
-            for engine in EngineKind.allCases {
+            for engine in EngineFixture.sanitizableKinds {
                 let cell = try bench.prepare(engine, sleep: 5_000)
                 try bench.check(cell, context: "\(engine.rawValue) alone")
             }
-            for first in EngineKind.allCases {
-                for second in EngineKind.allCases where second != first {
+            for first in EngineFixture.sanitizableKinds {
+                for second in EngineFixture.sanitizableKinds where second != first {
                     let before = try bench.prepare(first, sleep: 0)
                     _ = try before.runOnce()
                     before.handBack()

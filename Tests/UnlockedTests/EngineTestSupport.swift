@@ -1,4 +1,5 @@
 import CKernels
+import COpenMP
 import Foundation
 import Synchronization
 import Testing
@@ -190,3 +191,12 @@ struct UncheckedKernelPointer: @unchecked Sendable {
 /// concurrency suite is serialized, so one test plugin exists at a time.
 let testKernel = LockedValue<UncheckedKernelPointer?>(nil)
 let concurrencyOfCurrentPlugin = Atomic<Int>(0)
+
+extension EngineFixture {
+    /// Every engine the thread sanitizer can follow. Under TSan that is all
+    /// but `openmp`: libgomp is not instrumented, so TSan sees only the region's
+    /// fork and join as the engine annotates them, nothing inside libgomp (the
+    /// Makefile's TSan line also skips `OpenMP` suites).
+    static let sanitizableKinds: [EngineKind] = uk_omp_thread_sanitized() != 0
+        ? EngineKind.allCases.filter { $0 != .openmp } : EngineKind.allCases
+}

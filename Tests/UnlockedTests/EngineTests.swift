@@ -12,7 +12,7 @@ import Testing
     /// scalar call over the whole range, float sums within twice the kernels'
     /// documented bound (both sides are within it of the exact sum), map
     /// output bit-identical; and `initialize` writes exactly what one thread would.
-    @Test(arguments: EngineKind.allCases)
+    @Test(arguments: EngineFixture.sanitizableKinds)
     func sameResultsAsOneScalarCall(kind: EngineKind) throws {
         let engine = try makeEngine(EngineFixture.configuration(kind))
         defer { engine.close() }

@@ -76,6 +76,9 @@ run() {    # run NAME EXPECTED-RESULT COMMAND...: runs with an empty environment
     else echo "FAIL: $name: exit $code, result '$result', expected '$expected'"; cat "$WORK/err"; status=1; fi
 }
 run "unlocked run without the toolchain" "$EXPECTED" "$PREFIX/bin/unlocked" run --size 1000003 --reps 1 --json
+# The openmp engine's region is embedded in the binary; only the system's libgomp.so.1 is loaded.
+run "unlocked run --engine openmp without the toolchain" "$EXPECTED" \
+    "$PREFIX/bin/unlocked" run --engine openmp --workers 2 --size 1000003 --reps 1 --json
 run "mpirun -np 2 unlocked run without the toolchain" "$EXPECTED" \
     mpirun -q -np 2 --oversubscribe "$PREFIX/bin/unlocked" run --size 1000003 --reps 1 --json
 if env -i PATH=/usr/bin:/bin "$PREFIX/bin/unlocked" plugins info "$WORK/libsqdist.so" | grep -q "sqdist"; then
