@@ -99,11 +99,12 @@ test: test-deps build
 	$(MAKE) --no-print-directory check-layers
 	# Issue 12 (clusters): make install without the toolchain, then the sbatch example under SLURM.
 	$(MAKE) --no-print-directory test-cluster
-	# The engines again under the thread sanitizer, in their own build tree. Not `isolated`:
-	# its dlmopen copies bring an uninstrumented libc of their own, which TSan cannot follow.
+	# The engines and the oversubscribed pool again under the thread sanitizer, in their own build
+	# tree. Not `isolated`: its dlmopen copies bring an uninstrumented libc of their own, which
+	# TSan cannot follow.
 	# Not `openmp` either: libgomp is not instrumented, so TSan cannot see how it hands work
 	# between its threads (the engine suites leave it out in a TSan build, EngineFixture).
-	$(SWIFT) test --sanitize=thread --filter 'Engine' --skip 'Isolated|OpenMP' --scratch-path .build-tsan
+	$(SWIFT) test --sanitize=thread --filter 'Engine|Oversubscription' --skip 'Isolated|OpenMP' --scratch-path .build-tsan
 	# The C kernels, the plugin loader and the committed fuzz corpora (FuzzCorpusTests, also
 	# run above) under the address sanitizer; fixture plugins get ASan+UBSan too. Leak
 	# checking is off: Foundation's Process leaks in the test helper.
