@@ -198,6 +198,22 @@ public struct MannWhitney: Sendable, Equatable {
     }
 }
 
+/// Holm's step-down adjustment of `pValues` tested together: the i-th
+/// smallest p is multiplied by (m - i) (0-based) and the results are made
+/// non-decreasing in that order, capped at 1. Rejecting where the adjusted p
+/// is below alpha keeps the chance of any false "slower" across all cells at
+/// alpha, which the plain per-cell p does not (Holm 1979).
+public func holmAdjusted(_ pValues: [Double]) -> [Double] {
+    let order = pValues.indices.sorted { pValues[$0] < pValues[$1] }
+    var adjusted = [Double](repeating: 1, count: pValues.count)
+    var running = 0.0
+    for (rank, index) in order.enumerated() {
+        running = max(running, min(1, Double(pValues.count - rank) * pValues[index]))
+        adjusted[index] = running
+    }
+    return adjusted
+}
+
 /// How two sets of timings of the same cell compare (`bench --compare`).
 public struct TimingComparison: Sendable, Equatable {
     /// Median of the new samples over the median of the baseline: above 1 is slower.
@@ -248,9 +264,10 @@ public struct TimingComparison: Sendable, Equatable {
         return quantile(sorted: ratios, 0.025)...quantile(sorted: ratios, 0.975)
     }
 
-    /// Slower or faster only when the rank test rejects "same distribution" at `alpha`.
-    public var verdict: Verdict {
-        guard test.pValue < Self.alpha else { return .noise }
+    /// Slower or faster only when the rank test rejects "same distribution" at
+    /// `alpha`, with `pValue` (the test's own, or one adjusted for many cells).
+    public func verdict(pValue: Double) -> Verdict {
+        guard pValue < Self.alpha else { return .noise }
         return medianRatio > 1 ? .slower : .faster
     }
 }

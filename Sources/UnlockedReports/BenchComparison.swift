@@ -10,6 +10,12 @@ public struct BenchComparison: Sendable {
         public var baselineMedian: Double
         public var candidateMedian: Double
         public var comparison: TimingComparison
+        /// The rank test's p after Holm's adjustment across every row of the comparison.
+        public var holmPValue: Double
+
+        /// From the Holm-adjusted p: a comparison of many cells should not call one
+        /// slower by chance.
+        public var verdict: TimingComparison.Verdict { comparison.verdict(pValue: holmPValue) }
 
         /// The key's eight cell fields (chunk last), then the series: `time`, or `wake-up`.
         public var fields: [String] {
@@ -134,28 +140,31 @@ public struct BenchComparison: Sendable {
             guard let other = candidates[entry.key],
                   let comparison = TimingComparison(baseline: entry.samples, candidate: other) else { return nil }
             return Row(key: entry.key, baselineMedian: SampleStatistics(entry.samples)!.median,
-                       candidateMedian: SampleStatistics(other)!.median, comparison: comparison)
+                       candidateMedian: SampleStatistics(other)!.median, comparison: comparison, holmPValue: 1)
         }
+        for (index, adjusted) in holmAdjusted(rows.map(\.comparison.test.pValue)).enumerated() { rows[index].holmPValue = adjusted }
         unmatched = baseline.map(\.key).filter { candidates[$0] == nil } + candidate.map(\.key).filter { !baselineKeys.contains($0) }
     }
 
     public var table: TextTable {
         TextTable(headers: ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "chunk", "series", "A median", "B median", "B/A",
-                            "95% CI", "p", "verdict"],
+                            "95% CI", "p", "p Holm", "verdict"],
                   rows: rows.map { row in
                       row.fields + [
                           formatSeconds(row.baselineMedian * 1e-9), formatSeconds(row.candidateMedian * 1e-9),
                           String(format: "%.3f", row.comparison.medianRatio),
                           String(format: "%.3f-%.3f", row.comparison.ratioInterval.lowerBound, row.comparison.ratioInterval.upperBound),
                           String(format: "%.3g", row.comparison.test.pValue),
-                          row.comparison.verdict.rawValue,
+                          String(format: "%.3g", row.holmPValue),
+                          row.verdict.rawValue,
                       ]
-                  }, rightAligned: [3, 4, 7, 9, 10, 11, 12, 13])
+                  }, rightAligned: [3, 4, 7, 9, 10, 11, 12, 13, 14])
     }
 
     public var text: String {
         var out = table.text
-        out += "\nB/A is the ratio of medians (above 1: B slower), with its 95% bootstrap interval. Verdict: two-sided Mann-Whitney U, p < \(TimingComparison.alpha)."
+        out += "\nB/A is the ratio of medians (above 1: B slower), with its 95% bootstrap interval. Verdict: two-sided Mann-Whitney U, "
+            + "p < \(TimingComparison.alpha) after Holm's adjustment across the \(rows.count) rows."
         if !unmatched.isEmpty { out += "\nIn only one file: \(unmatched.joined(separator: ", "))" }
         for note in notes { out += "\n" + note }
         return out
@@ -163,12 +172,12 @@ public struct BenchComparison: Sendable {
 
     public var csv: String {
         let header = ["engine", "kernel", "dtype", "size_elements", "workers", "pin", "mem", "chunk_elements", "series", "baseline_median_ns",
-                      "candidate_median_ns", "median_ratio", "median_ratio_ci95_low", "median_ratio_ci95_high", "p_value", "verdict"]
+                      "candidate_median_ns", "median_ratio", "median_ratio_ci95_low", "median_ratio_ci95_high", "p_value", "p_value_holm", "verdict"]
         let lines = rows.map { row in
             row.fields + [
                 number(row.baselineMedian), number(row.candidateMedian), "\(row.comparison.medianRatio)",
                 "\(row.comparison.ratioInterval.lowerBound)", "\(row.comparison.ratioInterval.upperBound)",
-                "\(row.comparison.test.pValue)", row.comparison.verdict.rawValue,
+                "\(row.comparison.test.pValue)", "\(row.holmPValue)", row.verdict.rawValue,
             ]
         }
         return ([header] + lines).map(csvLine).joined(separator: "\n") + "\n"
@@ -178,14 +187,14 @@ public struct BenchComparison: Sendable {
         [
             // /2: keys end with the chunk (`…|mem|chunk`).
             "schema": "unlocked-bench-compare/2",
-            "test": "two-sided Mann-Whitney U", "alpha": TimingComparison.alpha,
+            "test": "two-sided Mann-Whitney U, Holm-adjusted across cells", "alpha": TimingComparison.alpha,
             "cells": rows.map { row -> [String: Any] in
                 [
                     "key": row.key, "baseline_median_ns": row.baselineMedian, "candidate_median_ns": row.candidateMedian,
-                    "median_ratio": row.comparison.medianRatio, "p_value": row.comparison.test.pValue,
+                    "median_ratio": row.comparison.medianRatio, "p_value": row.comparison.test.pValue, "p_value_holm": row.holmPValue,
                     "median_ratio_ci95": [row.comparison.ratioInterval.lowerBound, row.comparison.ratioInterval.upperBound],
                     "u_statistic": row.comparison.test.u, "exact_p": row.comparison.test.exact,
-                    "verdict": row.comparison.verdict.rawValue,
+                    "verdict": row.verdict.rawValue,
                 ]
             },
             "unmatched": unmatched,

@@ -149,9 +149,26 @@ func sampleReport() throws -> BenchReport {
         let b = [(key: "x|k|i32|1|1|p|m", samples: [20.0, 21, 22, 23, 24]), (key: "only-b", samples: [1.0])]
         let comparison = BenchComparison(baseline: a, candidate: b)
         #expect(comparison.rows.count == 1 && comparison.unmatched == ["only-a", "only-b"])
-        #expect(comparison.rows[0].comparison.verdict == .slower)
+        #expect(comparison.rows[0].verdict == .slower)
         let csv = parseCSV(comparison.csv)
         #expect(csv[1][0] == "x" && csv[1].last == "slower")
+    }
+
+    /// With many cells a p just under 0.05 is not enough: Holm's adjustment decides.
+    @Test func benchComparisonAdjustsForManyCells() throws {
+        let slower = (baseline: [10.0, 11, 12, 13, 14], candidate: [20.0, 21, 22, 23, 24])  // p = 2/252 alone
+        let same = (baseline: [10.0, 12, 14], candidate: [11.0, 13, 15])
+        func cells(_ count: Int) -> (a: [(key: String, samples: [Double])], b: [(key: String, samples: [Double])]) {
+            let keys = (0..<count).map { "e\($0)|k|i32|1|1|p|m|auto" }
+            return ([(keys[0], slower.baseline)] + keys.dropFirst().map { ($0, same.baseline) },
+                    [(keys[0], slower.candidate)] + keys.dropFirst().map { ($0, same.candidate) })
+        }
+        let few = cells(2), many = cells(10)
+        #expect(BenchComparison(baseline: few.a, candidate: few.b).rows[0].verdict == .slower)  // 2 × 0.0079 < 0.05
+        let adjusted = BenchComparison(baseline: many.a, candidate: many.b)
+        #expect(adjusted.rows[0].comparison.test.pValue < 0.05 && adjusted.rows[0].holmPValue > 0.05)
+        #expect(adjusted.rows[0].verdict == .noise)
+        #expect(adjusted.text.contains("after Holm's adjustment across the 10 rows"))
     }
 
     /// A saved /1 document still compares: against /2, on single jobs (the

@@ -74,11 +74,19 @@ import Testing
 
     @Test func comparisonVerdicts() throws {
         let slower = try #require(TimingComparison(baseline: [10, 11, 12, 13, 14], candidate: [20, 21, 22, 23, 24]))
-        #expect(close(slower.medianRatio, 22.0 / 12) && close(slower.test.pValue, 2.0 / 252) && slower.verdict == .slower)
+        #expect(close(slower.medianRatio, 22.0 / 12) && close(slower.test.pValue, 2.0 / 252) && slower.verdict(pValue: slower.test.pValue) == .slower)
         let faster = try #require(TimingComparison(baseline: [20, 21, 22, 23, 24], candidate: [10, 11, 12, 13, 14]))
-        #expect(faster.verdict == .faster)
+        #expect(faster.verdict(pValue: faster.test.pValue) == .faster)
         let same = try #require(TimingComparison(baseline: [10, 12, 14], candidate: [11, 13, 15]))
-        #expect(same.verdict == .noise)
+        #expect(same.verdict(pValue: same.test.pValue) == .noise)
+    }
+
+    /// Holm's adjustment against values computed by hand (R's p.adjust(method = "holm")).
+    @Test func holmAdjustment() {
+        let adjusted = holmAdjusted([0.01, 0.04, 0.03, 0.005])
+        for (value, expected) in zip(adjusted, [0.03, 0.06, 0.06, 0.02]) { #expect(close(value, expected)) }
+        #expect(holmAdjusted([0.9, 0.6]) == [1, 1])
+        #expect(holmAdjusted([]) == [])
     }
 
     @Test func bootstrapIntervalOfTheMedianRatio() throws {
