@@ -5,6 +5,13 @@ import PackageDescription
 // (dependencies are not affected: the flag applies per target).
 let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
 
+// The library's layers, lowest first. A target that reaches them through the
+// umbrella `Unlocked` also declares them: SwiftPM rebuilds a target only when a
+// module it declares changes, so a layout change behind `@_exported import`
+// left the CLI stale and an incremental build crashed (swiftlang/swift#89636).
+let layers: [Target.Dependency] = ["UnlockedCore", "UnlockedTopology", "UnlockedKernels", "UnlockedEngines",
+                                   "UnlockedMeasurement", "UnlockedReports"]
+
 let package = Package(
     name: "Unlocked",
     platforms: [.macOS(.v15)],
@@ -94,8 +101,7 @@ let package = Package(
         ),
         .target(
             name: "Unlocked",
-            dependencies: ["UnlockedCore", "UnlockedTopology", "UnlockedKernels", "UnlockedEngines",
-                           "UnlockedMeasurement", "UnlockedReports"],
+            dependencies: layers,
             swiftSettings: strict
         ),
         // The C API's header (include/unlocked.h); its one source freezes the ABI layout.
@@ -104,7 +110,7 @@ let package = Package(
         // compiler against its declaration in unlocked.h (@implementation).
         .target(
             name: "UnlockedCAPI",
-            dependencies: ["Unlocked", "CUnlockedAPI", "CKernels"],
+            dependencies: ["Unlocked", "CUnlockedAPI", "CKernels"] + layers,
             exclude: ["exports.map"],
             swiftSettings: strict,
             linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/UnlockedCAPI/exports.map"])]
@@ -113,7 +119,7 @@ let package = Package(
         // Only the CLI links it, so the library product `Unlocked` never links MPI.
         .target(
             name: "UnlockedCluster",
-            dependencies: ["Unlocked", "UnlockedMPI"],
+            dependencies: ["Unlocked", "UnlockedMPI"] + layers,
             swiftSettings: strict
         ),
         .executableTarget(
@@ -122,25 +128,25 @@ let package = Package(
                 "Unlocked",
                 "UnlockedCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            ] + layers,
             swiftSettings: strict
         ),
         // Fuzz harnesses (Tests/Fuzz/README.md): part of every build, so `swift test`
         // replays the committed corpora through the functions the fuzzer calls.
         .target(
             name: "UnlockedFuzzHarnesses",
-            dependencies: ["Unlocked", "UnlockedCore", "UnlockedTopology", "UnlockedKernels", "UnlockedReports", "CKernels"],
+            dependencies: ["Unlocked", "CKernels"] + layers,
             path: "Tests/Fuzz/Harnesses",
             swiftSettings: strict
         ),
         .testTarget(
             name: "UnlockedTests",
-            dependencies: ["Unlocked", "CKernels", "COpenMP", "UnlockedCLI", "UnlockedFuzzHarnesses"],
+            dependencies: ["Unlocked", "CKernels", "COpenMP", "UnlockedCLI", "UnlockedFuzzHarnesses"] + layers,
             // Fixture .npy files and C sources the tests compile into fixture plugins.
             exclude: ["Fixtures"]
         ),
         // The real `unlocked` (and the probe) under real `mpirun`.
-        .testTarget(name: "UnlockedMPITests", dependencies: ["UnlockedMPI", "UnlockedCluster", "unlocked-mpi-probe", "UnlockedCLI"]),
+        .testTarget(name: "UnlockedMPITests", dependencies: ["UnlockedMPI", "UnlockedCluster", "unlocked-mpi-probe", "UnlockedCLI"] + layers),
         // Example plugins: they see only the standalone ABI header, as an
         // outside plugin would, and link nothing of Unlocked.
         .target(name: "PluginSqdist", path: "plugins/sqdist", publicHeadersPath: ".",
