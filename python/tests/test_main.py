@@ -18,7 +18,8 @@ def test_quick_table_runs_and_fits():
         assert any(line.startswith(model) for line in table), f"no row {model}"
         assert any(line.startswith(f"{model}:") for line in table), f"no verdict for {model}"
     assert "WRONG RESULT" not in done.stdout
-    assert "talk's finding" in done.stdout
+    # Verdicts wrap at 100 columns wherever the measured numbers put the break.
+    assert "talk's finding" in " ".join(done.stdout.split())
 
 
 def test_bad_size_is_a_usage_error():
