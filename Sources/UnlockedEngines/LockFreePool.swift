@@ -38,7 +38,7 @@ package struct PoolControl {
     package var abort: UnsafeMutablePointer<UInt32> { word(2, 0) }
     /// Futex waits, counted as they start (off the hot path).
     package var parks: UnsafeMutablePointer<Int64> { (raw + 3 * Self.line).assumingMemoryBound(to: Int64.self) }
-    /// `sched_yield` calls of oversubscribed waits.
+    /// `sched_yield` calls of waits: oversubscribed, or of workers not pinned apart.
     package var yields: UnsafeMutablePointer<Int64> { parks + 1 }
 
     /// Worker `worker`'s next chunk to claim (fetch-add by its owner and by thieves).
@@ -49,16 +49,25 @@ package struct PoolControl {
 
 /// Spins on `condition` with PAUSE for up to `spinNanoseconds`, then returns
 /// false so the caller parks: a busy pool answers in nanoseconds, an idle one
-/// uses no CPU.
+/// uses no CPU. With `yieldingTo` (threads not pinned apart, which the
+/// scheduler may stack on one CPU) every 64th check also yields, counted
+/// there: a spinner must not hold the CPU of the thread it waits for.
 @inline(__always)
-private func spin(_ spinNanoseconds: UInt64, until condition: () -> Bool) -> Bool {
+private func spin(_ spinNanoseconds: UInt64, yieldingTo yields: UnsafeMutablePointer<Int64>?,
+                  until condition: () -> Bool) -> Bool {
     // The clock is read only once spinning lasts: a quick hand-over pays no clock read.
     var start: UInt64 = 0
     var spins = 0
+    var yielded: Int64 = 0
+    defer { if let yields, yielded > 0 { _ = uk_fetch_add_relaxed_i64(yields, yielded) } }
     while !condition() {
         uk_cpu_relax()
         spins += 1
         guard spins & 63 == 0 else { continue }
+        if yields != nil {
+            sched_yield()
+            yielded += 1
+        }
         if start == 0 {
             start = monotonicNanoseconds()
         } else if monotonicNanoseconds() - start > spinNanoseconds {
@@ -95,6 +104,14 @@ package func concurrentCPUs(_ plan: PlacementPlan) -> Int {
     return min(planned, process, quota)
 }
 
+/// Whether every worker is bound to a PU no other worker shares: only then
+/// may a waiting thread spin without yielding (unbound threads can be
+/// stacked on one CPU by the scheduler, the waiter on the one it waits for).
+package func workersPinnedApart(_ plan: PlacementPlan) -> Bool {
+    let pus = plan.workers.compactMap(\.osPU)
+    return plan.bindingSkipped == nil && pus.count == plan.workers.count && Set(pus).count == pus.count
+}
+
 /// What the pool runs next.
 package enum PoolJob {
     case run(KernelInvoker, ChunkPlan)
@@ -118,14 +135,17 @@ package final class LockFreeCore {
     package static let oversubscribedYields = 32
     /// More workers than CPUs to run them: waits yield and park instead of spinning.
     package let oversubscribed: Bool
+    /// Workers pinned to distinct PUs: spinning waits need not yield.
+    package let pinnedApart: Bool
     /// The current job, in memory of our own rather than a class property, so
     /// reading it costs no dynamic exclusivity check on the hot path.
     private let job = UnsafeMutablePointer<PoolJob>.allocate(capacity: 1)
     /// Where each helper runs, reported as it starts.
     package let bindings = WorkerBindings()
 
-    package init(workers: Int, stealing: Bool, isolated: Bool = false, cpus: Int) {
+    package init(workers: Int, stealing: Bool, isolated: Bool = false, cpus: Int, pinnedApart: Bool) {
         oversubscribed = workers > cpus
+        self.pinnedApart = pinnedApart
         control = PoolControl(workers: workers)
         slots = WorkerSlots(count: workers)
         self.stealing = stealing
@@ -157,11 +177,12 @@ package final class LockFreeCore {
     }
 
     /// Waits for `condition` before parking: spins while every worker has a
-    /// CPU of its own, yields a few times when oversubscribed.
+    /// CPU of its own (yielding now and then unless they are pinned apart),
+    /// yields a few times when oversubscribed.
     @inline(__always)
     private func pause(until condition: () -> Bool) -> Bool {
         oversubscribed ? yieldWait(Self.oversubscribedYields, counter: control.yields, until: condition)
-            : spin(Self.spinNanoseconds, until: condition)
+            : spin(Self.spinNanoseconds, yieldingTo: pinnedApart ? nil : control.yields, until: condition)
     }
 
     /// Parks on `word` while it holds `expected`, counting the park.
@@ -271,7 +292,8 @@ extension LockFreeCore: @unchecked Sendable {}
 /// fetch-add on its own cursor, then steals from the others' cursors;
 /// partials go to padded per-worker slots; the last helper to finish
 /// decrements a counter to zero and wakes the caller only if it parked.
-/// Idle workers spin for 50 µs, then park on a futex; when workers outnumber
+/// Idle workers spin for 50 µs (yielding every 64 checks unless each is
+/// pinned to a PU of its own), then park on a futex; when workers outnumber
 /// the CPUs they can run on (`concurrentCPUs`), every wait (helpers for the
 /// next job, the caller for the last helper) yields a few times instead and
 /// parks, so no waiter holds a CPU a worker with work needs.
@@ -304,7 +326,8 @@ package final class LockFreePool: Engine {
         chunk = configuration.chunk
         self.globalLock = globalLock
         core = LockFreeCore(workers: workerCount, stealing: true, isolated: kind == .isolated,
-                            cpus: concurrentCPUs(configuration.placement))
+                            cpus: concurrentCPUs(configuration.placement),
+                            pinnedApart: workersPinnedApart(configuration.placement))
         callerContexts = WorkerKernelContexts(worker: 0, isolated: kind == .isolated)
         startup = EngineStartup(nanoseconds: 0, bindings: [])
         do throws(UnlockedError) {
@@ -375,7 +398,7 @@ package final class LockFreePool: Engine {
     /// Whether workers outnumber the CPUs they can run on (waits yield and park).
     package var oversubscribed: Bool { core.oversubscribed }
 
-    /// Futex parks and oversubscribed yields of all the pool's threads so far.
+    /// Futex parks and yields of all the pool's threads so far.
     package var waitCounts: (parks: Int64, yields: Int64) {
         (uk_load_relaxed_i64(core.control.parks), uk_load_relaxed_i64(core.control.yields))
     }
