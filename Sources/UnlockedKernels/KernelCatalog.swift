@@ -15,6 +15,16 @@ public struct KernelCatalog: Sendable {
         return kernels.map(\.name).filter { seen.insert($0).inserted }
     }
 
+    /// Every name `kernel(named:dtype:)` resolves: the plain names, then
+    /// `plugin:kernel` for each loaded plugin's kernels (the only way to name
+    /// one that reuses a built-in name, as the example plugins do).
+    public var acceptedKernelNames: [String] {
+        var seen = Set(kernelNames)
+        return kernelNames + plugins.dropFirst().flatMap { plugin in
+            plugin.kernels.map { "\(plugin.name):\($0.name)" }.filter { seen.insert($0).inserted }
+        }
+    }
+
     /// The kernel `name` for elements of `dtype`; a usage error lists what exists.
     ///
     /// `plugin:kernel` (e.g. `sqdist:sqdist.sum`) names one plugin's kernel;

@@ -32,7 +32,7 @@ public struct BenchRequest: Sendable {
 
     /// The cells and repetitions, every list checked against what is accepted.
     public func plan(context: RunContext, catalog: KernelCatalog, runner: any CellRunner) throws(UnlockedError) -> SweepPlan {
-        var kernelNames = try parseNameList(kernels, option: "--kernel", accepted: catalog.kernelNames)
+        var kernelNames = try parseNameList(kernels, option: "--kernel", accepted: catalog.acceptedKernelNames)
         if withBandwidthCeiling && !kernelNames.contains("stream.sum") { kernelNames.append("stream.sum") }
         let cells = SweepPlan.cells(
             engines: try parseNameList(engines ?? runner.engineNames.joined(separator: ","), option: "--engines",

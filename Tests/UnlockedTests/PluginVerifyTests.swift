@@ -46,6 +46,24 @@ import Testing
         #expect(outcome.stdout.contains("kernels passed"))
     }
 
+    /// `bench` takes a plugin kernel by its qualified name, which is the only
+    /// way to name one that reuses a built-in name; under `locked-pool` and
+    /// `isolated` the SERIAL scratch plugin gives the built-in's sum.
+    @Test func benchRunsAQualifiedPluginKernel() throws {
+        let common = ["bench", "--json", "--reps", "2", "--sizes", "100003", "--workers", "2", "--center", "37"]
+        let plugin = try CommandLineTool.run(common + ["--plugin", try PluginFixtures.path("scratch"), "--kernel", "scratch:absdist.sum",
+                                                      "--engines", "locked-pool,isolated"])
+        let builtin = try CommandLineTool.run(common + ["--kernel", "absdist.sum", "--engines", "sequential"])
+        #expect(plugin.status == 0, "\(plugin.stderr)")
+        func cells(_ json: String) throws -> [[String: Any]] {
+            try #require((try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["cells"] as? [[String: Any]])
+        }
+        let want = try #require(try cells(builtin.stdout).first?["result"] as? String)
+        let got = try cells(plugin.stdout)
+        #expect(got.map { $0["engine"] as? String } == ["locked-pool", "isolated"])
+        #expect(got.allSatisfy { $0["kernel"] as? String == "scratch:absdist.sum" && $0["result"] as? String == want }, "\(got)")
+    }
+
     /// The blocked (per-worker) and scratch (serial) examples reimplement
     /// built-in kernels: `run` must give the built-in result.
     @Test(arguments: [("perworker", "blocked:absdist.sum", "absdist.sum", "i32"),
