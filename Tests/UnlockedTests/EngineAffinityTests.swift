@@ -149,24 +149,10 @@ import Testing
         }
     }
 
-    /// Runs `body` on a thread of its own: the engines pin their caller, and
-    /// a test must not pin a thread of the shared pool.
-    func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
-        let outcome = Mutex<Result<T, any Error>?>(nil)
-        let finished = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let result = Result { try body() }
-            outcome.withLock { $0 = result }
-            finished.signal()
-        }
-        finished.wait()
-        return try outcome.withLock { $0! }.get()
-    }
-
     @Test func everyEngineRunsWhereItsReportSaysAloneAndAfterEachOther() throws {
         let allowed = try #require(initialAffinity)
         try #require(allowed.max()! < 63, "the census kernel encodes CPUs 0-62; this machine allows \(allowed.sorted())")
-        let problems = try onOwnThread { () throws -> [String] in
+        let problems = try EngineFixture.onOwnThread { () throws -> [String] in
             let bench = try Bench(allowed: allowed)
             bench.expect(currentThreadCPUs() == allowed, "the test thread starts pinned")
             // 5 ms per chunk: every worker gets chunks, and jobs last long enough to see their threads.

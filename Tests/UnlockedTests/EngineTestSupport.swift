@@ -15,6 +15,20 @@ enum EngineFixture {
                             workerExecutable: CommandLineTool.executable.path, workerEnvironment: environment)
     }
 
+    /// Runs `body` on a thread of its own: the engines pin their caller, and
+    /// a test must not pin a thread of the shared pool.
+    static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
+        let outcome = LockedValue<Result<T, any Error>?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let result = Result { try body() }
+            outcome.withLock { $0 = result }
+            finished.signal()
+        }
+        finished.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+
     /// A CPU no test machine has: planning a worker on it makes its binding fail.
     static let missingCPU = 1023
 

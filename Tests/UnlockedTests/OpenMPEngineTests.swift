@@ -14,20 +14,6 @@ import Testing
         return try #require(engine as? OpenMPEngine)
     }
 
-    /// Runs `body` on a thread of its own: the engine pins its caller, and a
-    /// test must not pin a thread of the shared pool.
-    static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
-        let outcome = LockedValue<Result<T, any Error>?>(nil)
-        let finished = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let result = Result { try body() }
-            outcome.withLock { $0 = result }
-            finished.signal()
-        }
-        finished.wait()
-        return try outcome.withLock { $0! }.get()
-    }
-
     /// `omp_get_num_threads()` read inside the region equals the workers, the
     /// team is that many distinct threads, and each ran on the PU its plan
     /// names: one worker per allowed CPU, and twice as many (oversubscribed).
@@ -36,7 +22,7 @@ import Testing
         let allowed = try #require(initialAffinity).sorted()
         let pus = Array(repeatElement(allowed, count: perCPU).joined())
         let plan = PlacementPlan(workers: pus.enumerated().map { PlacementPlan.Worker(index: $0.offset, osPU: $0.element) })
-        let problems: [String] = try Self.onOwnThread {
+        let problems: [String] = try EngineFixture.onOwnThread {
             let engine = try Self.engine(plan, chunk: 100)
             defer { engine.close() }
             var problems: [String] = []
@@ -120,7 +106,7 @@ import Testing
         let cpu = try #require(allowed.min())
         let plan = PlacementPlan(workers: (0..<3).map { PlacementPlan.Worker(index: $0, osPU: cpu) })
         typealias Seen = [(name: String, cpus: Set<Int>)]
-        let (during, after): (Seen, Seen) = try Self.onOwnThread {
+        let (during, after): (Seen, Seen) = try EngineFixture.onOwnThread {
             let engine = try Self.engine(plan, chunk: nil)
             _ = try engine.run(try EngineFixture.sumJob(engine))
             let helpers = engine.lastTeam.dropFirst().map(\.threadID)  // thread 0 is this thread
