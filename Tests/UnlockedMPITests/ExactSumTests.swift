@@ -1,19 +1,8 @@
 import Testing
+import UnlockedCore
 @testable import UnlockedMPI
 
 @Suite struct ExactSumTests {
-    /// A generator with a fixed seed, so a failure repeats.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func carriesCrossBothLimbBoundaries() {
         let almostFull = ExactSum(UInt128(UInt64.max))
         #expect((almostFull + ExactSum(UInt128(1))).uint128 == UInt128(1) << 64)
@@ -52,10 +41,11 @@ import Testing
     /// (unsigned) keep the Int128 and UInt128 references from overflowing.
     @Test(arguments: [1, 2, 3, 7])
     func groupingDoesNotChangeTheSum(groups: Int) {
-        var random = SplitMix(state: UInt64(groups))
-        let bits = { (random: inout SplitMix) in UInt128(random.next()) << 64 | UInt128(random.next()) }
-        let signed = (0..<200).map { _ in Int128(bitPattern: bits(&random)) >> 8 }    // within ±2^119
-        let unsigned = (0..<200).map { _ in bits(&random) >> 8 }                      // below 2^120
+        // Seeded, so a failure repeats: 128 random bits from two of the generator's elements.
+        let random = DataGenerator(seed: UInt64(groups))
+        let bits = { (pair: Int) in UInt128(random.bits(2 * pair + 1)) << 64 | UInt128(random.bits(2 * pair + 2)) }
+        let signed = (0..<200).map { Int128(bitPattern: bits($0)) >> 8 }           // within ±2^119
+        let unsigned = (0..<200).map { bits(200 + $0) >> 8 }                       // below 2^120
         for (values, reference) in [(signed.map(ExactSum.init), ExactSum(signed.reduce(0, +))),
                                     (unsigned.map(ExactSum.init), ExactSum(unsigned.reduce(0, +)))] {
             let blocks = (0..<groups).map { group in

@@ -525,16 +525,15 @@ enum Sample: CustomStringConvertible {
     }
 }
 
-/// A seeded generator, so a failure reproduces.
+/// A seeded generator, so a failure reproduces: SplitMix64, as the library's
+/// `DataGenerator` computes it, drawn in sequence (draw k is its element k).
 struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
+    let generator: DataGenerator
+    var draws = 0
+    init(seed: UInt64) { generator = DataGenerator(seed: seed) }
     mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        draws += 1
+        return generator.bits(draws)
     }
 }
 
