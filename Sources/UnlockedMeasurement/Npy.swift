@@ -389,10 +389,7 @@ public final class NpyOutputFile {
         func fail(_ what: String, _ error: SystemCallError) -> UnlockedError {
             close(descriptor)
             if let temporary { unlink(temporary) }
-            if error.code == ENOSPC || error.code == EDQUOT {
-                return .ioError("\(path): no space left for the \(total)-byte output (\(what): \(error))")
-            }
-            return .ioError("\(path): cannot write the output: \(what): \(error)")
+            return outputWriteError(path, total: total, what, error)
         }
         // open and mkstemp apply the umask (mkstemp: 0600); the mode decided above wins.
         _ = fchmod(descriptor, mode)
@@ -481,5 +478,14 @@ func currentUmask() -> mode_t {
     let mask = umask(0o022)
     umask(mask)
     return mask
+}
+
+/// Why writing the `total`-byte output `path` failed (`what`: the call), one
+/// line, exit 74: a full file system or quota is named as such.
+package func outputWriteError(_ path: String, total: Int, _ what: String, _ error: SystemCallError) -> UnlockedError {
+    if error.code == ENOSPC || error.code == EDQUOT {
+        return .ioError("\(path): no space left for the \(total)-byte output (\(what): \(error))")
+    }
+    return .ioError("\(path): cannot write the output: \(what): \(error)")
 }
 #endif

@@ -56,10 +56,7 @@ public final class SharedNpyOutput {
             close(descriptor)
             unlink(temporary)
             uncommittedOutputs.withLock { _ = $0.remove(temporary) }
-            if error.code == ENOSPC || error.code == EDQUOT {
-                return .ioError("\(path): no space left for the \(total)-byte output (\(what): \(error))")
-            }
-            return .ioError("\(path): cannot write the output: \(what): \(error)")
+            return outputWriteError(path, total: total, what, error)
         }
         // mkstemps creates with 0600; the mode decided above wins, as for one process.
         _ = fchmod(descriptor, mode)
