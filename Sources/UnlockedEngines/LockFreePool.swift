@@ -93,13 +93,18 @@ private func yieldWait(_ yields: Int, counter: UnsafeMutablePointer<Int64>, unti
     return true
 }
 
+/// The planned PUs when every worker is bound and binding is not skipped, else nil.
+private func boundPUs(_ plan: PlacementPlan) -> [Int]? {
+    guard plan.bindingSkipped == nil, plan.workers.allSatisfy({ $0.osPU != nil }) else { return nil }
+    return plan.workers.compactMap(\.osPU)
+}
+
 /// How many CPUs a plan's workers can run on at once: the distinct planned
 /// PUs when every worker is bound, else the process's CPUs; either way at
 /// most the process's CPUs and its cgroup's CPU quota (rounded up).
 package func concurrentCPUs(_ plan: PlacementPlan) -> Int {
     let process = initialAffinity.map { max($0.count, 1) } ?? plan.workers.count
-    let planned = plan.bindingSkipped == nil && plan.workers.allSatisfy({ $0.osPU != nil })
-        ? Set(plan.workers.compactMap(\.osPU)).count : process
+    let planned = boundPUs(plan).map { Set($0).count } ?? process
     let quota = CgroupLimits.cpuQuota().map { max(Int($0.rounded(.up)), 1) } ?? .max
     return min(planned, process, quota)
 }
@@ -108,8 +113,7 @@ package func concurrentCPUs(_ plan: PlacementPlan) -> Int {
 /// may a waiting thread spin without yielding (unbound threads can be
 /// stacked on one CPU by the scheduler, the waiter on the one it waits for).
 package func workersPinnedApart(_ plan: PlacementPlan) -> Bool {
-    let pus = plan.workers.compactMap(\.osPU)
-    return plan.bindingSkipped == nil && pus.count == plan.workers.count && Set(pus).count == pus.count
+    boundPUs(plan).map { Set($0).count == $0.count } ?? false
 }
 
 /// What the pool runs next.
