@@ -261,6 +261,7 @@ struct busy_job {
     size_t n;
     atomic_int inside;
     atomic_int done;
+    atomic_int finished; /* run_long returned: no busy window can come any more */
 };
 
 static void *run_long(void *arg) {
@@ -271,19 +272,22 @@ static void *run_long(void *arg) {
         unlocked_run(job->runtime, "absdist.sum", UNLOCKED_I32, job->x, job->n, 50, 0, NULL, 0, 0, &r);
         atomic_store(&job->inside, 0);
     }
+    atomic_store(&job->finished, 1);
     return NULL;
 }
 
 /* A second call on a busy runtime is refused with UNLOCKED_E_BUSY, not run. */
 static void test_busy(void) {
-    struct busy_job job = {make_runtime("sequential", 1, NULL), NULL, 64u << 20, 0, 0};
+    struct busy_job job = {make_runtime("sequential", 1, NULL), NULL, 64u << 20, 0, 0, 0};
     job.x = calloc(job.n, sizeof(int32_t));
     pthread_t thread;
     pthread_create(&thread, NULL, run_long, &job);
     int busy = 0, other = 0;
     unlocked_result r = {sizeof r};
     int32_t one = 7;
-    for (long i = 0; i < 20000000 && !busy; i++) {
+    /* Tried for as long as the other thread makes calls, not a fixed count: a slow
+     * thread start (a loaded machine, TSan) must not end the test before it. */
+    while (!busy && !atomic_load(&job.finished)) {
         if (!atomic_load(&job.inside)) continue;
         int status = unlocked_run(job.runtime, "absdist.sum", UNLOCKED_I32, &one, 1, 0, 0, NULL, 0, 0, &r);
         if (status == UNLOCKED_E_BUSY) busy = 1;
