@@ -12,6 +12,9 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -107,4 +110,88 @@ char *uk_thread_error_buffer(void) {
     pthread_setspecific(error_key, buffer);
     thread_error_buffer = buffer;
     return buffer;
+}
+
+/* Where glibc keeps the calling thread's id, or NULL: the descriptor glibc
+ * exports for libthread_db is { bits, count, offset into struct pthread }. */
+static pid_t *thread_id_field(void) {
+    const uint32_t *descriptor = dlsym(RTLD_DEFAULT, "_thread_db_pthread_tid");
+    if (descriptor == NULL || descriptor[0] != 8 * sizeof(pid_t) || descriptor[1] != 1) return NULL;
+    pid_t *field = (pid_t *)((char *)pthread_self() + descriptor[2]);
+    return *field == (pid_t)syscall(SYS_gettid) ? field : NULL;
+}
+
+int uk_fork_sibling_ready(void) {
+    if (thread_id_field() == NULL) return 0;
+    FILE *status = fopen("/proc/self/status", "re");
+    if (status == NULL) return 0;
+    char line[256];
+    int threads = 0;
+    while (fgets(line, sizeof line, status) != NULL) {
+        if (sscanf(line, "Threads: %d", &threads) == 1) break;
+    }
+    fclose(status);
+    return threads == 1;
+}
+
+int uk_fork_sibling(void) {
+    pid_t *thread_id = thread_id_field();
+    if (thread_id == NULL) { errno = ENOSYS; return -1; }
+    const unsigned long flags = CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID;
+    /* clone3's first version of struct clone_args (Linux 5.3). No exit signal: with
+     * CLONE_PARENT the child inherits the caller's (SIGCHLD), and clone3 refuses another. */
+    struct { uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls; } args = {
+        .flags = flags, .child_tid = (uint64_t)(uintptr_t)thread_id,
+    };
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    /* Container seccomp profiles often answer clone3 with ENOSYS: clone's argument order is per architecture. */
+    if (pid == -1 && errno == ENOSYS) {
+#if defined(__x86_64__)
+        pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, thread_id, 0UL);
+#else
+        pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, 0UL, thread_id);
+#endif
+    }
+    return (int)pid;
+}
+
+int uk_socketpair_packets(int fds[2]) { return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds); }
+
+long uk_send_with_fds(int socket, const void *bytes, size_t count, const int *fds, int nfds) {
+    struct iovec data = { .iov_base = (void *)bytes, .iov_len = count };
+    union { struct cmsghdr header; char room[CMSG_SPACE(4 * sizeof(int))]; } control;
+    struct msghdr message = { .msg_iov = &data, .msg_iovlen = 1 };
+    if (nfds < 0 || nfds > 4) { errno = EINVAL; return -1; }
+    if (nfds > 0) {
+        memset(&control, 0, sizeof control);
+        message.msg_control = control.room;
+        message.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(header), fds, nfds * sizeof(int));
+    }
+    long sent;
+    do { sent = sendmsg(socket, &message, MSG_NOSIGNAL); } while (sent == -1 && errno == EINTR);
+    return sent;
+}
+
+long uk_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int maxfds, int *nfds) {
+    struct iovec data = { .iov_base = bytes, .iov_len = capacity };
+    union { struct cmsghdr header; char room[CMSG_SPACE(4 * sizeof(int))]; } control;
+    struct msghdr message = { .msg_iov = &data, .msg_iovlen = 1, .msg_control = control.room, .msg_controllen = sizeof control.room };
+    long received;
+    do { received = recvmsg(socket, &message, MSG_CMSG_CLOEXEC); } while (received == -1 && errno == EINTR);
+    *nfds = 0;
+    if (received < 0) return received;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int *passed = (int *)CMSG_DATA(header);
+        for (int i = 0; i < count; i++) {
+            if (*nfds < maxfds) fds[(*nfds)++] = passed[i]; else close(passed[i]);  /* never leak extras */
+        }
+    }
+    return received;
 }

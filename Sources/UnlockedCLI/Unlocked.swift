@@ -10,7 +10,7 @@ struct UnlockedCommand: ParsableCommand {
         abstract: "Run one hot loop on every core, and compare honestly how each way of going parallel does.",
         version: BuildInfo.version,
         subcommands: [CompareCommand.self, BenchCommand.self, RunCommand.self, TopoCommand.self, KernelsCommand.self, PluginsCommand.self,
-                      WorkerCommand.self, VerifyPluginChildCommand.self, ProbePluginChildCommand.self],
+                      WorkerCommand.self, ForkServerCommand.self, VerifyPluginChildCommand.self, ProbePluginChildCommand.self],
         defaultSubcommand: CompareCommand.self
     )
 

@@ -22,6 +22,19 @@ extension WorkerCommand {
     }
 }
 
+struct ForkServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: ForkServers.subcommand,
+        abstract: "Fork server of the processes-shm and processes-pipe engines (started by them).",
+        shouldDisplay: false
+    )
+
+    func run() throws {
+        let status = runForkServer()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
 struct VerifyPluginChildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: PluginVerifier.ChildArguments.subcommand,

@@ -32,6 +32,7 @@ public func terminateWorkerProcesses() {
     }
     for pid in pids { kill(pid, SIGKILL) }
     for pid in pids { reapWithin(milliseconds: 1_000, pid) }
+    ForkServers.stopAll()
 }
 
 /// One worker process and the two pipes to it.
@@ -44,8 +45,9 @@ package struct WorkerProcess {
     package let fromWorker: Int32
 }
 
-/// The multiprocessing model: worker processes started from this same
-/// executable in a hidden worker mode (`unlocked __worker`), each bound to its
+/// The multiprocessing model: worker processes of this same executable,
+/// forked by its fork server (`ForkServer.swift`) or, where there is none,
+/// started in a hidden worker mode (`unlocked __worker`), each bound to its
 /// PU. With `processes-shm` they map the job's buffers from a memfd and only
 /// chunk indices and results cross the pipes; with `processes-pipe` every
 /// chunk's bytes are written to the worker and map output read back, which
@@ -55,8 +57,10 @@ package struct WorkerProcess {
 /// pools, so first-touch matches). A worker that dies fails the job at once
 /// with its index, pid and exit status, and the engine kills and reaps the
 /// others; workers also die with the engine (PR_SET_PDEATHSIG, which Linux
-/// fires when the *thread* that started them exits: create process engines
-/// from a thread that outlives them, such as the main thread).
+/// fires when the *thread* that started them exits: forked workers' parent
+/// is the fork servers' starter thread, which lives as long as the process;
+/// exec'd ones belong to the thread that made the engine, so make process
+/// engines from a thread that outlives them where there is no fork server).
 ///
 /// One job at a time, from one thread at a time.
 package final class ProcessEngine: Engine {
@@ -125,8 +129,15 @@ package final class ProcessEngine: Engine {
                 return .failure(.interrupted("stopping: no new worker process is started"))
             }
             return Result { () throws(UnlockedError) in
-                let pid = try spawnProcess([executable] + invocation.arguments, environment: environmentStrings(overriding: Self.workerEnvironment.merging(environment) { $1 }),
+                let overrides = Self.workerEnvironment.merging(environment) { $1 }
+                let pid: pid_t
+                if let served = try ForkServers.startWorker(executable: executable, invocation: invocation, environment: overrides,
+                                                            stdin: toChild.readEnd, stdout: fromChild.writeEnd) {
+                    pid = served
+                } else {
+                    pid = try spawnProcess([executable] + invocation.arguments, environment: environmentStrings(overriding: overrides),
                                            stdin: toChild.readEnd, stdout: fromChild.writeEnd, stderr: nil)
+                }
                 live.insert(pid)
                 return pid
             }

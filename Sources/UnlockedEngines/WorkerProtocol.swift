@@ -191,6 +191,8 @@ public func runWorkerProcess(_ invocation: WorkerProcessArguments, replies: Int3
     _ = uk_set_parent_death_signal(SIGKILL)
     guard getppid() == parent else { return WorkerExit.lostEngine }
     signal(SIGINT, SIG_IGN)
+    // Named like the library's threads (in `ps`, and for tests telling workers from the fork server).
+    _ = uk_set_thread_name(workerThreadName("proc", index))
     var worker = ProcessWorker(index: index, parent: parent, replies: replies)
     var placement = PlacementPlan.unbound(index + 1)
     placement.workers[index].osPU = invocation.cpu

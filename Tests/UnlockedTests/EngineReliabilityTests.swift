@@ -71,11 +71,11 @@ private func eventually(within seconds: Double, _ condition: () -> Bool) -> Bool
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        defer { if process.isRunning { process.terminate() } }  // a failed expectation must not leave a million repetitions running
         let pid = process.processIdentifier
         var children: [pid_t] = []
         let working = eventually(within: 60) {
-            let text = procFile("/proc/\(pid)/task/\(pid)/children")
-            children = text.split(separator: " ").compactMap { pid_t($0) }
+            children = workerProcesses(of: pid)
             return children.count == 2 && children.allSatisfy { child in
                 procFile("/proc/\(child)/maps").contains("memfd:unlocked-job")
             }
@@ -88,6 +88,12 @@ private func eventually(within seconds: Double, _ condition: () -> Bool) -> Bool
         // Killed and reaped before the exit: not even a zombie is left.
         #expect(children.allSatisfy(processIsReaped))
     }
+}
+
+/// Bytes `pid` has read (`rchar` in /proc/<pid>/io): a pipe worker reads each job's input.
+private func bytesRead(by pid: pid_t) -> Int {
+    let line = procFile("/proc/\(pid)/io").split(separator: "\n").first { $0.hasPrefix("rchar:") } ?? ""
+    return Int(line.split(separator: " ").last ?? "") ?? 0
 }
 
 @Suite struct EngineLeakTests {
@@ -174,16 +180,18 @@ enum LeakProbe {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errors
         try process.run()
+        defer { if process.isRunning { process.terminate() } }  // a failed expectation must not leave a million repetitions running
         let pid = process.processIdentifier
         var children: [pid_t] = []
-        let deadline = Date().addingTimeInterval(60)
-        // Starting or running jobs: a stopped worker is noticed either way.
-        while children.count < 2, Date() < deadline, process.isRunning {
-            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
-            children = text.split(separator: " ").compactMap { pid_t($0) }
-            usleep(10_000)
+        // The run's own workers, running jobs: `run` first starts and closes four engines for its
+        // start-up figure, and closing one kills its workers, stopped or not.
+        let working = eventually(within: 60) {
+            children = workerProcesses(of: pid)
+            return children.count == 2 && children.allSatisfy { child in
+                procFile("/proc/\(child)/maps").contains("memfd:unlocked-job") || bytesRead(by: child) > 1 << 20
+            }
         }
-        #expect(children.count == 2)
+        try #require(working, "workers \(children) never ran a job")
         kill(children[0], SIGSTOP)
         process.waitUntilExit()
         let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -109,6 +109,15 @@ func procFile(_ path: String) -> String {
     return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
 }
 
+/// The worker processes of process `pid`: children of any of its threads
+/// (fork-served workers are the server starter thread's) named `ukw-proc-…`,
+/// which leaves out its fork server.
+func workerProcesses(of pid: pid_t) -> [pid_t] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    return tasks.flatMap { procFile("/proc/\(pid)/task/\($0)/children").split(separator: " ").compactMap { pid_t($0) } }
+        .filter { procFile("/proc/\($0)/comm").hasPrefix(workerThreadName("proc", 0).dropLast()) }
+}
+
 /// Whether `pid` is gone: not running and not a zombie (reaped).
 func processIsReaped(_ pid: pid_t) -> Bool {
     kill(pid, 0) == -1 && errno == ESRCH

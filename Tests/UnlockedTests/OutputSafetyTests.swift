@@ -103,13 +103,13 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        defer { if process.isRunning { process.terminate() } }  // a failed expectation must not leave a million repetitions running
         let pid = process.processIdentifier
         // Running once both workers exist: the output was created before the engine.
         let deadline = Date().addingTimeInterval(60)
         var children: [pid_t] = []
         while children.count < 2, Date() < deadline, process.isRunning {
-            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
-            children = text.split(separator: " ").compactMap { pid_t($0) }
+            children = workerProcesses(of: pid)
             usleep(10_000)
         }
         #expect(children.count == 2)

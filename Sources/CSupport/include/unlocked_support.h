@@ -45,6 +45,26 @@ void *uk_dlmopen_new(const char *path, int flags);
 int uk_timed_join(unsigned long thread, int milliseconds);  /* thread: a pthread_t */
 /* prctl(PR_SET_PDEATHSIG, sig): this process gets `sig` when its parent dies. */
 int uk_set_parent_death_signal(int sig);
+/* The fork server's calls (ForkServer.swift).
+ * uk_fork_sibling: fork(), except that the child's parent is the caller's
+ * parent (clone with CLONE_PARENT), so a server forks workers that are the
+ * engine's own children: it waits for them, they die with it. Like glibc's
+ * fork it records the child's thread id where glibc keeps it (found through
+ * the `_thread_db_pthread_tid` descriptor glibc exports for debuggers), and
+ * runs no atfork handlers: only a single-threaded process may call it, and
+ * uk_fork_sibling_ready says whether this one can (1), or not (0: several
+ * threads, or a C library without that descriptor). -1 and errno on failure. */
+int uk_fork_sibling_ready(void);
+int uk_fork_sibling(void);
+/* socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): messages keep their
+ * boundaries and can carry descriptors. */
+int uk_socketpair_packets(int fds[2]);
+/* One message of `count` bytes with `nfds` descriptors (SCM_RIGHTS):
+ * the bytes sent, or -1 and errno. */
+long uk_send_with_fds(int socket, const void *bytes, size_t count, const int *fds, int nfds);
+/* One message into `bytes` and up to `maxfds` descriptors (close-on-exec),
+ * their number in *nfds: the bytes received (0 at end of file), or -1 and errno. */
+long uk_receive_with_fds(int socket, void *bytes, size_t capacity, int *fds, int maxfds, int *nfds);
 /* Names the calling thread (at most 15 characters are kept). */
 int uk_set_thread_name(const char *name);
 
