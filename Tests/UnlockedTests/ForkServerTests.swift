@@ -31,17 +31,24 @@ import Testing
     }
 
     /// Each worker is this process's own child (CLONE_PARENT), forked from
-    /// the server's image rather than exec'd, and computes what `sequential` does.
+    /// the server's image rather than exec'd, bound to its planned CPU, and
+    /// computes what `sequential` does.
     @Test(arguments: [EngineKind.processesShm, .processesPipe])
     func workersAreForkedChildrenOfTheEngineProcess(kind: EngineKind) throws {
         let executable = try privateExecutable("children-\(kind.rawValue)")
-        let engine = try #require(try makeEngine(configuration(kind, executable: executable)) as? ProcessEngine)
+        var configuration = configuration(kind, executable: executable)
+        let allowed = try #require(initialAffinity).sorted()
+        for worker in 0..<2 { configuration.placement.workers[worker].osPU = allowed[worker % allowed.count] }
+        let engine = try #require(try makeEngine(configuration) as? ProcessEngine)
         defer { engine.close() }
         let server = try #require(ForkServers.serverProcessID(executable: executable))
         #expect(parent(of: server) == getpid())
-        for worker in engine.workerProcessIDs {
-            #expect(parent(of: worker) == getpid())
-            #expect(procFile("/proc/\(worker)/cmdline").contains(ForkServers.subcommand), "worker \(worker) was exec'd")
+        for (worker, pid) in engine.workerProcessIDs.enumerated() {
+            #expect(parent(of: pid) == getpid())
+            #expect(procFile("/proc/\(pid)/cmdline").contains(ForkServers.subcommand), "worker \(pid) was exec'd")
+            let cpu = allowed[worker % allowed.count]
+            #expect(engine.startup.bindings[worker].bound && engine.startup.bindings[worker].observedCPU == cpu)
+            #expect(procFile("/proc/\(pid)/status").contains("Cpus_allowed_list:\t\(cpu)\n"))
         }
         let job = try EngineFixture.sumJob(engine)
         let sequential = try makeEngine(EngineFixture.configuration(.sequential, workers: 1))
