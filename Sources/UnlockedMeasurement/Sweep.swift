@@ -49,12 +49,16 @@ public struct CellData {
     public var output: JobBuffer?
     public var count: Int
     public var params: uk_params
+    /// What generated `input` (nil for data read from a file), so an engine
+    /// that cannot run on `input` has its own workers write their own copy.
+    public var generator: DataGenerator?
 
-    public init(input: JobBuffer, output: JobBuffer?, count: Int, params: uk_params) {
+    public init(input: JobBuffer, output: JobBuffer?, count: Int, params: uk_params, generator: DataGenerator? = nil) {
         self.input = input
         self.output = output
         self.count = count
         self.params = params
+        self.generator = generator
     }
 }
 
