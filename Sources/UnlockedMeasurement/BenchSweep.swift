@@ -372,9 +372,11 @@ public struct BenchSweep {
                     if outputs[width] == nil { outputs[width] = try buffer(width: width).0 }
                     output = outputs[width]
                 }
-                let data = CellData(input: input, output: output, count: elements.count, params: params, generator: generator)
+                let data = CellData(input: input, output: output, count: elements.count, params: params, generator: generator,
+                                    hugePages: plan.hugePages)
                 let cell = try runner.prepare(group[index], kernel: kernel, data: data)
                 cell.handBack()
+                if let own = cell.ownInputHugePages { results[index].hugePages = own }
                 if let startup = cell.startupNanoseconds { results[index].startupSamples.append(startup) }
                 prepared.append(cell)
             } catch {

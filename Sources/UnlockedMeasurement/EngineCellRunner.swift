@@ -96,6 +96,7 @@ package final class EnginePreparedCell: PreparedCell {
     package let resolved: ResolvedPlacement
     /// Who wrote the input this cell's engine reads, when not the sweep's buffer.
     package let inputNote: String?
+    package let ownInputHugePages: MemoryOutcome?
     /// What the engine reported for the last repetition.
     package private(set) var lastStatistics: EngineStatistics?
 
@@ -113,14 +114,17 @@ package final class EnginePreparedCell: PreparedCell {
         var output = data.output
         var outputCopy: (from: JobBuffer, to: JobBuffer)?
         var inputNote: String?
+        var ownInputHugePages: MemoryOutcome?
         if engine.kind.needsSharedBuffers {
             if input.sharedFileDescriptor == nil, let generator = data.generator, placement.memory != .none {
                 input = try engine.makeBuffer(count: data.count, width: kernel.inputType.byteWidth, forInitialize: true)
+                ownInputHugePages = input.applyHugePages(data.hugePages)
                 _ = try input.apply(placement.memory, topology: placement.topology)
                 try engine.initialize(input, dtype: kernel.inputType, count: data.count, generator: generator)
                 inputNote = engine.kind.firstTouchNote.map { "own input: \($0)" }
             } else if input.sharedFileDescriptor == nil {
                 input = try engine.makeBuffer(count: data.count, width: kernel.inputType.byteWidth)
+                ownInputHugePages = input.applyHugePages(data.hugePages)
                 input.base.copyMemory(from: data.input.base, byteCount: data.count * kernel.inputType.byteWidth)
                 inputNote = "own input: copied into shared memory by this process"
             }
@@ -132,6 +136,7 @@ package final class EnginePreparedCell: PreparedCell {
         }
         self.outputCopy = outputCopy
         self.inputNote = inputNote
+        self.ownInputHugePages = ownInputHugePages
         job = EngineJob(kernel: kernel, input: input, output: output, count: data.count, params: data.params)
         resolved = placement
     }
