@@ -35,6 +35,15 @@ public enum EngineKind: String, CaseIterable, Sendable, Codable {
     /// (memfds), so `makeBuffer` must allocate them there.
     public var needsSharedBuffers: Bool { self == .processesShm }
 
+    /// How `initialize` places an input's pages when the engine differs from
+    /// "each pinned worker writes its own chunk first" (first-touch in this
+    /// process), for the memory line of reports; nil when it does not.
+    public var firstTouchNote: String? {
+        self == .processesShm
+            ? "each worker process allocates (posix_fallocate) and writes its own chunks first; this process never touches them"
+            : nil
+    }
+
     /// The engine in its threads' names (`ukw-<role>-<n>`, `workerThreadName`):
     /// at most 6 characters, so 4,096 workers keep names of at most 15 that
     /// no cut makes repeat (`spawn`, whose blocks count up to 100,000, at most 5).
@@ -247,6 +256,11 @@ public protocol Engine: AnyObject {
     @available(*, noasync, message: "blocks until the workers exit")
     func close()
 
+    /// Where `buffer`'s pages are, as the processes that touched them see
+    /// them: this process's page tables, or for `processes-shm` what each
+    /// worker located in its own chunks when it filled them in `initialize`.
+    func pageLocations(of buffer: JobBuffer) -> PageLocationReport
+
     /// Gives the calling thread back the affinity it had before this engine
     /// pinned it (engines whose caller computes as worker 0 pin it on their
     /// first job). Call it when control passes to other code, as a sweep does
@@ -258,14 +272,21 @@ public protocol Engine: AnyObject {
 
 extension Engine {
     public func releaseCallingThread() {}
+
+    public func pageLocations(of buffer: JobBuffer) -> PageLocationReport { buffer.pageLocations() }
 }
 
 extension Engine {
     /// A buffer this engine's workers can read and write: shared memory when
-    /// its kind `needsSharedBuffers`, private memory otherwise.
-    public func makeBuffer(count: Int, width: Int) throws(UnlockedError) -> JobBuffer {
+    /// its kind `needsSharedBuffers`, private memory otherwise. Pass
+    /// `forInitialize` when the next call on the buffer is `initialize`:
+    /// shared memory is then left unallocated for the workers to allocate,
+    /// each its own chunks (see `JobBuffer(sharedCount:allocatingPages:)`).
+    public func makeBuffer(count: Int, width: Int, forInitialize: Bool = false) throws(UnlockedError) -> JobBuffer {
         try state.checkRunning(kind)
-        return kind.needsSharedBuffers ? try JobBuffer(sharedCount: count, width: width) : try JobBuffer(count: count, width: width)
+        return kind.needsSharedBuffers
+            ? try JobBuffer(sharedCount: count, width: width, allocatingPages: !forInitialize)
+            : try JobBuffer(count: count, width: width)
     }
 
     /// `run`, then the kernel's value of the merged accumulator (`.none` for maps).

@@ -73,6 +73,8 @@ package final class ProcessEngine: Engine {
     private var reaped = Set<Int>()
     /// Workers killed because they were stopped, for `died`'s message.
     private var stoppedWorkers = Set<Int>()
+    /// The buffer `initialize` last filled and where its workers found its pages.
+    private var filledPages: (buffer: UInt64, pages: PageLocationReport)?
     // Read on every job by the one thread running jobs: no dynamic exclusivity check.
     @exclusivity(unchecked) package private(set) var state = EngineState.running
     /// A crashed worker is reported by the engine in one line (which worker,
@@ -243,6 +245,8 @@ package final class ProcessEngine: Engine {
             generator.fill(buffer.base, dtype: dtype, range: 0..<count)
             return
         }
+        // Each worker allocates its chunks' pages (posix_fallocate), writes
+        // them, and says where they are: only it maps them.
         let plan = ChunkPlan(count: count, chunkSize: chunk, workers: workerCount)
         var messages: [[UInt8]] = []
         for worker in workers {
@@ -256,7 +260,14 @@ package final class ProcessEngine: Engine {
             message.append(share(plan, worker.index))
             messages.append(message.framed)
         }
-        _ = try exchange(messages, doing: "initialising")
+        var pages = PageLocationReport(pageSize: Int(sysconf(Int32(_SC_PAGESIZE))))
+        for (located, _) in try exchange(messages, doing: "initialising", decode: Self.decodePages) { pages.add(located) }
+        filledPages = (buffer.id, pages)
+    }
+
+    package func pageLocations(of buffer: JobBuffer) -> PageLocationReport {
+        guard let filledPages, filledPages.buffer == buffer.id else { return buffer.pageLocations() }
+        return filledPages.pages
     }
 
     package func run(_ job: EngineJob) throws(UnlockedError) -> EngineResult {
@@ -291,7 +302,7 @@ package final class ProcessEngine: Engine {
         var threadStartNanoseconds: UInt64 = 0
         let replies: [(Reply, Int)]
         if transport == .sharedMemory {
-            replies = try exchange(messages, doing: "running a job")
+            replies = try exchange(messages, doing: "running a job", decode: Self.decode)
         } else {
             (replies, threadStartNanoseconds) = try stream(messages, job: job, plan: plan)
         }
@@ -343,12 +354,24 @@ package final class ProcessEngine: Engine {
         package var chunks = 0
     }
 
-    /// Decodes a worker's reply; a kernel error in the worker is this job's error.
-    private static func decode(_ body: [UInt8], worker: WorkerProcess) throws(UnlockedError) -> Reply {
+    /// A worker's reply after its status; a kernel error in the worker is this job's error.
+    private static func answer(_ body: [UInt8], worker: WorkerProcess) throws(UnlockedError) -> MessageReader {
         var reader = MessageReader(body)
         guard try reader.read(UInt32.self) == 0 else {
             throw .badData("worker \(worker.index) (pid \(worker.pid)): \(try reader.readString())")
         }
+        return reader
+    }
+
+    /// Decodes a worker's reply to `fill`: where the pages of its chunks are.
+    private static func decodePages(_ body: [UInt8], worker: WorkerProcess) throws(UnlockedError) -> PageLocationReport {
+        var reader = try answer(body, worker: worker)
+        return try reader.readPages()
+    }
+
+    /// Decodes a worker's reply to `run`.
+    private static func decode(_ body: [UInt8], worker: WorkerProcess) throws(UnlockedError) -> Reply {
+        var reader = try answer(body, worker: worker)
         var reply = Reply()
         reply.acc.lo = try reader.read()
         reply.acc.hi = try reader.read()
@@ -358,17 +381,18 @@ package final class ProcessEngine: Engine {
     }
 
     /// Shared memory: sends every worker its (small) message, then collects
-    /// the replies in worker order. Returns each reply and the pipe bytes.
-    private func exchange(_ messages: [[UInt8]], doing: String) throws(UnlockedError) -> [(Reply, Int)] {
+    /// the replies in worker order. Returns each decoded reply and the pipe bytes.
+    private func exchange<Answer>(_ messages: [[UInt8]], doing: String,
+                                  decode: ([UInt8], WorkerProcess) throws(UnlockedError) -> Answer) throws(UnlockedError) -> [(Answer, Int)] {
         for (worker, message) in zip(workers, messages) where !FileDescriptorIO.writeAll(worker.toWorker, message) {
             throw fail(died(worker, while: doing))
         }
-        var replies: [(Reply, Int)] = []
+        var replies: [(Answer, Int)] = []
         var kernelError: UnlockedError?
         for (worker, message) in zip(workers, messages) {
             guard let body = awaitMessage(from: worker) else { throw fail(died(worker, while: doing)) }
             do throws(UnlockedError) {
-                replies.append((try Self.decode(body, worker: worker), message.count + body.count + 4))
+                replies.append((try decode(body, worker), message.count + body.count + 4))
             } catch {
                 kernelError = kernelError ?? error
             }

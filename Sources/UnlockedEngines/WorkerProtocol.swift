@@ -73,6 +73,14 @@ package struct MessageWriter {
     package mutating func append(_ share: WorkerShare) {
         for value in [share.count, share.chunkSize, share.firstChunk, share.endChunk] { append(UInt64(value)) }
     }
+    package mutating func append(_ pages: PageLocationReport) {
+        for value in [pages.pageSize, pages.totalPages, pages.notPresent, pages.unknown, pages.pagesPerNode.count] { append(UInt64(value)) }
+        for (node, count) in pages.pagesPerNode.sorted(by: { $0.key < $1.key }) {
+            append(UInt64(node))
+            append(UInt64(count))
+        }
+        append(pages.error ?? "")
+    }
 
     /// The message with its length prefix filled in.
     package var framed: [UInt8] {
@@ -109,6 +117,14 @@ package struct MessageReader {
     package mutating func readShare() throws(UnlockedError) -> WorkerShare {
         WorkerShare(count: Int(try read(UInt64.self)), chunkSize: Int(try read(UInt64.self)),
                     firstChunk: Int(try read(UInt64.self)), endChunk: Int(try read(UInt64.self)))
+    }
+    package mutating func readPages() throws(UnlockedError) -> PageLocationReport {
+        var pages = PageLocationReport(pageSize: Int(try read(UInt64.self)), totalPages: Int(try read(UInt64.self)), pagesPerNode: [:],
+                                       notPresent: Int(try read(UInt64.self)), unknown: Int(try read(UInt64.self)))
+        for _ in 0..<Int(try read(UInt64.self)) { pages.pagesPerNode[Int(try read(UInt64.self))] = Int(try read(UInt64.self)) }
+        let error = try readString()
+        pages.error = error.isEmpty ? nil : error
+        return pages
     }
 }
 
@@ -251,7 +267,10 @@ private struct ProcessWorker {
                 guard let op = WorkerOp(rawValue: try reader.read(UInt32.self)) else { throw .internal("worker protocol: unknown op") }
                 switch op {
                 case .exit: return 0
-                case .fill: try fill(&reader)
+                case .fill:
+                    let pages = try fill(&reader)
+                    reply.append(UInt32(0))
+                    reply.append(pages)
                 case .run:
                     if crashHook == "\(index)" {
                         signal(SIGSEGV, SIG_DFL)
@@ -263,11 +282,7 @@ private struct ProcessWorker {
                     reply.append(acc.hi)
                     reply.append(acc.f)
                     reply.append(UInt64(chunks))
-                    guard FileDescriptorIO.writeAll(replies, reply.framed) else { return WorkerExit.lostEngine }
-                    continue
                 }
-                reply.append(UInt32(0))
-                reply.append(UInt64(0)); reply.append(UInt64(0)); reply.append(0.0); reply.append(UInt64(0))
             } catch {
                 reply = MessageWriter()
                 reply.append(UInt32(1))
@@ -286,16 +301,11 @@ private struct ProcessWorker {
     /// size first: touching a page past its end would be a SIGBUS.
     mutating func map(_ buffer: SharedBufferReference) throws(UnlockedError) -> UnsafeMutableRawPointer {
         if let mapping = mappings[buffer.id] { return mapping.base }
-        let path = "/proc/\(parent)/fd/\(buffer.fd)"
-        let fd: Int32
-        switch valueOrErrno({ open(path, O_RDWR | O_CLOEXEC) }) {
-        case .success(let opened): fd = opened
-        case .failure(let error): throw .internal("worker \(index): cannot open shared memory \(path): \(error)")
-        }
+        let fd = try open(buffer)
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, Int(info.st_size) >= buffer.byteCount else {
-            throw .internal("worker \(index): shared memory \(path) is smaller than its \(buffer.byteCount) bytes")
+            throw .internal("worker \(index): shared memory of \(buffer.byteCount) bytes (fd \(buffer.fd) of the engine) is \(info.st_size) bytes")
         }
         let pointer: UnsafeMutableRawPointer
         switch mapOrErrno({ mmap(nil, max(buffer.byteCount, 1), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) }) {
@@ -306,6 +316,15 @@ private struct ProcessWorker {
         return pointer
     }
 
+    /// Opens the parent's memfd `buffer`; the caller closes it.
+    func open(_ buffer: SharedBufferReference) throws(UnlockedError) -> Int32 {
+        let path = "/proc/\(parent)/fd/\(buffer.fd)"
+        switch valueOrErrno({ Glibc.open(path, O_RDWR | O_CLOEXEC) }) {
+        case .success(let opened): return opened
+        case .failure(let error): throw .internal("worker \(index): cannot open shared memory \(path): \(error)")
+        }
+    }
+
     /// Unmaps buffers the current job does not use (the parent may have freed them).
     mutating func keepMappings(_ ids: Set<UInt64>) {
         for (id, mapping) in mappings where !ids.contains(id) {
@@ -314,16 +333,34 @@ private struct ProcessWorker {
         }
     }
 
-    mutating func fill(_ reader: inout MessageReader) throws(UnlockedError) {
+    /// Writes this worker's chunks of a generated input, allocating their
+    /// pages first (posix_fallocate, here: under this process's binding and
+    /// memory policy, and a full memory is an error rather than a SIGBUS),
+    /// and returns where its pages are: those starting in its chunks.
+    mutating func fill(_ reader: inout MessageReader) throws(UnlockedError) -> PageLocationReport {
         guard let dtype = DType(abiValue: uk_dtype(try reader.read(UInt32.self))) else { throw .internal("worker protocol: bad dtype") }
         let generator = DataGenerator(seed: try reader.read(), low: try reader.read(), high: try reader.read())
         let buffer = try reader.readBuffer()
         let share = try reader.readShare()
         keepMappings([buffer.id])
         let base = try map(buffer)
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard share.firstChunk < share.endChunk else {
+            return PageLocationReport(pageSize: pageSize)
+        }
+        let bytes = share.plan.range(ofChunk: share.firstChunk).lowerBound * dtype.byteWidth
+            ..< share.plan.range(ofChunk: share.endChunk - 1).upperBound * dtype.byteWidth
+        let fd = try open(buffer)
+        var status: Int32
+        repeat { status = posix_fallocate(fd, off_t(bytes.lowerBound), off_t(bytes.count)) } while status == EINTR
+        close(fd)
+        guard status == 0 else {
+            throw .usage("cannot allocate \(bytes.count) bytes of shared memory for its chunks: \(SystemCallError(code: status)) (reduce --size)")
+        }
         for chunk in share.firstChunk..<share.endChunk {
             generator.fill(base, dtype: dtype, range: share.plan.range(ofChunk: chunk))
         }
+        return locatePages(base, pages: (bytes.lowerBound + pageSize - 1) / pageSize ..< (bytes.upperBound + pageSize - 1) / pageSize)
     }
 
     mutating func run(_ reader: inout MessageReader) throws(UnlockedError) -> (uk_acc, Int) {

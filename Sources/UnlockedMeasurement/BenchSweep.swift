@@ -246,8 +246,10 @@ public struct SweepProgress: Sendable, Equatable {
 /// their repetitions interleaved round-robin — one visit to each cell per
 /// round — so drift (frequency, a neighbour's load, thermal) hits every cell
 /// compared at that size alike. Groups of different sizes run one after the
-/// other, so only one input array lives at a time; the runner fills it
-/// (`CellRunner.fillInput`), so first-touch placement can follow the workers. A cell that fails to
+/// other, so only one input array lives at a time (plus, for each cell whose
+/// workers map shared memory, the copy they write themselves in `prepare`);
+/// the runner fills it (`CellRunner.fillInput`), so first-touch placement can
+/// follow the workers. A cell that fails to
 /// prepare or to run is recorded with its reason and leaves the rotation; the
 /// others carry on. Repetitions whose value differs from the first fail the cell.
 ///
@@ -344,20 +346,19 @@ public struct BenchSweep {
         guard kernels.contains(where: { $0 != nil }) else { return results }
         tracker.report()  // shows the bar while the input is generated, which can take seconds
 
-        // Worker processes map shared memory; every other engine reads it as well.
-        let shared = group.contains { $0.engine == EngineKind.processesShm.rawValue }
         // This process's elements of the cell: all, or an MPI rank's block.
+        // Engines whose workers map shared memory make their own copy in `prepare`.
         let elements = runner.elements(ofCellSize: count)
         func buffer(width: Int) throws(UnlockedError) -> (JobBuffer, MemoryOutcome) {
-            let buffer = shared ? try JobBuffer(sharedCount: elements.count, width: width) : try JobBuffer(count: elements.count, width: width)
+            let buffer = try JobBuffer(count: elements.count, width: width)
             return (buffer, buffer.applyHugePages(plan.hugePages))
         }
         let (input, inputHugePages) = try buffer(width: dtype.byteWidth)
         for index in results.indices { results[index].hugePages = inputHugePages }
         // Oversubscribed workers would share CPUs: the widest cell that does not fills the input.
         let widest = group.filter { !$0.oversubscribe }.max { $0.workers < $1.workers } ?? group.min { $0.workers < $1.workers }!
-        try runner.fillInput(input, dtype: dtype, count: elements.count,
-                             generator: DataGenerator(seed: plan.seed).advanced(by: elements.lowerBound),
+        let generator = DataGenerator(seed: plan.seed).advanced(by: elements.lowerBound)
+        try runner.fillInput(input, dtype: dtype, count: elements.count, generator: generator,
                              mem: widest.mem, pin: widest.pin, workers: widest.workers)
         var outputs: [Int: JobBuffer] = [:]  // by output width
         let params = try dtype.parseCenter(plan.center)
@@ -371,9 +372,11 @@ public struct BenchSweep {
                     if outputs[width] == nil { outputs[width] = try buffer(width: width).0 }
                     output = outputs[width]
                 }
-                let data = CellData(input: input, output: output, count: elements.count, params: params)
+                let data = CellData(input: input, output: output, count: elements.count, params: params, generator: generator,
+                                    hugePages: plan.hugePages)
                 let cell = try runner.prepare(group[index], kernel: kernel, data: data)
                 cell.handBack()
+                if let own = cell.ownInputHugePages { results[index].hugePages = own }
                 if let startup = cell.startupNanoseconds { results[index].startupSamples.append(startup) }
                 prepared.append(cell)
             } catch {

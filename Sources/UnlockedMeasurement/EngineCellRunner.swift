@@ -44,14 +44,13 @@ public struct EngineCellRunner: CellRunner {
 
     /// Applies the cell's memory policy before any page is touched, then has
     /// each pinned worker of a pool placed like the widest cell write the
-    /// chunks it will read (first-touch). `none`, and shared memory whose
-    /// pages the allocation already placed, are filled by the calling thread.
+    /// chunks it will read (first-touch). `none` is filled by the calling thread.
     public func fillInput(_ buffer: JobBuffer, dtype: DType, count: Int, generator: DataGenerator,
                           mem: String, pin: String, workers: Int) throws(UnlockedError) {
         let policy = try MemoryPolicy(parsing: mem)
         // A placement that cannot be made here fails its cells in `prepare`,
         // with the reason; the input is then written by the calling thread.
-        guard policy != .none, buffer.sharedFileDescriptor == nil,
+        guard policy != .none,
               let (configuration, placement) = try? configuration(engine: EngineKind.lockfreePool.rawValue, workers: workers,
                                                                   pin: pin, mem: mem) else {
             generator.fill(buffer.base, dtype: dtype, range: 0..<count)
@@ -95,6 +94,9 @@ package final class EnginePreparedCell: PreparedCell {
     package let outputCopy: (from: JobBuffer, to: JobBuffer)?
     package let startupNanoseconds: Double?
     package let resolved: ResolvedPlacement
+    /// Who wrote the input this cell's engine reads, when not the sweep's buffer.
+    package let inputNote: String?
+    package let ownInputHugePages: MemoryOutcome?
     /// What the engine reported for the last repetition.
     package private(set) var lastStatistics: EngineStatistics?
 
@@ -105,14 +107,26 @@ package final class EnginePreparedCell: PreparedCell {
         self.kernel = kernel
         self.data = data
         startupNanoseconds = startup
-        // processes-shm maps only shared memory: copy borrowed input in once.
+        // processes-shm maps only shared memory: its workers write their own
+        // chunks of generated input (first-touch, as in `run`); other input
+        // is copied in once.
         var input = data.input
         var output = data.output
         var outputCopy: (from: JobBuffer, to: JobBuffer)?
+        var inputNote: String?
+        var ownInputHugePages: MemoryOutcome?
         if engine.kind.needsSharedBuffers {
-            if input.sharedFileDescriptor == nil {
+            if input.sharedFileDescriptor == nil, let generator = data.generator, placement.memory != .none {
+                input = try engine.makeBuffer(count: data.count, width: kernel.inputType.byteWidth, forInitialize: true)
+                ownInputHugePages = input.applyHugePages(data.hugePages)
+                _ = try input.apply(placement.memory, topology: placement.topology)
+                try engine.initialize(input, dtype: kernel.inputType, count: data.count, generator: generator)
+                inputNote = engine.kind.firstTouchNote.map { "own input: \($0)" }
+            } else if input.sharedFileDescriptor == nil {
                 input = try engine.makeBuffer(count: data.count, width: kernel.inputType.byteWidth)
+                ownInputHugePages = input.applyHugePages(data.hugePages)
                 input.base.copyMemory(from: data.input.base, byteCount: data.count * kernel.inputType.byteWidth)
+                inputNote = "own input: copied into shared memory by this process"
             }
             if let cellOutput = data.output, cellOutput.sharedFileDescriptor == nil, let type = kernel.outputType {
                 let shared = try engine.makeBuffer(count: data.count, width: type.byteWidth)
@@ -121,6 +135,8 @@ package final class EnginePreparedCell: PreparedCell {
             }
         }
         self.outputCopy = outputCopy
+        self.inputNote = inputNote
+        self.ownInputHugePages = ownInputHugePages
         job = EngineJob(kernel: kernel, input: input, output: output, count: data.count, params: data.params)
         resolved = placement
     }
@@ -132,6 +148,7 @@ package final class EnginePreparedCell: PreparedCell {
     package var placement: String {
         "\(resolved.plan.policy), mem \(resolved.memory): "
             + engine.placementWords(workers: configuration.workers, bindings: engine.startup.bindings)
+            + (inputNote.map { "; \($0)" } ?? "")
     }
 
     package func runOnce() throws(UnlockedError) -> CellSample {

@@ -127,10 +127,15 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
     startups.append(nanoseconds)
     defer { engine.close() }
     let width = spec.dtype.byteWidth
+    // Generated input is written by the engine's workers unless no placement is wanted.
+    let generator: DataGenerator? = if case .generated(let seed) = spec.source {
+        DataGenerator(seed: seed).advanced(by: spec.firstIndex)
+    } else { nil }
+    let workersFill = generator != nil && placement.memory != MemoryPolicy.none
     let input: JobBuffer = if let file = spec.files?.input {
         JobBuffer(borrowing: UnsafeMutableRawPointer(mutating: file.base), byteCount: spec.count * width, owner: file)
     } else {
-        try engine.makeBuffer(count: spec.count, width: width)
+        try engine.makeBuffer(count: spec.count, width: width, forInitialize: workersFill)
     }
     let output: JobBuffer? = if let outputFile, let type = spec.kernel.outputType {
         JobBuffer(borrowing: outputFile.base, byteCount: spec.count * type.byteWidth, owner: outputFile)
@@ -143,16 +148,18 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
         let outcomes = try placement.place(buffer)
         if memory.isEmpty { memory = outcomes }
     }
-    if case .generated(let seed) = spec.source {
-        let generator = DataGenerator(seed: seed).advanced(by: spec.firstIndex)
-        if placement.memory == MemoryPolicy.none {
+    if let generator {
+        if workersFill {
+            try engine.initialize(input, dtype: spec.dtype, count: spec.count, generator: generator)
+            if placement.memory == .firstTouch, let note = configuration.kind.firstTouchNote {
+                memory = memory.map { $0.requested == MemoryPolicy.firstTouch.description ? MemoryOutcome(requested: $0.requested, applied: true, note: note) : $0 }
+            }
+        } else {
             // No placement wanted: the allocator's default, as a single-threaded program would get.
             generator.fill(input.base, dtype: spec.dtype, range: 0..<spec.count)
-        } else {
-            try engine.initialize(input, dtype: spec.dtype, count: spec.count, generator: generator)
         }
     }
-    let pages = input.pageLocations()
+    let pages = engine.pageLocations(of: input)
     let cell = try EnginePreparedCell(engine: engine, configuration: configuration, kernel: spec.kernel,
                                       data: CellData(input: input, output: output, count: spec.count, params: spec.params),
                                       startup: Double(engine.startup.nanoseconds), placement: placement)

@@ -49,12 +49,20 @@ public struct CellData {
     public var output: JobBuffer?
     public var count: Int
     public var params: uk_params
+    /// What generated `input` (nil for data read from a file), so an engine
+    /// that cannot run on `input` has its own workers write their own copy.
+    public var generator: DataGenerator?
+    /// The huge-page mode of `input`, for buffers an engine makes of its own.
+    public var hugePages: HugePageMode
 
-    public init(input: JobBuffer, output: JobBuffer?, count: Int, params: uk_params) {
+    public init(input: JobBuffer, output: JobBuffer?, count: Int, params: uk_params, generator: DataGenerator? = nil,
+                hugePages: HugePageMode = .auto) {
         self.input = input
         self.output = output
         self.count = count
         self.params = params
+        self.generator = generator
+        self.hugePages = hugePages
     }
 }
 
@@ -91,6 +99,9 @@ public protocol PreparedCell: AnyObject {
     /// What placement was really applied, in a few words, for the report.
     /// Read after the cell ran: some engines pin the caller on their first job.
     var placement: String { get }
+    /// The huge-page outcome of the input the cell made of its own (see
+    /// `CellData.generator`); nil when it reads the sweep's.
+    var ownInputHugePages: MemoryOutcome? { get }
     /// Runs the kernel once over the whole data and times it.
     func runOnce() throws(UnlockedError) -> CellSample
     /// Runs `jobs` jobs back to back and times them together: the sample's
@@ -115,6 +126,8 @@ extension PreparedCell {
     public func sampleStartup() throws(UnlockedError) -> Double? { nil }
 
     public func handBack() {}
+
+    public var ownInputHugePages: MemoryOutcome? { nil }
 }
 
 extension CellSample {

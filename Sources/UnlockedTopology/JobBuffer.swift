@@ -35,7 +35,14 @@ public final class JobBuffer {
     /// never a SIGBUS when a worker later touches a page; more than the memory
     /// budget is refused first: past a cgroup limit the fallocate would wake
     /// the OOM killer instead.
-    public init(sharedCount count: Int, width: Int, budget: MemoryBudget = .current()) throws(UnlockedError) {
+    ///
+    /// With `allocatingPages` false the file only gets its size: whoever
+    /// writes it first must posix_fallocate its range before touching it.
+    /// `processes-shm` workers do that, each for its own chunks, so the pages
+    /// are allocated under the worker's binding and memory policy (first
+    /// touch), not under this thread's.
+    public init(sharedCount count: Int, width: Int, budget: MemoryBudget = .current(),
+                allocatingPages: Bool = true) throws(UnlockedError) {
         let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
         guard !overflow else { throw .usage("cannot allocate \(count) elements of \(width) bytes: the size overflows (reduce --size)") }
         try budget.check(bytes)
@@ -45,10 +52,15 @@ public final class JobBuffer {
         case .failure(let error): throw .internal("cannot create shared memory (memfd_create): \(error)")
         }
         let length = max(bytes, 1)
-        let status = posix_fallocate(fd, 0, off_t(length))
-        guard status == 0 else {
+        if allocatingPages {
+            let status = posix_fallocate(fd, 0, off_t(length))
+            guard status == 0 else {
+                close(fd)
+                throw .usage("cannot allocate \(bytes) bytes of shared memory: \(SystemCallError(code: status)) (reduce --size)")
+            }
+        } else if case .failure(let error) = valueOrErrno({ ftruncate(fd, off_t(length)) }) {
             close(fd)
-            throw .usage("cannot allocate \(bytes) bytes of shared memory: \(SystemCallError(code: status)) (reduce --size)")
+            throw .usage("cannot size \(bytes) bytes of shared memory: \(error) (reduce --size)")
         }
         let pointer: UnsafeMutableRawPointer
         switch mapOrErrno({ mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) }) {
