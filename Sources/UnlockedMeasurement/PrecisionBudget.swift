@@ -1,0 +1,62 @@
+/// One cell still in a group's rotation, as `PrecisionTarget.cellsToVisit` sees it.
+package struct PendingCell: Sendable, Equatable {
+    /// Timed samples so far, sorted.
+    package var sortedSamples: [Double]
+    /// Sum of the cell's timed repetitions (for `minimumSeconds`).
+    package var timedNanoseconds: Double
+    /// What one more visit costs: the median wall time of its visits so far,
+    /// start-up samples excluded (they stop after the first few).
+    package var visitNanoseconds: Double
+
+    package init(sortedSamples: [Double], timedNanoseconds: Double, visitNanoseconds: Double) {
+        self.sortedSamples = sortedSamples
+        self.timedNanoseconds = timedNanoseconds
+        self.visitNanoseconds = visitNanoseconds
+    }
+}
+
+extension PrecisionTarget {
+    /// Whether `cell` must be visited whatever it costs: under `minimumReps`
+    /// (no interval yet) or `minimumSeconds`.
+    package func owesMinimum(_ cell: PendingCell) -> Bool {
+        cell.sortedSamples.count < minimumReps || cell.timedNanoseconds < minimumSeconds * 1e9
+    }
+
+    /// What `cell` is projected to cost before its median is within target:
+    /// the repetitions `projectedRepetitions` says it lacks (at least one, since
+    /// it is not precise yet) times one visit.
+    package func remainingCost(_ cell: PendingCell) -> Double {
+        let needed = projectedRepetitions(sorted: cell.sortedSamples, within: relativeHalfWidth)
+        return max(1, needed - Double(cell.sortedSamples.count)) * cell.visitNanoseconds
+    }
+
+    /// Which of a group's `pending` cells (none precise yet) the next round
+    /// visits, given `remainingNanoseconds` until the group's deadline.
+    ///
+    /// Equal turns waste a budget: a cell projected to need hundreds of
+    /// repetitions of 0.3–1.5 s each (`processes-pipe` at the large size)
+    /// takes the rounds that would have brought every cheaper cell within
+    /// target, and ends imprecise anyway. So cells owing their minimum are
+    /// always visited, and the others in order of `remainingCost`, as many as
+    /// fit together in the time left; the rest wait, keeping what they
+    /// measured, and rejoin when cheaper cells finish sooner than projected.
+    /// The chosen cells are still visited in interleaved rounds, so drift
+    /// hits them alike.
+    ///
+    /// When not one cell fits, `spendRest` (the sweep's last group) gives the
+    /// rest to all of them round-robin, which only narrows their intervals;
+    /// otherwise the result is empty and the group stops, leaving its time
+    /// to the groups after it.
+    package func cellsToVisit(_ pending: [PendingCell], remainingNanoseconds: Double, spendRest: Bool) -> [Int] {
+        var chosen = pending.indices.filter { owesMinimum(pending[$0]) }
+        var left = remainingNanoseconds - chosen.reduce(0) { $0 + pending[$1].visitNanoseconds }
+        let costs = pending.map(remainingCost)
+        for index in pending.indices.filter({ !owesMinimum(pending[$0]) }).sorted(by: { costs[$0] < costs[$1] }) {
+            guard costs[index] <= left else { break }
+            chosen.append(index)
+            left -= costs[index]
+        }
+        if chosen.isEmpty && spendRest { return Array(pending.indices) }
+        return chosen.sorted()
+    }
+}
