@@ -22,10 +22,11 @@ public enum RepetitionPolicy: Sendable, Equatable {
 /// Repeat each cell until the 95% confidence interval of its median lies
 /// within ±`relativeHalfWidth` of it, after at least `minimumReps` timed
 /// repetitions and `minimumSeconds` of them; stop every cell once the sweep
-/// has run `budgetSeconds`. Groups of cells (one input each) share the
-/// budget by the bytes they read, each at least a fifth of what is left
-/// when it starts; time a group does not use goes to the next. Every cell
-/// gets one timed repetition, however late.
+/// has run `budgetSeconds`. Groups of cells (one input each) run one after
+/// the other, each with a share of what is left in proportion to its cells;
+/// time a group does not use goes to the next. Within a group the budget
+/// goes to the cells it can make precise (`cellsToVisit`). Every cell gets
+/// one timed repetition, however late.
 public struct PrecisionTarget: Sendable, Equatable {
     /// 0.03 asks for ±3%.
     public var relativeHalfWidth: Double
@@ -309,16 +310,11 @@ public struct BenchSweep {
         let budgetEnd: UInt64? = if case .precision(let target) = plan.repetitions {
             tracker.start + UInt64(target.budgetSeconds * 1e9)
         } else { nil }
-        // Groups share the budget by the bytes their rounds read (a round of
-        // a 1 GiB group takes seconds, one of 100,000 elements milliseconds),
-        // each at least a fifth of what is left when it starts.
-        let bytes = groups.map { group in Double(group.count * group[0].size * group[0].dtype.byteWidth) }
         for (index, group) in groups.enumerated() {
             let deadline = budgetEnd.map { end in
                 let now = monotonicNanoseconds()
                 guard end > now else { return now }
-                let share = index == groups.count - 1 ? 1 : max(bytes[index] / bytes[index...].reduce(0, +), 0.2)
-                return now + UInt64(Double(end - now) * min(share, 1))
+                return now + UInt64(Double(end - now) * PrecisionTarget.share(ofGroup: index, cellCounts: groups.map(\.count)))
             }
             for result in try runGroup(group, deadline: deadline, last: index == groups.count - 1, tracker: &tracker) {
                 results[result.cell] = result

@@ -72,6 +72,14 @@ import Testing
         #expect(target.cellsToVisit(cells, remainingNanoseconds: 2.5 * target.remainingCost(cheap), spendRest: true) == [0, 2])
     }
 
+    /// Groups run one after the other, each cell with an equal claim on the
+    /// time left; the last takes all of it.
+    @Test func groupsShareTheBudgetByTheirCells() {
+        #expect(PrecisionTarget.share(ofGroup: 0, cellCounts: [12, 14]) == 12.0 / 26)
+        #expect(PrecisionTarget.share(ofGroup: 1, cellCounts: [12, 14]) == 1)
+        #expect(PrecisionTarget.share(ofGroup: 1, cellCounts: [2, 3, 1]) == 0.75)
+    }
+
     /// When nothing fits, the last group spends the rest on every cell left
     /// (the slowest-converging cell gets the remaining budget); an earlier
     /// group stops and leaves it to the next.
