@@ -394,7 +394,7 @@ public struct BenchSweep {
                 let pending = prepared.indices.filter { prepared[$0] != nil }
                 let chosen = target.cellsToVisit(pending.map { index in
                     PendingCell(sortedSamples: results[index].wallNanoseconds.sorted(), timedNanoseconds: timedNanoseconds[index],
-                                visitNanoseconds: SampleStatistics(visitNanoseconds[index])?.median ?? 0)
+                                visitNanoseconds: visitNanoseconds[index].isEmpty ? 0 : quantile(sorted: visitNanoseconds[index].sorted(), 0.5))
                 }, remainingNanoseconds: Double(deadline) - Double(monotonicNanoseconds()), spendRest: last)
                 visiting = Set(chosen.map { pending[$0] })
                 if visiting.isEmpty {  // none fits: the time goes to the next group
