@@ -393,8 +393,9 @@ public struct BenchSweep {
             if case .precision(let target) = plan.repetitions, let deadline, round >= plan.warmup {
                 let pending = prepared.indices.filter { prepared[$0] != nil }
                 let chosen = target.cellsToVisit(pending.map { index in
-                    PendingCell(sortedSamples: results[index].wallNanoseconds.sorted(), timedNanoseconds: timedNanoseconds[index],
-                                visitNanoseconds: visitNanoseconds[index].isEmpty ? 0 : quantile(sorted: visitNanoseconds[index].sorted(), 0.5))
+                    let visits = visitNanoseconds[index].sorted()
+                    return PendingCell(sortedSamples: results[index].wallNanoseconds.sorted(), timedNanoseconds: timedNanoseconds[index],
+                                       visitNanoseconds: visits.isEmpty ? 0 : quantile(sorted: visits, 0.5))
                 }, remainingNanoseconds: Double(deadline) - Double(monotonicNanoseconds()), spendRest: last)
                 visiting = Set(chosen.map { pending[$0] })
                 if visiting.isEmpty {  // none fits: the time goes to the next group
