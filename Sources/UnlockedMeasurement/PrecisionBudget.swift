@@ -33,6 +33,21 @@ extension PrecisionTarget {
         cell.sortedSamples.count < minimumReps || cell.timedNanoseconds < minimumSeconds * 1e9
     }
 
+    /// Samples a projection is trusted from: at 20 the 95% interval spans
+    /// about the middle half of the sample, so a burst of load over a few
+    /// rounds no longer reads as a hopeless spread (at 7, three slow samples of
+    /// `lockfree-pool` projected 300,000 repetitions where 28 were enough).
+    package static let trialRepetitions = 20
+
+    /// Whether `cell` is still on trial: too few samples to trust its
+    /// projection, and the samples it lacks cost no more than an equal share
+    /// of the `remainingNanoseconds` among `pendingCount` cells (a cheap cell
+    /// gets its trial; one of 0.3–1.5 s a repetition is judged after its minimum).
+    package func onTrial(_ cell: PendingCell, remainingNanoseconds: Double, pendingCount: Int) -> Bool {
+        let lacking = Self.trialRepetitions - cell.sortedSamples.count
+        return lacking > 0 && Double(lacking) * cell.visitNanoseconds <= remainingNanoseconds / Double(max(pendingCount, 1))
+    }
+
     /// What `cell` is projected to cost before its median is within target:
     /// the repetitions `projectedRepetitions` says it lacks (at least one, since
     /// it is not precise yet) times one visit.
@@ -47,8 +62,8 @@ extension PrecisionTarget {
     /// Equal turns waste a budget: a cell projected to need hundreds of
     /// repetitions of 0.3–1.5 s each (`processes-pipe` at the large size)
     /// takes the rounds that would have brought every cheaper cell within
-    /// target, and ends imprecise anyway. So cells owing their minimum are
-    /// always visited, and the others in order of `remainingCost`, as many as
+    /// target, and ends imprecise anyway. So cells owing their minimum, or on
+    /// trial, are always visited, and the others in order of `remainingCost`, as many as
     /// fit together in the time left; the rest wait, keeping what they
     /// measured, and rejoin when cheaper cells finish sooner than projected.
     /// The chosen cells are still visited in interleaved rounds, so drift
@@ -59,10 +74,13 @@ extension PrecisionTarget {
     /// otherwise the result is empty and the group stops, leaving its time
     /// to the groups after it.
     package func cellsToVisit(_ pending: [PendingCell], remainingNanoseconds: Double, spendRest: Bool) -> [Int] {
-        var chosen = pending.indices.filter { owesMinimum(pending[$0]) }
+        let owed = pending.indices.filter {
+            owesMinimum(pending[$0]) || onTrial(pending[$0], remainingNanoseconds: remainingNanoseconds, pendingCount: pending.count)
+        }
+        var chosen = owed
         var left = remainingNanoseconds - chosen.reduce(0) { $0 + pending[$1].visitNanoseconds }
         let costs = pending.map(remainingCost)
-        for index in pending.indices.filter({ !owesMinimum(pending[$0]) }).sorted(by: { costs[$0] < costs[$1] }) {
+        for index in pending.indices.filter({ !owed.contains($0) }).sorted(by: { costs[$0] < costs[$1] }) {
             guard costs[index] <= left else { break }
             chosen.append(index)
             left -= costs[index]

@@ -58,12 +58,26 @@ import Testing
         #expect(!slow.owesMinimum(old))
     }
 
+    /// A cheap cell whose few samples look hopeless (three of seven slowed
+    /// by a burst of load) is visited until its projection can be trusted; a
+    /// costly one with the same samples is judged after its minimum.
+    @Test func cheapCellsGetATrialBeforeTheyAreJudged() {
+        let burst: [Double] = [3.03, 3.07, 3.17, 3.18, 12.1, 17.4, 18.3]
+        let cheap = pending(burst, visit: 2e6), costly = pending(burst, visit: 1e9)
+        #expect(target.remainingCost(cheap) > 10e9)  // hopeless, by its projection
+        #expect(target.cellsToVisit([cheap], remainingNanoseconds: 10e9, spendRest: false) == [0])
+        #expect(target.cellsToVisit([costly], remainingNanoseconds: 10e9, spendRest: false) == [])
+        // With its trial's samples, the cell is judged like any other.
+        let tried = pending(burst + Array(repeating: 18, count: 13), visit: 2e6)
+        #expect(!target.onTrial(tried, remainingNanoseconds: 10e9, pendingCount: 1))
+    }
+
     /// A cell close to the target and cheap to visit is chosen before one that
     /// would take the whole budget and end imprecise anyway; with time for
     /// both, both are visited.
     @Test func theBudgetGoesToCellsItCanMakePrecise() {
-        let cheap = pending(even(10, spread: 8), visit: 100e6)  // ±4%, projected precise after one more visit of 0.1 s
-        let costly = pending(even(10, spread: 40), visit: 800e6)  // ±20%: ~160 more of 0.8 s
+        let cheap = pending(even(20, spread: 8), visit: 100e6)  // ±4%, projected precise after one more visit of 0.1 s
+        let costly = pending(even(20, spread: 40), visit: 800e6)  // ±20%: ~150 more of 0.8 s
         #expect(target.remainingCost(cheap) < 3e9 && target.remainingCost(costly) > 100e9)
         #expect(target.cellsToVisit([costly, cheap], remainingNanoseconds: 20e9, spendRest: true) == [1])
         #expect(target.cellsToVisit([costly, cheap], remainingNanoseconds: 500e9, spendRest: true) == [0, 1])
