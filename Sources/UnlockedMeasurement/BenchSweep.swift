@@ -22,10 +22,11 @@ public enum RepetitionPolicy: Sendable, Equatable {
 /// Repeat each cell until the 95% confidence interval of its median lies
 /// within ±`relativeHalfWidth` of it, after at least `minimumReps` timed
 /// repetitions and `minimumSeconds` of them; stop every cell once the sweep
-/// has run `budgetSeconds`. Groups of cells (one input each) share the
-/// budget by the bytes they read, each at least a fifth of what is left
-/// when it starts; time a group does not use goes to the next. Every cell
-/// gets one timed repetition, however late.
+/// has run `budgetSeconds`. Groups of cells (one input each) run one after
+/// the other, each with a share of what is left in proportion to its cells;
+/// time a group does not use goes to the next. Within a group the budget
+/// goes to the cells it can make precise (`cellsToVisit`). Every cell gets
+/// one timed repetition, however late.
 public struct PrecisionTarget: Sendable, Equatable {
     /// 0.03 asks for ±3%.
     public var relativeHalfWidth: Double
@@ -311,23 +312,20 @@ public struct BenchSweep {
         let budgetEnd: UInt64? = if case .precision(let target) = plan.repetitions {
             tracker.start + UInt64(target.budgetSeconds * 1e9)
         } else { nil }
-        // Groups share the budget by the bytes their rounds read (a round of
-        // a 1 GiB group takes seconds, one of 100,000 elements milliseconds),
-        // each at least a fifth of what is left when it starts.
-        let bytes = groups.map { group in Double(group.count * group[0].size * group[0].dtype.byteWidth) }
         for (index, group) in groups.enumerated() {
             let deadline = budgetEnd.map { end in
                 let now = monotonicNanoseconds()
                 guard end > now else { return now }
-                let share = index == groups.count - 1 ? 1 : max(bytes[index] / bytes[index...].reduce(0, +), 0.2)
-                return now + UInt64(Double(end - now) * min(share, 1))
+                return now + UInt64(Double(end - now) * PrecisionTarget.share(ofGroup: index, cellCounts: groups.map(\.count)))
             }
-            for result in try runGroup(group, deadline: deadline, tracker: &tracker) { results[result.cell] = result }
+            for result in try runGroup(group, deadline: deadline, last: index == groups.count - 1, tracker: &tracker) {
+                results[result.cell] = result
+            }
         }
         return plan.cells.map { results[$0]! }
     }
 
-    private func runGroup(_ group: [BenchCell], deadline: UInt64?, tracker: inout ProgressTracker) throws(UnlockedError) -> [CellResult] {
+    private func runGroup(_ group: [BenchCell], deadline: UInt64?, last: Bool, tracker: inout ProgressTracker) throws(UnlockedError) -> [CellResult] {
         let dtype = group[0].dtype, count = group[0].size
         var results = group.map { CellResult(cell: $0, status: .ok, bytesPerRep: count * dtype.byteWidth, samples: []) }
         // Resolve kernels first: a group of failing cells allocates nothing.
@@ -389,9 +387,29 @@ public struct BenchSweep {
         // Round-robin: warm-up rounds, then timed rounds until every cell is done.
         var jobsPerSample = [Int?](repeating: nil, count: group.count)
         var timedNanoseconds = [Double](repeating: 0, count: group.count)
+        var visitNanoseconds = [[Double]](repeating: [], count: group.count)
         var round = 0
         while prepared.contains(where: { $0 != nil }) {
-            for index in visitOrder(count: prepared.count, round: round) {
+            // Repeating for precision, the budget left goes where it buys the
+            // most precise cells (`PrecisionTarget.cellsToVisit`).
+            var visiting = Set(prepared.indices)
+            if case .precision(let target) = plan.repetitions, let deadline, round >= plan.warmup {
+                let pending = prepared.indices.filter { prepared[$0] != nil }
+                let chosen = target.cellsToVisit(pending.map { index in
+                    let visits = visitNanoseconds[index].sorted()
+                    return PendingCell(sortedSamples: results[index].wallNanoseconds.sorted(), timedNanoseconds: timedNanoseconds[index],
+                                       visitNanoseconds: visits.isEmpty ? 0 : quantile(sorted: visits, 0.5))
+                }, remainingNanoseconds: Double(deadline) - Double(monotonicNanoseconds()), spendRest: last)
+                visiting = Set(chosen.map { pending[$0] })
+                if visiting.isEmpty {  // none fits: the time goes to the next group
+                    for index in pending {
+                        results[index].placement = prepared[index]!.placement
+                        prepared[index] = nil
+                        tracker.finish(cell: index, of: group)
+                    }
+                }
+            }
+            for index in visitOrder(count: prepared.count, round: round) where visiting.contains(index) {
                 guard let cell = prepared[index] else { continue }
                 // Past the deadline a cell keeps what it measured; one without
                 // a timed repetition yet still gets one, warm-up or not.
@@ -418,7 +436,7 @@ public struct BenchSweep {
                             continue
                         }
                     }
-                    try visit(cell, index: index, jobs: jobsPerSample[index]!, results: &results)
+                    visitNanoseconds[index].append(try visit(cell, index: index, jobs: jobsPerSample[index]!, results: &results))
                     timedNanoseconds[index] += results[index].samples.last!.wallNanoseconds * Double(jobsPerSample[index]!)
                     tracker.advance(cell: index, of: group, samples: results[index].samples)
                     if isComplete(results[index], timedNanoseconds: timedNanoseconds[index]) {
@@ -441,10 +459,13 @@ public struct BenchSweep {
 
     /// One timed visit: a start-up sample while the cell has too few; for
     /// batched cells an idle pause and a wake-up job; then the timed sample.
-    private func visit(_ cell: any PreparedCell, index: Int, jobs: Int, results: inout [CellResult]) throws(UnlockedError) {
+    /// Returns the wall time of the visit after the start-up sample: what
+    /// each further visit will cost.
+    private func visit(_ cell: any PreparedCell, index: Int, jobs: Int, results: inout [CellResult]) throws(UnlockedError) -> Double {
         if results[index].startupSamples.count < plan.visits.startupSamples, let startup = try cell.sampleStartup() {
             results[index].startupSamples.append(startup)
         }
+        let start = monotonicNanoseconds()
         func checked(_ sample: CellSample) throws(UnlockedError) -> CellSample {
             if let first = results[index].samples.first?.value, first != sample.value {
                 throw .internal("repetition \(results[index].samples.count + 1) gave \(sample.value), the first gave \(first)")
@@ -456,6 +477,7 @@ public struct BenchSweep {
             results[index].wakeNanoseconds.append(try checked(try cell.runOnce()).wallNanoseconds)
         }
         results[index].samples.append(try checked(jobs > 1 ? try cell.runBatch(jobs: jobs) : try cell.runOnce()))
+        return Double(monotonicNanoseconds() - start)
     }
 
     private func isComplete(_ result: CellResult, timedNanoseconds: Double) -> Bool {

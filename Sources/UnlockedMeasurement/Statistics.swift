@@ -91,11 +91,44 @@ public func medianInterval(sorted: [Double], confidence: Double) -> ClosedRange<
             rank += 1  // P(B ≤ rank - 1) ≤ tail still holds for the new rank
         }
     } else {
-        let z = -normalQuantile(tail)
-        rank = Int((Double(n) / 2 - z * Double(n).squareRoot() / 2).rounded(.down))
+        rank = Int((Double(n) / 2 - Double(n).squareRoot() * medianIntervalReach(confidence: confidence)).rounded(.down))
     }
     guard rank >= 1, rank <= n - rank + 1 else { return nil }
     return sorted[rank - 1]...sorted[n - rank]
+}
+
+/// How far the median's interval reaches from the middle rank, in ranks per
+/// √n (normal approximation of the binomial): `z / 2`, 0.98 at 95%. Its end
+/// ranks are about `n/2 ∓ √n · reach`, the sample's quantiles `½ ∓ reach/√n`.
+private func medianIntervalReach(confidence: Double) -> Double { -normalQuantile((1 - confidence) / 2) / 2 }
+
+/// About how many repetitions a cell sampled like `sorted` needs before the
+/// `confidence` interval of its median (`medianInterval`) lies within
+/// ±`target` of it: the interval's ends sit near the sample's quantiles
+/// `½ ∓ reach/√n`, so this finds the widest quantile offset `δ` around the
+/// median still within `target` and returns `(reach/δ)²`. It reads the
+/// sample's own shape (skew, a heavy tail) rather than assuming a normal one,
+/// and is a projection, as good as the sample; at least the 6 samples any
+/// 95% interval needs. Infinite when the median is not positive.
+public func projectedRepetitions(sorted: [Double], within target: Double, confidence: Double = 0.95) -> Double {
+    guard !sorted.isEmpty else { return .infinity }
+    let median = quantile(sorted: sorted, 0.5)
+    guard median > 0 else { return .infinity }
+    func halfWidth(_ offset: Double) -> Double {
+        max(median - quantile(sorted: sorted, 0.5 - offset), quantile(sorted: sorted, 0.5 + offset) - median) / median
+    }
+    // The half-width grows with the offset: bisect for the largest within target.
+    var low = 0.0, high = 0.5
+    if halfWidth(high) <= target { low = high } else {
+        for _ in 0..<40 {
+            let middle = (low + high) / 2
+            if halfWidth(middle) <= target { low = middle } else { high = middle }
+        }
+    }
+    guard low > 0 else { return .infinity }
+    let reach = medianIntervalReach(confidence: confidence)
+    let smallest = Double((1...).first { medianInterval(sorted: Array(repeating: 0, count: $0), confidence: confidence) != nil }!)
+    return max(smallest, (reach / low) * (reach / low))
 }
 
 /// The standard normal quantile (Acklam's rational approximation, relative
