@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy
 
-from . import _library
+from . import _fastcall, _library
 from ._library import ABI_VERSION, UnlockedError
 
 __all__ = [
@@ -156,6 +156,8 @@ def _thread_runtime(engine: str, workers, pin) -> _library.Runtime:
     return runtime
 
 
+_fastcall.bind(_library.ctypes.cast(_library.run_call, _library.c_void_p).value, _ndarray, _library.error)
+_fast_reduce = _fastcall.reduce
 _pack_call = _library.pack_call
 _run_call = _library.run_call
 _unpack_result = _library.unpack_result
@@ -163,19 +165,15 @@ _RESULT_AT = _library.RESULT_AT
 
 
 def _reduce(runtime: _library.Runtime, kernel: int, a, center):
-    """A reduction over ``a``: the hot path, so the common case is checked
-    inline in one frame; anything unusual goes through ``_array``/``_center``."""
-    code = _CODES.get(a.dtype) if isinstance(a, _ndarray) else None
-    if code is None or not a.flags.c_contiguous:
-        _array(a, "a")  # raises with the reason
-    try:
-        address = _addressof(_from_buffer(a))
-    except (TypeError, ValueError):  # read-only or empty
-        address = a.__array_interface__["data"][0]
-    if type(center) is int and code <= 2 and _CENTER_LOW[code] <= center <= _CENTER_HIGH[code]:
-        center_int = center
-    else:
-        center_int, center = _center(center, code)
+    """A reduction over ``a``. The common case (a C-contiguous array of an
+    accepted dtype, an int or float centre in range) is one call into
+    ``_fastcall``; it returns None for anything else, which the general path
+    below either runs or refuses with the reason."""
+    value = _fast_reduce(runtime.address, kernel, a, center)
+    if value is not None:
+        return value
+    code, address = _array(a, "a")
+    center_int, center = _center(center, code)
     call = runtime.call
     _pack_call(call, 4, code, kernel, address, a.size, center_int, center, 0, 0, 0)
     status = _run_call(runtime.pointer)
