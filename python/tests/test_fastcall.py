@@ -81,3 +81,21 @@ def test_128_bit_results_match_the_general_path(runtime, values, center, kernel)
 def test_library_errors_become_the_usual_exceptions(runtime):
     with pytest.raises(ValueError, match="no.such"):
         _fastcall.reduce(runtime.address, _library.kernel_address("no.such"), numpy.zeros(4, numpy.int32), 0)
+
+
+@pytest.mark.parametrize("engine", ["sequential", "lockfree-pool"])
+def test_repeated_calls_follow_the_callers_arrays(engine, rng):
+    """The C API reuses its job buffer while the caller passes the same memory:
+    new contents, another array of the same size, and a prefix of the same
+    memory must each be read afresh."""
+    a = rng.integers(0, 100, 10_000, dtype=numpy.int32)
+    b = rng.integers(0, 100, 10_000, dtype=numpy.int32)
+    with unlocked.Pool(engine=engine, workers=2) as pool:
+        for array in (a, a, b, a[:5000], a):
+            assert pool.absdist_sum(array) == int(numpy.abs(array.astype(numpy.int64) - 50).sum())
+        a[:] = 99
+        assert pool.absdist_sum(a) == 49 * a.size
+        out = numpy.empty(a.size, numpy.uint32)
+        for array in (a, b):
+            pool.absdist_map(array, 50, out)
+            assert numpy.array_equal(out, numpy.abs(array.astype(numpy.int64) - 50))
