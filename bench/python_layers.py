@@ -13,6 +13,10 @@ hits them alike:
   fastcall  unlocked._fastcall.reduce, the package's C fast path
   Python    the public call: unlocked.absdist_sum(a, engine=..., workers=...) or
             Pool.absdist_sum(a)
+  engine under Python   the engine's own time again, in a batch of fastcall
+            calls: when it exceeds the first column, the job itself runs
+            slower when Python drives it (the gaps between calls), which no
+            call-path saving can recover
 
 Each column's "+" is what that layer adds over the one before (fastcall and
 ctypes are both measured against the C API). Medians of per-call
@@ -76,7 +80,9 @@ def measure(loop, engine: str, runtime: _library.Runtime, a: numpy.ndarray, publ
     run_address = ctypes.cast(_library.run_call, ctypes.c_void_p).value
     pointer, run_call, fast, address = runtime.pointer, _library.run_call, _fastcall.reduce, runtime.address
     engine_ns = ctypes.c_double()
-    samples: dict[str, list[float]] = {name: [] for name in ("engine", "C API", "ctypes", "fastcall", "Python")}
+    samples: dict[str, list[float]] = {name: [] for name in ("engine", "C API", "ctypes", "fastcall", "Python",
+                                                             "engine under Python")}
+    result = runtime.call.result
     clock, clock_id = (time.thread_time_ns, time.CLOCK_THREAD_CPUTIME_ID) if cpu else \
         (time.perf_counter_ns, time.CLOCK_MONOTONIC)
     for round_ in range(rounds + 3):  # the first three warm up
@@ -93,12 +99,18 @@ def measure(loop, engine: str, runtime: _library.Runtime, a: numpy.ndarray, publ
         for _ in range(batch):
             public()
         through_python = (clock() - start) / batch
+        inner = 0
+        for _ in range(batch):
+            fast(address, kernel, a, 50)
+            inner += result.nanoseconds
         if round_ >= 3:
-            for name, value in zip(samples, (engine_ns.value, c_api, through_ctypes, through_fastcall, through_python)):
+            for name, value in zip(samples, (engine_ns.value, c_api, through_ctypes, through_fastcall, through_python,
+                                             inner / batch)):
                 samples[name].append(value)
     median = {name: statistics.median(values) for name, values in samples.items()}
     low = {name: min(values) for name, values in samples.items()}
-    before = {"engine": None, "C API": "engine", "ctypes": "C API", "fastcall": "C API", "Python": "fastcall"}
+    before = {"engine": None, "C API": "engine", "ctypes": "C API", "fastcall": "C API", "Python": "fastcall",
+              "engine under Python": "engine"}
     cells = []
     for name, base in before.items():
         added = "" if base is None else f" (+{median[name] - median[base]:.0f})"
