@@ -2,7 +2,7 @@
 # Both install what is missing first, so a fresh Debian/Ubuntu machine needs nothing else.
 
 SWIFT        ?= swift
-APT_PACKAGES := pkg-config gcc libhwloc-dev libnuma-dev hwloc numactl util-linux openmpi-bin libopenmpi-dev python3-venv
+APT_PACKAGES := pkg-config gcc libhwloc-dev libnuma-dev hwloc numactl util-linux openmpi-bin libopenmpi-dev python3-venv python3-dev
 # The tests also render the table's SVG to PNG, as a browser would draw it, and
 # start a private single-node SLURM (Tests/cluster/slurm.sh).
 TEST_APT_PACKAGES := librsvg2-bin slurm-wlm munge

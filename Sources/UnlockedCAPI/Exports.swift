@@ -156,10 +156,15 @@ public func unlocked_run(_ handle: OpaquePointer?, _ name: UnsafePointer<CChar>?
         result.pointee.started_ns = started
         result.pointee.nanoseconds = ended - started
         result.pointee.workers = UInt32(outcome.statistics.workers)
-        withUnsafeMutableBytes(of: &result.pointee.engine) { engine in
-            let name = outcome.statistics.engine.rawValue.utf8.prefix(engine.count - 1)
-            engine.copyBytes(from: name)
-            engine[name.count] = 0
+        // Through withUTF8, one memcpy: copying from a prefix of the UTF8View went through a
+        // generic Slice on every call.
+        var engineName = outcome.statistics.engine.rawValue
+        engineName.withUTF8 { utf8 in
+            withUnsafeMutableBytes(of: &result.pointee.engine) { engine in
+                let length = min(utf8.count, engine.count - 1)
+                engine.copyMemory(from: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[..<length]))
+                engine[length] = 0
+            }
         }
     }
 }

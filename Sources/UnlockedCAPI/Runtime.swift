@@ -64,6 +64,19 @@ private let libraryDirectory: String? = {
     return nil
 }()
 
+/// A kernel `Runtime.kernel` looked up before. A struct, not a tuple: an
+/// array of tuples instantiates generic metadata on every element copy, which
+/// cost more than the lookup itself.
+private struct CachedKernel {
+    let name: UnsafeMutablePointer<CChar>
+    let dtype: Int32
+    let kernel: Kernel
+}
+
+/// The owner of every borrowed job buffer: the caller owns that memory.
+private let callerMemory = CallerMemory()
+private final class CallerMemory: Sendable {}
+
 /// One runtime of the C API: an engine with its workers, the options it was
 /// made from, and the plugins loaded into it.
 ///
@@ -87,7 +100,10 @@ final class Runtime {
     private var engineGeneration: UInt64 = 0
     private var placement: ResolvedPlacement?
     private var catalog = KernelCatalog()
-    private var kernelCache: [(name: UnsafeMutablePointer<CChar>, dtype: Int32, kernel: Kernel)] = []
+    private var kernelCache: [CachedKernel] = []
+    /// The caller's arrays of the last call (see `borrow`).
+    private var borrowedInput: JobBuffer?
+    private var borrowedOutput: JobBuffer?
     /// processes-shm maps only shared memory: the caller's arrays are copied through these.
     private var stagedInput: JobBuffer?
     private var stagedOutput: JobBuffer?
@@ -211,8 +227,8 @@ final class Runtime {
     /// The kernel `name` for `dtype`, from a small cache compared with strcmp
     /// (the hot path of repeated calls builds no strings).
     func kernel(_ name: UnsafePointer<CChar>, dtype: Int32) throws(APIFailure) -> Kernel {
-        for entry in kernelCache where entry.dtype == dtype && strcmp(entry.name, name) == 0 {
-            return entry.kernel
+        for index in kernelCache.indices where kernelCache[index].dtype == dtype && strcmp(kernelCache[index].name, name) == 0 {
+            return kernelCache[index].kernel
         }
         let text = String(cString: name)
         guard let type = DType(abiValue: uk_dtype(rawValue: UInt32(bitPattern: dtype))) else {
@@ -226,7 +242,7 @@ final class Runtime {
             let known = catalog.kernels.contains { $0.name == bare }
             throw APIFailure(known ? UNLOCKED_E_DTYPE : UNLOCKED_E_KERNEL, error)
         }
-        kernelCache.append((strdup(name), dtype, kernel))
+        kernelCache.append(CachedKernel(name: strdup(name), dtype: dtype, kernel: kernel))
         return kernel
     }
 
@@ -236,8 +252,8 @@ final class Runtime {
         let engine = try currentEngine()
         let inputBytes = count * kernel.inputType.byteWidth
         let outputBytes = count * (kernel.outputType?.byteWidth ?? 0)
-        var inputBuffer = JobBuffer(borrowing: UnsafeMutableRawPointer(mutating: input), byteCount: inputBytes, owner: self)
-        var outputBuffer = output.map { JobBuffer(borrowing: $0, byteCount: outputBytes, owner: self) }
+        var inputBuffer = borrow(&borrowedInput, UnsafeMutableRawPointer(mutating: input), bytes: inputBytes)
+        var outputBuffer = output.map { borrow(&borrowedOutput, $0, bytes: outputBytes) }
         let staged = engine.kind == .processesShm
         if staged {
             inputBuffer = try stage(&stagedInput, bytes: inputBytes, engine: engine)
@@ -253,6 +269,17 @@ final class Runtime {
         }
         if staged, let output, let outputBuffer { output.copyMemory(from: outputBuffer.base, byteCount: outputBytes) }
         return result
+    }
+
+    /// The caller's memory as a job buffer: the last one when it is the same
+    /// range (a caller repeating a call on one array allocates nothing).
+    /// Its owner is a sentinel: the memory is the caller's, and the runtime
+    /// must not keep itself alive.
+    private func borrow(_ last: inout JobBuffer?, _ base: UnsafeMutableRawPointer, bytes: Int) -> JobBuffer {
+        if let last, last.base == base, last.byteCount == bytes { return last }
+        let buffer = JobBuffer(borrowing: base, byteCount: bytes, owner: callerMemory)
+        last = buffer
+        return buffer
     }
 
     /// A shared buffer of at least `bytes`, reused while large enough, placed

@@ -12,6 +12,10 @@ workers. They come from, in order:
 3. ``swift build -c release`` run in the repository, when ``swift`` is on
    PATH (offline once the package's dependencies are checked out).
 
+It also compiles ``unlocked/_fastcall.c``, the reductions' call path, with
+the C compiler and headers of the Python running pip (``CC`` overrides the
+compiler; Debian's python3-dev has the headers) against ``unlocked.h``.
+
 Because this backend needs nothing from an index, ``pip install ./python``
 works offline after ``make run``.
 """
@@ -28,12 +32,15 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
 _PYTHON_DIR = Path(__file__).resolve().parent.parent
 _REPOSITORY = _PYTHON_DIR.parent
 _LIBRARY_NAMES = ("libUnlockedCAPI.so", "libunlocked.so")
+# unlocked.h: in the repository, or in the sdist's include/.
+_HEADER_DIRS = (_REPOSITORY / "Sources" / "CUnlockedAPI" / "include", _PYTHON_DIR / "include")
 
 
 def _project() -> tuple[str, str]:
@@ -81,6 +88,40 @@ def _native_files() -> tuple[Path, Path]:
     )
 
 
+def _header_dir() -> Path:
+    for directory in _HEADER_DIRS:
+        if (directory / "unlocked.h").is_file():
+            return directory
+    raise RuntimeError(f"unlocked.h is in none of {', '.join(map(str, _HEADER_DIRS))}")
+
+
+def _compile_fastcall(directory: Path) -> tuple[str, Path]:
+    """(path in the wheel, built file) of the _fastcall extension."""
+    include = sysconfig.get_paths()["include"]
+    if not (Path(include) / "Python.h").is_file():
+        raise RuntimeError(f"no Python.h in {include}: install this Python's headers "
+                           "(python3-dev on Debian; `make deps` does) to build unlocked._fastcall")
+    name = "_fastcall" + sysconfig.get_config_var("EXT_SUFFIX")
+    output = directory / name
+    compiler = os.environ.get("CC") or "cc"
+    # No -Werror: a newer Python.h's warnings must not fail a user's install (3.11 and 3.13 build clean).
+    command = [compiler, "-O2", "-shared", "-fPIC", "-std=c11", "-Wall", "-Wextra",
+               "-I", include, "-I", str(_header_dir()), str(_PYTHON_DIR / "unlocked" / "_fastcall.c"),
+               "-o", str(output)]
+    print("unlocked: " + " ".join(command), file=sys.stderr)
+    subprocess.run(command, check=True, stdout=sys.stderr)
+    return f"unlocked/{name}", output
+
+
+def _wheel_tag() -> str:
+    """The tag of an extension for this interpreter (cp311-cp311-linux_x86_64)."""
+    interpreter = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    abi = interpreter + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else "") + \
+        ("d" if hasattr(sys, "gettotalrefcount") else "")
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    return f"{interpreter}-{abi}-{platform}"
+
+
 def _record_line(path: str, data: bytes) -> str:
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     return f"{path},sha256={digest},{len(data)}"
@@ -118,8 +159,7 @@ def get_requires_for_build_sdist(config_settings=None):
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     name, version = _project()
     library, executable = _native_files()
-    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-    tag = f"py3-none-{platform}"
+    tag = _wheel_tag()
     wheel_name = f"{name}-{version}-{tag}.whl"
     dist_info = f"{name}-{version}.dist-info"
     # (path in the wheel, bytes, executable)
@@ -128,6 +168,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         entries.append((source.relative_to(_PYTHON_DIR).as_posix(), source.read_bytes(), False))
     entries.append(("unlocked/_native/libunlocked.so", library.read_bytes(), True))
     entries.append(("unlocked/_native/unlocked", executable.read_bytes(), True))
+    with tempfile.TemporaryDirectory() as scratch:
+        path, extension = _compile_fastcall(Path(scratch))
+        entries.append((path, extension.read_bytes(), True))
     entries.append((f"{dist_info}/METADATA", _metadata(name, version).encode(), False))
     wheel = f"Wheel-Version: 1.0\nGenerator: unlocked_build\nRoot-Is-Purelib: false\nTag: {tag}\n"
     entries.append((f"{dist_info}/WHEEL", wheel.encode(), False))
@@ -150,10 +193,12 @@ def build_sdist(sdist_directory, config_settings=None):
     base = f"{name}-{version}"
     Path(sdist_directory).mkdir(parents=True, exist_ok=True)
     with tarfile.open(Path(sdist_directory) / f"{base}.tar.gz", "w:gz") as archive:
-        files = [_PYTHON_DIR / "pyproject.toml", Path(__file__)] + _package_sources()
+        files = [_PYTHON_DIR / "pyproject.toml", Path(__file__), _PYTHON_DIR / "unlocked" / "_fastcall.c"]
+        files += _package_sources()
         files += sorted((_PYTHON_DIR / "tests").glob("*.py"))
         for path in files:
             archive.add(path, arcname=f"{base}/{path.relative_to(_PYTHON_DIR).as_posix()}")
+        archive.add(_header_dir() / "unlocked.h", arcname=f"{base}/include/unlocked.h")
         pkg_info = _metadata(name, version).encode()
         info = tarfile.TarInfo(f"{base}/PKG-INFO")
         info.size = len(pkg_info)

@@ -5,7 +5,9 @@ Each ctypes argument costs a conversion (eleven cost more than the kernel's
 microseconds at 100,000 elements), so a call packs its fields into the
 runtime's ``unlocked_call`` with one ``struct.pack_into`` and passes a single
 pre-built pointer to ``unlocked_run_call``. ctypes releases the GIL for the
-duration of every call.
+duration of every call. Reductions in the common case skip even that: the
+``_fastcall`` extension fills the same call block and calls
+``unlocked_run_call`` directly (bound here to the library loaded here).
 """
 
 from __future__ import annotations
@@ -161,10 +163,11 @@ def kernel_address(name: str) -> int:
 class Runtime:
     """One ``unlocked_runtime`` and its call block: a call packs its fields
     into ``call`` (``pack_call`` at offset 4), passes ``pointer`` to
-    ``run_call`` and unpacks the result (``unpack_result`` at ``RESULT_AT``).
+    ``run_call`` and unpacks the result (``unpack_result`` at ``RESULT_AT``);
+    or hands ``address`` to ``_fastcall.reduce``, which does all three.
     Not for concurrent use: callers keep one per thread or hold a lock."""
 
-    __slots__ = ("handle", "call", "pointer", "plugins", "kernels")
+    __slots__ = ("handle", "call", "address", "pointer", "plugins", "kernels")
 
     def __init__(self, engine: str, workers: int, pin: str | None, memory: str | None):
         options = Options(ctypes.sizeof(Options), workers, engine.encode(),
@@ -175,7 +178,8 @@ class Runtime:
             raise error(status)
         self.handle = handle.value
         self.call = Call(size=ctypes.sizeof(Call), runtime=self.handle)
-        self.pointer = c_void_p(ctypes.addressof(self.call))
+        self.address = ctypes.addressof(self.call)
+        self.pointer = c_void_p(self.address)
         self.plugins: set[str] = set()
         # (kernel name, dtype) -> (kind, output dtype, value kind)
         self.kernels: dict[tuple[str, int], tuple[int, int, int]] = {}
