@@ -22,6 +22,11 @@ struct UnlockedCommand: ParsableCommand {
     /// errors and help (each task would otherwise print the same line), and
     /// commands that do not run across ranks are refused (`LaunchPath.swift`).
     static func main() {
+        // hwloc dlopens its GPU, PCI and libxml plugins (X11, OpenCL, ICU: some 20 libraries) at
+        // its first topology, though we read no I/O objects and its own XML parser suffices: they
+        // slow every start and make the fork server's image, which each worker copies, twice the size.
+        setenv("HWLOC_PLUGINS_BLACKLIST", "hwloc_gl,hwloc_opencl,hwloc_pci,hwloc_xml_libxml", 0)
+        defer { ForkServers.stopAll() }
         let arguments = Array(CommandLine.arguments.dropFirst())
         let task = launchedTask(arguments)
         do {
@@ -34,6 +39,7 @@ struct UnlockedCommand: ParsableCommand {
             try StandardOutput.requireWritten()
         } catch {
             let code = exitCode(for: error)
+            ForkServers.stopAll()
             if let task, task != 0 { Glibc.exit(code.rawValue) }
             if code == .success || error is ExitCode { exit(withError: error) }
             // Lists of accepted values come as "following:\n  - a\n  - b": one line, comma-separated.

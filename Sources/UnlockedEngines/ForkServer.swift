@@ -123,13 +123,14 @@ public enum ForkServers {
         }
     }
 
-    /// Kills and reaps every server this process started (for
-    /// `terminateWorkerProcesses`); the next engine starts a new one.
-    package static func stopAll() {
+    /// Stops and reaps every server this process started: closing its
+    /// socket ends it (SIGKILL after a second). For a program's exit and
+    /// `terminateWorkerProcesses`, so no server is left to init as a zombie;
+    /// the next engine starts a new one.
+    public static func stopAll() {
         slots.withLock { slots in
             for case .running(let server) in slots.values where server.owner == getpid() {
                 close(server.control)
-                kill(server.pid, SIGKILL)
                 reapWithin(milliseconds: 1_000, server.pid)
             }
             slots.removeAll()
