@@ -76,6 +76,23 @@ extension EngineStatistics {
     }
 }
 
+extension EngineStatistics {
+    /// Adds `other`'s counters to these (a batch of jobs of one engine).
+    public mutating func addCounters(of other: EngineStatistics) {
+        lockAcquisitions += other.lockAcquisitions
+        lockWaitNanoseconds += other.lockWaitNanoseconds
+        futexWaits += other.futexWaits
+        futexWakes += other.futexWakes
+        spinNanoseconds += other.spinNanoseconds
+        parkedNanoseconds += other.parkedNanoseconds
+        steals += other.steals
+        failedClaims += other.failedClaims
+        if chunksPerWorker.count == other.chunksPerWorker.count {
+            for worker in chunksPerWorker.indices { chunksPerWorker[worker] += other.chunksPerWorker[worker] }
+        }
+    }
+}
+
 /// Context switches of a set of threads of this process, as the kernel counts
 /// them (`nvcsw`/`nivcsw`, which `getrusage(RUSAGE_THREAD)` reports as
 /// `ru_nvcsw`/`ru_nivcsw`). A thread can call `getrusage` only on itself, which
