@@ -28,6 +28,8 @@ package final class LockedCore {
     private var tallies: [WorkerTally]
     private var error: UnlockedError?
     private var stopping = false
+    /// When the current job was queued (monotonic ns): waiting before it was idleness.
+    private var queuedAt: UInt64 = 0
 
     package init(workers: Int) {
         workQueued = .allocate(capacity: 1)
@@ -55,7 +57,8 @@ package final class LockedCore {
                 let start = monotonicNanoseconds()
                 mutex.wait(workQueued)
                 local.futexWaits += 1
-                local.parkedNanoseconds += monotonicNanoseconds() - start
+                let end = monotonicNanoseconds(), from = max(start, queuedAt)
+                if end > from { local.parkedNanoseconds += end - from }
                 // Woken (a broadcast wakes every worker) to find the chunks taken.
                 if queue.isEmpty && !stopping { local.failedClaims += 1 }
             }
@@ -104,6 +107,7 @@ package final class LockedCore {
         pending = queue.count
         acc = uk_acc()
         error = nil
+        queuedAt = monotonicNanoseconds()
         for index in tallies.indices { tallies[index] = WorkerTally() }
         pthread_cond_broadcast(workQueued)
         while pending > 0 { mutex.wait(jobDone) }
