@@ -10,11 +10,11 @@ struct ContentionCommand: ParsableCommand {
         1 worker, the allowed CPUs, 2× and 4× them; the talk's 100,000 elements and the smallest size over 4× the last-level \
         cache (at most 1 GiB). Prints per regime the fastest engine and by how much, the lock-free pool's time over the locked \
         pool's, and both pools' counters. By default each cell repeats until its median is within ±5% (75 s in all at most); \
-        --quick runs 3 repetitions per cell and a large size over the last-level cache once, not four times.
+        --quick runs 3 repetitions per cell.
         """
     )
 
-    @Flag(help: "3 repetitions per cell and a large size just over the last-level cache: about 30 s instead of 2 minutes.")
+    @Flag(help: "3 repetitions per cell instead of repeating each until it is precise: well under 30 s instead of up to 2 minutes.")
     var quick = false
 
     @Option(help: ArgumentHelp("Element counts to map instead of 100000 and the large size (comma-separated).", visibility: .hidden))

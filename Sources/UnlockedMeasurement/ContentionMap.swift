@@ -20,7 +20,7 @@ public enum ContentionChunk: Sendable, Hashable {
 
 /// `unlocked contention` as typed. `plan` decides what it means.
 public struct ContentionRequest: Sendable {
-    /// Fewer repetitions and a smaller large size (see `plan`).
+    /// 3 repetitions per cell instead of repeating for precision.
     public var quick = false
     /// Element counts to use instead of the talk's and the large one (tests, exploration).
     public var sizes: String?
@@ -32,11 +32,10 @@ public struct ContentionRequest: Sendable {
     /// (1, the allowed CPUs, 2× and 4× them) at the talk's 100,000 elements
     /// and the large size. By default each cell repeats until its median is
     /// within ±5% at 95% confidence, 75 s for the whole sweep at most; with
-    /// `quick`, 3 repetitions each and a large size over the last-level cache
-    /// once instead of four times.
+    /// `quick`, 3 repetitions each.
     public func plan(allowedCPUs: Int, lastLevelCache: Int = lastLevelCacheBytes) throws(UnlockedError) -> ContentionPlan {
         let sizes = try sizes.map { text throws(UnlockedError) in try parseSizeList(text) }
-            ?? [100_000, ContentionPlan.largeSize(exceeding: (quick ? 1 : 4) * lastLevelCache)]
+            ?? [100_000, ContentionPlan.largeSize(exceeding: 4 * lastLevelCache)]
         let repetitions: RepetitionPolicy = quick ? .count(3)
             : .precision(PrecisionTarget(relativeHalfWidth: 0.05, minimumReps: 6, budgetSeconds: 75))
         return ContentionPlan(sizes: sizes, allowedCPUs: allowedCPUs, repetitions: repetitions, seed: seed)

@@ -171,7 +171,7 @@ public struct ContentionPlot: Sendable {
 
     public init(map: ContentionMap) { self.map = map }
 
-    private static let square = 86.0, panelGap = 70.0, left = 110.0, top = 90.0
+    private static let square = 86.0, panelGap = 70.0, left = 110.0, top = 106.0
     /// The colour scale spans 1/16× to 16× (clamped beyond).
     private static let extent = 4.0  // log2
 
@@ -194,7 +194,8 @@ public struct ContentionPlot: Sendable {
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
         <text x="20" y="28" font-size="16" font-weight="bold">\(xmlEscaped("Lock-free ÷ locked pool: median time per job, absdist.sum over i32"))</text>
-        <text x="20" y="48" fill="#444444">\(xmlEscaped("lockfree-pool time ÷ locked-pool time; below 1 (blue) the lock-free pool is faster. Each square names the fastest of \(ContentionPlan.engines.joined(separator: ", ")). \(plan.allowedCPUs) allowed CPUs."))</text>
+        <text x="20" y="48" fill="#444444">\(xmlEscaped("lockfree-pool time ÷ locked-pool time: below 1 (blue) the lock-free pool is faster. \(plan.allowedCPUs) allowed CPUs."))</text>
+        <text x="20" y="64" fill="#444444">\(xmlEscaped("Each square names the fastest of \(ContentionPlan.engines.joined(separator: ", "))."))</text>
 
         """
         for (index, size) in plan.sizes.enumerated() {

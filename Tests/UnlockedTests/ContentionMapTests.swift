@@ -23,7 +23,7 @@ import Testing
         #expect(perWorker.chunk == 25_000 && plan.sweep.cells.contains(perWorker))
         #expect(Set(plan.sweep.cells).count == plan.sweep.cells.count && plan.sweep.cells.count == 2 * 5 * 4 * 4)
         let quick = try { var request = ContentionRequest(); request.quick = true; return try request.plan(allowedCPUs: 1, lastLevelCache: 32 << 20) }()
-        #expect(quick.sizes == [100_000, 9 << 20] && quick.workerCounts == [1, 2, 4])
+        #expect(quick.sizes == [100_000, 33 << 20] && quick.workerCounts == [1, 2, 4])
         #expect(quick.sweep.repetitions == .count(3))
         var bad = ContentionRequest()
         bad.sizes = "12,zebra"
