@@ -76,17 +76,39 @@ extension EngineStatistics {
     }
 }
 
-extension EngineStatistics {
-    /// Adds `other`'s counters to these (a batch of jobs of one engine).
-    public mutating func addCounters(of other: EngineStatistics) {
+/// The summable contention counters, kept by a worker (`WorkerTally`) and
+/// merged into a job's (`EngineStatistics`).
+package protocol ContentionTally {
+    var steals: Int { get set }
+    var lockAcquisitions: Int { get set }
+    var lockWaitNanoseconds: UInt64 { get set }
+    var futexWaits: Int { get set }
+    var futexWakes: Int { get set }
+    var spinNanoseconds: UInt64 { get set }
+    var parkedNanoseconds: UInt64 { get set }
+    var failedClaims: Int { get set }
+}
+
+extension ContentionTally {
+    /// Adds `other`'s counters to these: a worker's into its job's, or jobs of a batch together.
+    package mutating func addCounters(of other: some ContentionTally) {
+        steals += other.steals
         lockAcquisitions += other.lockAcquisitions
         lockWaitNanoseconds += other.lockWaitNanoseconds
         futexWaits += other.futexWaits
         futexWakes += other.futexWakes
         spinNanoseconds += other.spinNanoseconds
         parkedNanoseconds += other.parkedNanoseconds
-        steals += other.steals
         failedClaims += other.failedClaims
+    }
+}
+
+extension WorkerTally: ContentionTally {}
+
+extension EngineStatistics: ContentionTally {
+    /// Adds the counters and chunks of `other`, a later job of the same engine (a batch).
+    public mutating func addJob(_ other: EngineStatistics) {
+        addCounters(of: other)
         if chunksPerWorker.count == other.chunksPerWorker.count {
             for worker in chunksPerWorker.indices { chunksPerWorker[worker] += other.chunksPerWorker[worker] }
         }

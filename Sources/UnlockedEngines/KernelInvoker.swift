@@ -38,15 +38,8 @@ extension EngineStatistics {
         for worker in 0..<workers {
             let t = tally(worker)
             chunks[worker] = t.chunks
-            steals += t.steals
-            lockAcquisitions += t.lockAcquisitions
-            lockWaitNanoseconds += t.lockWaitNanoseconds
+            addCounters(of: t)
             bytesCopied += t.bytesCopied
-            futexWaits += t.futexWaits
-            futexWakes += t.futexWakes
-            spinNanoseconds += t.spinNanoseconds
-            parkedNanoseconds += t.parkedNanoseconds
-            failedClaims += t.failedClaims
             // Workers load their copies side by side: the job waited for the slowest.
             startupNanoseconds = max(startupNanoseconds, t.loadNanoseconds)
         }

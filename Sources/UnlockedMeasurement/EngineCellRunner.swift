@@ -169,7 +169,7 @@ package final class EnginePreparedCell: PreparedCell {
         for _ in 1..<jobs {
             result = try engine.run(job)
             threadStartup += result.statistics.startupNanoseconds
-            counted.addCounters(of: result.statistics)
+            counted.addJob(result.statistics)
         }
         let wall = Double(monotonicNanoseconds() - start) / Double(jobs)
         let switchesAfter = threads.flatMap { ThreadContextSwitches.read(callingThread: $0.callingThread, threads: $0.ids) }
