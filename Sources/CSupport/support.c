@@ -63,6 +63,8 @@ int uk_set_thread_affinity(const uk_affinity *mask) {
 
 int uk_current_cpu(void) { return sched_getcpu(); }
 
+int32_t uk_thread_id(void) { return (int32_t)syscall(SYS_gettid); }
+
 /* Error buffers of exited threads, reused by new ones so that engines that
  * start threads per job (spawn) do not map and unmap one per thread. */
 #define ERROR_POOL_MAX 256

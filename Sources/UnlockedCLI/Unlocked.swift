@@ -9,8 +9,8 @@ struct UnlockedCommand: ParsableCommand {
         commandName: "unlocked",
         abstract: "Run one hot loop on every core, and compare honestly how each way of going parallel does.",
         version: BuildInfo.version,
-        subcommands: [CompareCommand.self, BenchCommand.self, RunCommand.self, TopoCommand.self, KernelsCommand.self, PluginsCommand.self,
-                      WorkerCommand.self, ForkServerCommand.self, VerifyPluginChildCommand.self, ProbePluginChildCommand.self],
+        subcommands: [CompareCommand.self, BenchCommand.self, ContentionCommand.self, RunCommand.self, TopoCommand.self, KernelsCommand.self,
+                      PluginsCommand.self, WorkerCommand.self, ForkServerCommand.self, VerifyPluginChildCommand.self, ProbePluginChildCommand.self],
         defaultSubcommand: CompareCommand.self
     )
 

@@ -166,6 +166,16 @@ public struct EngineStatistics: Sendable, Equatable {
     public var lockWaitNanoseconds: UInt64 = 0
     /// Bytes written to or read from pipes between processes.
     public var bytesCopied: Int = 0
+    /// Blocking waits of the workers: futex parks (`lockfree-pool`, `gil`) or
+    /// condition-variable waits (`locked-pool`).
+    public var futexWaits: Int = 0
+    /// Futex wake calls made to end parks (`lockfree-pool`, `gil`).
+    public var futexWakes: Int = 0
+    /// Time workers waited actively (spinning or yielding) and blocked.
+    public var spinNanoseconds: UInt64 = 0
+    public var parkedNanoseconds: UInt64 = 0
+    /// Claims that found no chunk left.
+    public var failedClaims: Int = 0
     /// One line each: choices and caveats a reader of the numbers needs.
     public var notes: [String] = []
     /// What `auto` chose for this job and the estimates it chose from.

@@ -14,6 +14,14 @@ package struct WorkerTally: Sendable {
     package var bytesCopied = 0
     /// Time spent loading this worker's own plugin copies (`isolated`).
     package var loadNanoseconds: UInt64 = 0
+    /// Blocking waits (a futex park, a condition-variable wait) and futex wake calls.
+    package var futexWaits = 0
+    package var futexWakes = 0
+    /// Time waiting actively (spinning, yielding) and blocked.
+    package var spinNanoseconds: UInt64 = 0
+    package var parkedNanoseconds: UInt64 = 0
+    /// Claims that found no chunk left: a fetch-add past a cursor's end, a wake-up to an empty queue.
+    package var failedClaims = 0
 }
 
 extension EngineStatistics {
@@ -30,9 +38,7 @@ extension EngineStatistics {
         for worker in 0..<workers {
             let t = tally(worker)
             chunks[worker] = t.chunks
-            steals += t.steals
-            lockAcquisitions += t.lockAcquisitions
-            lockWaitNanoseconds += t.lockWaitNanoseconds
+            addCounters(of: t)
             bytesCopied += t.bytesCopied
             // Workers load their copies side by side: the job waited for the slowest.
             startupNanoseconds = max(startupNanoseconds, t.loadNanoseconds)

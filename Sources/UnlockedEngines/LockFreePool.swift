@@ -40,6 +40,9 @@ package struct PoolControl {
     package var parks: UnsafeMutablePointer<Int64> { (raw + 3 * Self.line).assumingMemoryBound(to: Int64.self) }
     /// `sched_yield` calls of waits: oversubscribed, or of workers not pinned apart.
     package var yields: UnsafeMutablePointer<Int64> { parks + 1 }
+    /// When the current job was published (monotonic ns): helpers' waiting
+    /// before it was idleness, not a cost of the job.
+    package var published: UnsafeMutablePointer<Int64> { parks + 2 }
 
     /// Worker `worker`'s next chunk to claim (fetch-add by its owner and by thieves).
     package func cursor(_ worker: Int) -> UnsafeMutablePointer<Int64> {
@@ -52,14 +55,18 @@ package struct PoolControl {
 /// uses no CPU. With `yieldingTo` (threads not pinned apart, which the
 /// scheduler may stack on one CPU) every 64th check also yields, counted
 /// there: a spinner must not hold the CPU of the thread it waits for.
+/// Spinning that lasts is timed into `interval` from the 64th check on.
 @inline(__always)
 private func spin(_ spinNanoseconds: UInt64, yieldingTo yields: UnsafeMutablePointer<Int64>?,
-                  until condition: () -> Bool) -> Bool {
+                  interval: inout WaitInterval, until condition: () -> Bool) -> Bool {
     // The clock is read only once spinning lasts: a quick hand-over pays no clock read.
     var start: UInt64 = 0
     var spins = 0
     var yielded: Int64 = 0
-    defer { if let yields, yielded > 0 { _ = uk_fetch_add_relaxed_i64(yields, yielded) } }
+    defer {
+        if let yields, yielded > 0 { _ = uk_fetch_add_relaxed_i64(yields, yielded) }
+        interval = start != 0 ? WaitInterval(start: start, end: monotonicNanoseconds()) : WaitInterval()
+    }
     while !condition() {
         uk_cpu_relax()
         spins += 1
@@ -81,16 +88,34 @@ private func spin(_ spinNanoseconds: UInt64, yieldingTo yields: UnsafeMutablePoi
 /// returns false so the caller parks. For oversubscribed pools: a thread
 /// that spins there holds the CPU a worker with a chunk, or one that must
 /// check in, is waiting for (why libgomp cuts `GOMP_SPINCOUNT` when threads
-/// outnumber CPUs). Every yield is counted in `counter`.
-private func yieldWait(_ yields: Int, counter: UnsafeMutablePointer<Int64>, until condition: () -> Bool) -> Bool {
+/// outnumber CPUs). Every yield is counted in `counter`, the time in `interval`.
+private func yieldWait(_ yields: Int, counter: UnsafeMutablePointer<Int64>, interval: inout WaitInterval,
+                       until condition: () -> Bool) -> Bool {
     var done = 0
-    defer { if done > 0 { _ = uk_fetch_add_relaxed_i64(counter, Int64(done)) } }
+    let start = monotonicNanoseconds()
+    defer {
+        if done > 0 { _ = uk_fetch_add_relaxed_i64(counter, Int64(done)) }
+        interval = WaitInterval(start: start, end: monotonicNanoseconds())
+    }
     while !condition() {
         guard done < yields else { return false }
         sched_yield()
         done += 1
     }
     return true
+}
+
+/// When one phase of a wait (spinning, yielding, parked) began and ended, in
+/// monotonic nanoseconds; zeros when it was not timed.
+private struct WaitInterval {
+    var start: UInt64 = 0
+    var end: UInt64 = 0
+
+    /// The part after `since`.
+    func nanoseconds(after since: UInt64) -> UInt64 {
+        let from = max(start, since)
+        return start != 0 && end > from ? end - from : 0
+    }
 }
 
 /// The planned PUs when every worker is bound and binding is not skipped, else nil.
@@ -170,12 +195,17 @@ package final class LockFreeCore {
         var contexts = WorkerKernelContexts(worker: worker, isolated: isolated)
         defer { contexts.releaseAll() }
         var seen: UInt32 = 0
+        // Waits and wakes since this worker's last job, reported with the next:
+        // after its last decrement the owner may already be reading the slots.
+        var waits = WorkerTally()
         while true {
-            seen = awaitGeneration(after: seen)
+            seen = awaitGeneration(after: seen, tally: &waits)
             if case .stop = job.pointee { return }
-            execute(worker: worker, contexts: &contexts)
+            execute(worker: worker, contexts: &contexts, waits: waits)
+            waits = WorkerTally()
             if uk_fetch_sub_u32(control.remaining, 1) == 1, uk_load_u32(control.ownerSleeping) == 1 {
                 _ = uk_futex_wake(control.remaining, 1)
+                waits.futexWakes += 1
             }
         }
     }
@@ -184,34 +214,45 @@ package final class LockFreeCore {
     /// CPU of its own (yielding now and then unless they are pinned apart),
     /// yields a few times when oversubscribed.
     @inline(__always)
-    private func pause(until condition: () -> Bool) -> Bool {
-        oversubscribed ? yieldWait(Self.oversubscribedYields, counter: control.yields, until: condition)
-            : spin(Self.spinNanoseconds, yieldingTo: pinnedApart ? nil : control.yields, until: condition)
+    private func pause(_ interval: inout WaitInterval, until condition: () -> Bool) -> Bool {
+        oversubscribed ? yieldWait(Self.oversubscribedYields, counter: control.yields, interval: &interval, until: condition)
+            : spin(Self.spinNanoseconds, yieldingTo: pinnedApart ? nil : control.yields, interval: &interval, until: condition)
     }
 
-    /// Parks on `word` while it holds `expected`, counting the park.
-    private func park(_ word: UnsafeMutablePointer<UInt32>, while expected: UInt32) {
+    /// Parks on `word` while it holds `expected`, counting the park in `tally` and timing it.
+    private func park(_ word: UnsafeMutablePointer<UInt32>, while expected: UInt32, tally: inout WorkerTally) -> WaitInterval {
         _ = uk_fetch_add_relaxed_i64(control.parks, 1)
+        tally.futexWaits += 1
+        let start = monotonicNanoseconds()
         _ = uk_futex_wait(word, expected)
+        return WaitInterval(start: start, end: monotonicNanoseconds())
     }
 
-    /// Waits until `generation` moves past `seen`: spin (or yield), then park on the futex.
-    private func awaitGeneration(after seen: UInt32) -> UInt32 {
+    /// Waits until `generation` moves past `seen`: spin (or yield), then park
+    /// on the futex. Only the waiting after the job was published counts as
+    /// spinning or parked: before, the pool had nothing to do.
+    private func awaitGeneration(after seen: UInt32, tally: inout WorkerTally) -> UInt32 {
         let generation = control.generation
+        // Earlier phases of the wait ended before the job came: only the last ones can overlap it.
+        var spun = WaitInterval(), parked = WaitInterval()
         while uk_load_acquire_u32(generation) == seen {
-            if pause(until: { uk_load_acquire_u32(generation) != seen }) { break }
+            if pause(&spun, until: { uk_load_acquire_u32(generation) != seen }) { break }
             // Announce the park before re-checking, so a publisher that bumped
             // the generation after our check is sure to see us and wake us.
             uk_fetch_add_u32(control.sleepers, 1)
-            if uk_load_u32(generation) == seen { park(generation, while: seen) }
+            if uk_load_u32(generation) == seen { parked = park(generation, while: seen, tally: &tally) }
             uk_fetch_sub_u32(control.sleepers, 1)
         }
-        return uk_load_acquire_u32(generation)
+        let current = uk_load_acquire_u32(generation)
+        let published = UInt64(uk_load_relaxed_i64(control.published))
+        tally.spinNanoseconds += spun.nanoseconds(after: published)
+        tally.parkedNanoseconds += parked.nanoseconds(after: published)
+        return current
     }
 
     /// Publishes `job`, runs worker 0's share on the calling thread, and
     /// waits for every helper to finish it.
-    package func perform(_ job: PoolJob, contexts: inout WorkerKernelContexts) {
+    package func perform(_ job: PoolJob, contexts: inout WorkerKernelContexts, publishedAt: UInt64 = 0) {
         let workers = control.workers
         self.job.pointee = job
         let plan: ChunkPlan? = switch job {
@@ -224,26 +265,36 @@ package final class LockFreeCore {
             }
         }
         uk_store_u32(control.abort, 0)
+        uk_store_relaxed_i64(control.published, Int64(publishedAt))
         uk_store_u32(control.remaining, UInt32(workers - 1))
         uk_fetch_add_u32(control.generation, 1)
-        if uk_load_u32(control.sleepers) > 0 { _ = uk_futex_wake(control.generation, Int32.max) }
+        var waits = WorkerTally()
+        if uk_load_u32(control.sleepers) > 0 {
+            _ = uk_futex_wake(control.generation, Int32.max)
+            waits.futexWakes += 1
+        }
         if case .stop = job { return }
 
-        execute(worker: 0, contexts: &contexts)
-        let remaining = control.remaining
+        execute(worker: 0, contexts: &contexts, waits: waits)
+        // Worker 0's slot is the owner's own: its wait goes straight there.
+        let remaining = control.remaining, owner = slots.slot(0)
+        var interval = WaitInterval()
         while case let left = uk_load_acquire_u32(remaining), left != 0 {
-            if pause(until: { uk_load_acquire_u32(remaining) == 0 }) { break }
+            defer { owner.pointee.tally.spinNanoseconds += interval.nanoseconds(after: 0) }
+            if pause(&interval, until: { uk_load_acquire_u32(remaining) == 0 }) { break }
             uk_store_u32(control.ownerSleeping, 1)
-            if uk_load_u32(remaining) == left { park(remaining, while: left) }
+            if uk_load_u32(remaining) == left {
+                owner.pointee.tally.parkedNanoseconds += park(remaining, while: left, tally: &owner.pointee.tally).nanoseconds(after: 0)
+            }
             uk_store_u32(control.ownerSleeping, 0)
         }
     }
 
     /// Worker `worker`'s part of the current job: its own chunks, then
     /// (when stealing) what is left of the others', each claimed by fetch-add.
-    private func execute(worker: Int, contexts: inout WorkerKernelContexts) {
+    private func execute(worker: Int, contexts: inout WorkerKernelContexts, waits: WorkerTally) {
         let slot = slots.slot(worker)
-        slot.pointee = WorkerSlot()
+        slot.pointee = WorkerSlot(tally: waits)
         switch job.pointee {
         case .stop:
             return
@@ -279,7 +330,10 @@ package final class LockFreeCore {
         // Look before claiming: a read of a drained cursor leaves its line shared.
         while uk_load_relaxed_i64(cursor) < end, uk_load_acquire_u32(control.abort) == 0 {
             let chunk = uk_fetch_add_relaxed_i64(cursor, 1)
-            guard chunk < end else { return }
+            guard chunk < end else {
+                slot.pointee.tally.failedClaims += 1
+                return
+            }
             try invoker.run(plan.range(ofChunk: Int(chunk)), acc: &slot.pointee.acc, contexts: &contexts, tally: &slot.pointee.tally)
             if stealing { slot.pointee.tally.steals += 1 }
         }
@@ -373,7 +427,7 @@ package final class LockFreePool: Engine {
         try caller.bind(plan)
         let chunkPlan = ChunkPlan(count: job.count, chunkSize: chunk, workers: workerCount)
         try withJobInvoker(job, engineLock: globalLock) { invoker in
-            core.perform(.run(invoker, chunkPlan), contexts: &callerContexts)
+            core.perform(.run(invoker, chunkPlan), contexts: &callerContexts, publishedAt: start)
         }
         if let error = core.slots.takeError() { throw error }
         let slots = core.slots

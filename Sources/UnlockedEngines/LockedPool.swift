@@ -28,6 +28,8 @@ package final class LockedCore {
     private var tallies: [WorkerTally]
     private var error: UnlockedError?
     private var stopping = false
+    /// When the current job was queued (monotonic ns): waiting before it was idleness.
+    private var queuedAt: UInt64 = 0
 
     package init(workers: Int) {
         workQueued = .allocate(capacity: 1)
@@ -51,7 +53,15 @@ package final class LockedCore {
         mutex.lock(&local)
         var contexts = WorkerKernelContexts(worker: worker)
         while true {
-            while queue.isEmpty && !stopping { mutex.wait(workQueued) }
+            while queue.isEmpty && !stopping {
+                let start = monotonicNanoseconds()
+                mutex.wait(workQueued)
+                local.futexWaits += 1
+                let end = monotonicNanoseconds(), from = max(start, queuedAt)
+                if end > from { local.parkedNanoseconds += end - from }
+                // Woken (a broadcast wakes every worker) to find the chunks taken.
+                if queue.isEmpty && !stopping { local.failedClaims += 1 }
+            }
             if stopping { break }
             let chunk = queue.removeLast()
             let work = self.work!
@@ -75,6 +85,9 @@ package final class LockedCore {
             tallies[worker].chunks += range.isEmpty ? 0 : 1
             tallies[worker].lockAcquisitions += local.lockAcquisitions
             tallies[worker].lockWaitNanoseconds += local.lockWaitNanoseconds
+            tallies[worker].futexWaits += local.futexWaits
+            tallies[worker].parkedNanoseconds += local.parkedNanoseconds
+            tallies[worker].failedClaims += local.failedClaims
             local = WorkerTally()
             pending -= 1
             if pending == 0 { pthread_cond_signal(jobDone) }
@@ -94,6 +107,7 @@ package final class LockedCore {
         pending = queue.count
         acc = uk_acc()
         error = nil
+        queuedAt = monotonicNanoseconds()
         for index in tallies.indices { tallies[index] = WorkerTally() }
         pthread_cond_broadcast(workQueued)
         while pending > 0 { mutex.wait(jobDone) }
@@ -118,7 +132,8 @@ extension LockedCore: @unchecked Sendable {}
 /// from a queue guarded by a mutex and condition variable, and merge each
 /// chunk's partial into the job's result under the same lock. The caller
 /// waits on a second condition variable. Every acquisition and the time
-/// spent waiting for the lock are counted.
+/// spent waiting for the lock are counted, and so are the workers' waits on
+/// the condition variable and wake-ups that found the queue empty.
 ///
 /// One job at a time, from one thread at a time.
 package final class LockedPool: Engine {

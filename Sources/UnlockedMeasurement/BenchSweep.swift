@@ -179,6 +179,8 @@ public struct CellResult: Sendable {
     public var placement: String?
     /// What the sweep's huge-page mode did to the cell's input buffer.
     public var hugePages: MemoryOutcome?
+    /// Per timed sample, its contention counters per job (see `ContentionReporting`).
+    public var contention: [[ContentionCounter: Double]] = []
 
     public init(cell: BenchCell, status: Status, bytesPerRep: Int, samples: [CellSample]) {
         self.cell = cell
@@ -448,6 +450,7 @@ public struct BenchSweep {
                     results[index].status = .failed(error.message)
                     results[index].samples = []
                     results[index].wakeNanoseconds = []
+                    results[index].contention = []
                     prepared[index] = nil
                     tracker.finish(cell: index, of: group)
                 }
@@ -477,6 +480,7 @@ public struct BenchSweep {
             results[index].wakeNanoseconds.append(try checked(try cell.runOnce()).wallNanoseconds)
         }
         results[index].samples.append(try checked(jobs > 1 ? try cell.runBatch(jobs: jobs) : try cell.runOnce()))
+        if let counters = (cell as? any ContentionReporting)?.lastContention { results[index].contention.append(counters) }
         return Double(monotonicNanoseconds() - start)
     }
 

@@ -99,6 +99,7 @@ package final class EnginePreparedCell: PreparedCell {
     package let ownInputHugePages: MemoryOutcome?
     /// What the engine reported for the last repetition.
     package private(set) var lastStatistics: EngineStatistics?
+    package private(set) var lastContention: [ContentionCounter: Double]?
 
     package init(engine: any Engine, configuration: EngineConfiguration, kernel: Kernel, data: CellData, startup: Double,
                  placement: ResolvedPlacement) throws(UnlockedError) {
@@ -158,14 +159,23 @@ package final class EnginePreparedCell: PreparedCell {
     package func runBatch(jobs: Int) throws(UnlockedError) -> CellSample {
         precondition(jobs >= 1, "a batch of no jobs")
         var threadStartup: UInt64 = 0
+        // Read outside the timed jobs: one file per worker thread.
+        let threads = engine.workerThreads
+        let switchesBefore = threads.flatMap { ThreadContextSwitches.read(callingThread: $0.callingThread, threads: $0.ids) }
         let start = monotonicNanoseconds()
         var result = try engine.run(job)
         threadStartup += result.statistics.startupNanoseconds
+        var counted = result.statistics
         for _ in 1..<jobs {
             result = try engine.run(job)
             threadStartup += result.statistics.startupNanoseconds
+            counted.addJob(result.statistics)
         }
         let wall = Double(monotonicNanoseconds() - start) / Double(jobs)
+        let switchesAfter = threads.flatMap { ThreadContextSwitches.read(callingThread: $0.callingThread, threads: $0.ids) }
+        lastContention = contentionPerJob(counted, jobs: jobs, switches: switchesBefore.flatMap { before in
+            switchesAfter.map { (before, $0) }
+        })
         if let (from, to) = outputCopy, let type = kernel.outputType {
             to.base.copyMemory(from: from.base, byteCount: data.count * type.byteWidth)
         }
@@ -185,6 +195,23 @@ package final class EnginePreparedCell: PreparedCell {
     }
 
     package func handBack() { engine.releaseCallingThread() }
+}
+
+extension EnginePreparedCell: ContentionReporting {}
+
+/// Per job, the counters a batch of `jobs` jobs reported (summed in
+/// `statistics`) and the context switches of the workers over the batch.
+private func contentionPerJob(_ statistics: EngineStatistics, jobs: Int,
+                              switches: (before: ThreadContextSwitches, after: ThreadContextSwitches)?) -> [ContentionCounter: Double] {
+    var counters: [ContentionCounter: Double] = [:]
+    for counter in ContentionCounter.allCases {
+        if let value = statistics.count(counter) { counters[counter] = value / Double(jobs) }
+    }
+    if let (before, after) = switches {
+        counters[.voluntaryContextSwitches] = Double(after.voluntary - before.voluntary) / Double(jobs)
+        counters[.involuntaryContextSwitches] = Double(after.involuntary - before.involuntary) / Double(jobs)
+    }
+    return counters
 }
 
 extension Engine {

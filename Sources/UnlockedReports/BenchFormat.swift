@@ -1,6 +1,7 @@
 #if os(Linux)
 import Foundation
 import UnlockedCore
+import UnlockedEngines
 import UnlockedKernels
 import UnlockedMeasurement
 import UnlockedTopology
@@ -25,7 +26,7 @@ public struct BenchReport: Sendable {
     }
 
     package static let headers = ["engine", "kernel", "dtype", "size", "workers", "pin", "mem", "median", "wake-up", "min", "p5", "p95",
-                                  "max", "spread", "throughput", "note"]
+                                  "max", "spread", "throughput", "note", "counters per job"]
     /// Shown after `mem` when `showsChunkColumns`: the chunk asked for, the one
     /// the engine used, and workers per allowed CPU.
     package static let chunkHeaders = ["chunk", "used", "×CPUs"]
@@ -51,13 +52,13 @@ public struct BenchReport: Sendable {
             }
             guard let s = result.statistics else {
                 let reason = if case .failed(let reason) = result.status { reason } else { "no samples" }
-                return head + ["-", "-", "-", "-", "-", "-", "-", "-", "FAILED: \(reason)"]
+                return head + ["-", "-", "-", "-", "-", "-", "-", "-", "FAILED: \(reason)", ""]
             }
             let times = [s.median, s.min, s.p5, s.p95, s.max].map { formatSeconds($0 * 1e-9) }
             let wake = result.wakeStatistics.map { formatSeconds($0.median * 1e-9) } ?? "-"
             return head + [times[0], wake] + times.dropFirst() + [String(format: "%.1f%%", s.relativeSpread * 100),
                                                                  result.bytesPerSecond.map { formatBytes($0) + "/s" } ?? "-",
-                                                                 precisionNote(s)]
+                                                                 precisionNote(s), result.contentionSummary]
         }
     }
 
@@ -119,13 +120,14 @@ public struct BenchReport: Sendable {
                                    "p95_ns", "max_ns", "mad_ns", "spread_mad_over_median", "wake_median_ns", "bytes_per_rep",
                                    "throughput_bytes_per_s", "startup_ns", "job_startup_ns", "bytes_exchanged", "result", "error",
                                    "chunk_elements", "chunk_used_elements", "oversubscription_ratio"]
+        + ContentionCounter.allCases.map { $0.rawValue + "_per_job" }
 
     /// One header line and one line per cell; empty fields for what a failed cell lacks.
     public var csv: String {
         let lines = results.map { result -> [String] in
             let cell = result.cell, s = result.statistics
             let error = if case .failed(let reason) = result.status { reason } else { "" }
-            return [cell.engine, cell.kernel, cell.dtype.rawValue, "\(cell.size)", "\(cell.workers)", cell.pin, cell.mem,
+            let fields = [cell.engine, cell.kernel, cell.dtype.rawValue, "\(cell.size)", "\(cell.workers)", cell.pin, cell.mem,
                     result.status == .ok ? "ok" : "failed", "\(result.samples.count)", "\(result.jobsPerSample)",
                     number(s?.median), number(s?.medianInterval95?.lowerBound), number(s?.medianInterval95?.upperBound),
                     number(s?.min), number(s?.p5), number(s?.p95), number(s?.max), number(s?.mad),
@@ -134,6 +136,7 @@ public struct BenchReport: Sendable {
                     number(result.median(\.startupNanoseconds)), number(result.medianBytesExchanged),
                     result.value.map { "\($0)" } ?? "", error,
                     cell.chunkLabel, result.chunkUsed.map(String.init) ?? "", "\(oversubscription(result))"]
+            return fields + ContentionCounter.allCases.map { number(result.contentionMedian($0)) }
         }
         return ([Self.csvHeader] + lines).map(csvLine).joined(separator: "\n") + "\n"
     }
@@ -232,8 +235,43 @@ extension CellResult {
             }
         }
         if !wakeNanoseconds.isEmpty { object["samples_wake_ns"] = wakeNanoseconds }
+        if status == .ok { object["contention_per_job"] = contentionObject }
         if let wake = wakeStatistics { object["wake_statistics"] = wake.jsonObject }
         return object
+    }
+}
+
+extension CellResult {
+    /// Every counter's median per job over the samples; null where the engine does not count it.
+    public var contentionObject: [String: Any] {
+        Dictionary(uniqueKeysWithValues: ContentionCounter.allCases.map { counter in
+            (counter.rawValue, contentionMedian(counter).map { $0 as Any } ?? NSNull())
+        })
+    }
+
+    /// The counters in a few words, absent ones left out: "lock 1200 (wait
+    /// 12.00 µs), futex 3 waits 2 wakes, spin 4.0 µs, parked 10.0 µs, chunks 16
+    /// (2 stolen, 1 failed), switches 2 vol 0 invol".
+    public var contentionSummary: String {
+        func count(_ counter: ContentionCounter) -> String? {
+            // Per-job medians of batches can be fractional: 0.5 waits a job.
+            contentionMedian(counter).map { $0 < 10 && $0 != $0.rounded() ? String(format: "%.1f", $0) : String(Int($0.rounded())) }
+        }
+        func time(_ counter: ContentionCounter) -> String? { contentionMedian(counter).map { formatSeconds($0 * 1e-9) } }
+        var parts: [String] = []
+        if let locks = count(.lockAcquisitions) { parts.append("lock \(locks)" + (time(.lockWaitNanoseconds).map { " (wait \($0))" } ?? "")) }
+        let futex = [count(.futexWaits).map { "\($0) waits" }, count(.futexWakes).map { "\($0) wakes" }].compactMap { $0 }
+        if !futex.isEmpty { parts.append("futex " + futex.joined(separator: " ")) }
+        if let spin = time(.spinNanoseconds) { parts.append("spin \(spin)") }
+        if let parked = time(.parkedNanoseconds) { parts.append("parked \(parked)") }
+        if let chunks = count(.chunksClaimed) {
+            let more = [count(.chunksStolen).map { "\($0) stolen" }, count(.failedClaims).map { "\($0) failed" }].compactMap { $0 }
+            parts.append("chunks \(chunks)" + (more.isEmpty ? "" : " (\(more.joined(separator: ", ")))"))
+        }
+        if let voluntary = count(.voluntaryContextSwitches), let involuntary = count(.involuntaryContextSwitches) {
+            parts.append("switches \(voluntary) vol \(involuntary) invol")
+        }
+        return parts.joined(separator: ", ")
     }
 }
 

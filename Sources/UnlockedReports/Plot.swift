@@ -143,7 +143,7 @@ public struct BenchPlot: Sendable {
             return left + 12 + t * (right - left - 24)  // inset so end points clear the axes
         }
         func py(_ y: Double) -> Double { bottom - y / yMax * (bottom - top) }
-        func f(_ v: Double) -> String { String(format: "%.1f", v) }
+        let f = svgNumber
 
         var out = "<g class=\"panel\" data-title=\"\(xmlEscaped(panel.title))\">\n"
         out += "<text x=\"\(f((left + right) / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(xmlEscaped(panel.title))</text>\n"
@@ -210,6 +210,9 @@ package func formatCount(_ value: Double) -> String {
     }
     return "\(int)"
 }
+
+/// A coordinate or length in SVG text: one decimal.
+package func svgNumber(_ value: Double) -> String { String(format: "%.1f", value) }
 
 /// Escapes text for XML content and attributes.
 package func xmlEscaped(_ text: String) -> String {

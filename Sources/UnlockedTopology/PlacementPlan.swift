@@ -64,13 +64,16 @@ public struct BindingObservation: Sendable, Equatable {
     public var bound: Bool
     /// Non-nil when binding failed and the plan allowed best effort, or was skipped.
     public var warning: String?
+    /// The thread's kernel id (`gettid`), nil when not observed on the thread itself.
+    public var threadID: Int32?
 
-    public init(worker: Int, plannedPU: Int?, observedCPU: Int, bound: Bool = false, warning: String? = nil) {
+    public init(worker: Int, plannedPU: Int?, observedCPU: Int, bound: Bool = false, warning: String? = nil, threadID: Int32? = nil) {
         self.worker = worker
         self.plannedPU = plannedPU
         self.observedCPU = observedCPU
         self.bound = bound
         self.warning = warning
+        self.threadID = threadID
     }
 }
 
@@ -80,6 +83,12 @@ extension PlacementPlan {
     /// worker never runs unbound silently. Any thread may call it, once per
     /// worker. The corresponding C function is `hwloc_set_cpubind`.
     public func bindCurrentThread(worker: Int) throws(UnlockedError) -> BindingObservation {
+        var observation = try _bindCurrentThread(worker: worker)
+        observation.threadID = uk_thread_id()
+        return observation
+    }
+
+    private func _bindCurrentThread(worker: Int) throws(UnlockedError) -> BindingObservation {
         let planned = workers.indices.contains(worker) ? workers[worker].osPU : nil
         _ = initialAffinity  // captured before this thread's affinity changes
         guard let pu = planned else {

@@ -21,6 +21,9 @@ int uk_set_thread_affinity(const uk_affinity *mask);
 /* The CPU the calling thread runs on now, or -1 (sched_getcpu). */
 int uk_current_cpu(void);
 
+/* The calling thread's kernel id (gettid): where /proc/self/task shows it. */
+int32_t uk_thread_id(void);
+
 /* Blocks while *word == expected (FUTEX_WAIT_PRIVATE). Returns 0 when woken
  * or when *word already differed, -1 with errno on other failures. */
 int uk_futex_wait(uint32_t *word, uint32_t expected);
