@@ -22,8 +22,8 @@ import UnlockedTopology
 // its control socket closes) and is started from a thread that lives as
 // long, because a worker's PR_SET_PDEATHSIG fires when its parent *thread*
 // exits. Where the server cannot fork workers safely (more than one thread,
-// as under the thread sanitizer, or a C library other than glibc's), it says
-// so and workers are exec'd as before.
+// or a C library without glibc's thread descriptor), it says so and workers
+// are exec'd as before.
 
 /// The server side: what `unlocked __fork-server` runs. Answers whether it
 /// can fork workers, then serves requests on `control` until it closes.

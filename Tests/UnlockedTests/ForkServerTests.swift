@@ -3,10 +3,8 @@ import Foundation
 import Testing
 @testable import Unlocked
 
-/// Worker processes forked by their executable's fork server. Not in the
-/// thread-sanitizer suite: a sanitized server runs a second thread, so it
-/// refuses to fork and workers are exec'd there (the other engine tests
-/// cover that path).
+/// Worker processes forked by their executable's fork server (which every
+/// process-engine test goes through, under the sanitizers too).
 @Suite struct ForkServerTests {
     /// The parent pid in /proc/<pid>/stat (after the command name, which may hold spaces).
     private func parent(of pid: pid_t) -> pid_t? {
