@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -289,6 +290,10 @@ static void test_busy(void) {
      * thread start (a loaded machine, TSan) must not end the test before it. */
     while (!busy && !atomic_load(&job.finished)) {
         if (!atomic_load(&job.inside)) continue;
+        /* `inside` is set just before the other thread's call claims the runtime: calling at
+         * once, this thread's one-element call would claim it first and the other's would be
+         * the busy one. Its call takes milliseconds; a millisecond's head start is enough. */
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
         int status = unlocked_run(job.runtime, "absdist.sum", UNLOCKED_I32, &one, 1, 0, 0, NULL, 0, 0, &r);
         if (status == UNLOCKED_E_BUSY) busy = 1;
         else if (status != UNLOCKED_OK) other = status;
