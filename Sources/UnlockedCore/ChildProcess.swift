@@ -211,15 +211,22 @@ package func reapWithin(milliseconds: Int, _ pid: pid_t) -> ChildTermination? {
     return waitForExit(pid)
 }
 
-/// Whether `pid` is stopped (SIGSTOP, SIGTSTP, a debugger): state `T` or `t`
-/// in `/proc/<pid>/stat`, read after the command name, which may hold spaces.
-package func isStopped(_ pid: pid_t) -> Bool {
+/// The fields of `/proc/<pid>/stat` after the command name (which may hold
+/// spaces and parentheses): the state first, then the parent's pid, …; nil
+/// when the process is gone.
+package func processStatFields(_ pid: pid_t) -> [Substring]? {
     let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return false }
+    guard fd >= 0 else { return nil }
     defer { close(fd) }
-    guard let bytes = FileDescriptorIO.readSome(fd, capacity: 512),
-          let nameEnd = bytes.lastIndex(of: UInt8(ascii: ")")), nameEnd + 2 < bytes.count else { return false }
-    return bytes[nameEnd + 2] == UInt8(ascii: "T") || bytes[nameEnd + 2] == UInt8(ascii: "t")
+    guard let bytes = FileDescriptorIO.readSome(fd, capacity: 1024),
+          let nameEnd = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+    return String(decoding: bytes[(nameEnd + 1)...], as: UTF8.self).split(separator: " ")
+}
+
+/// Whether `pid` is stopped (SIGSTOP, SIGTSTP, a debugger): state `T` or `t`.
+package func isStopped(_ pid: pid_t) -> Bool {
+    let state = processStatFields(pid)?.first
+    return state == "T" || state == "t"
 }
 
 /// Joins `thread`, waiting at most `milliseconds`; false if it is still running.

@@ -1,5 +1,6 @@
 #if os(Linux)
 import CSupport
+import Foundation
 import Glibc
 import UnlockedCore
 import UnlockedTopology
@@ -33,7 +34,8 @@ public func runForkServer(control: Int32 = STDIN_FILENO) -> Int32 {
     // What every worker needs before its first job, loaded once here rather than per worker
     // (hwloc's topology alone takes ~20 ms to load here). Before the check: it must not start threads.
     _ = HwlocTopology.host
-    let capable = uk_fork_sibling_ready() == 1
+    let threads = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)).flatMap { procField("Threads", in: $0) }
+    let capable = uk_fork_sibling_ready() == 1 && threads == "1"
     var hello = MessageWriter()
     hello.append(UInt32(capable ? 1 : 0))
     guard ForkServerChannel.send(control, hello), capable else { return 0 }

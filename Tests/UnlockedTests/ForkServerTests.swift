@@ -6,11 +6,8 @@ import Testing
 /// Worker processes forked by their executable's fork server (which every
 /// process-engine test goes through, under the sanitizers too).
 @Suite struct ForkServerTests {
-    /// The parent pid in /proc/<pid>/stat (after the command name, which may hold spaces).
     private func parent(of pid: pid_t) -> pid_t? {
-        let stat = procFile("/proc/\(pid)/stat")
-        guard let nameEnd = stat.lastIndex(of: ")") else { return nil }
-        return stat[stat.index(after: nameEnd)...].split(separator: " ").dropFirst().first.flatMap { pid_t($0) }
+        processStatFields(pid)?.dropFirst().first.flatMap { pid_t($0) }
     }
 
     /// The built CLI under a path of the test's own: servers are kept per

@@ -54,9 +54,10 @@ int uk_set_parent_death_signal(int sig);
  * engine's own children: it waits for them, they die with it. Like glibc's
  * fork it records the child's thread id where glibc keeps it (found through
  * the `_thread_db_pthread_tid` descriptor glibc exports for debuggers), and
- * runs no atfork handlers: only a single-threaded process may call it, and
- * uk_fork_sibling_ready says whether this one can (1), or not (0: several
- * threads, or a C library without that descriptor). -1 and errno on failure. */
+ * runs no atfork handlers: only a single-threaded process may call it.
+ * uk_fork_sibling_ready says whether this C library lets it (1: the
+ * descriptor is there and points at the calling thread's id), or not (0).
+ * -1 and errno on failure. */
 int uk_fork_sibling_ready(void);
 int uk_fork_sibling(void);
 /* socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): messages keep their
