@@ -17,7 +17,7 @@ struct ContentionCommand: ParsableCommand {
     @Flag(help: "3 repetitions per cell instead of repeating each until it is precise: well under 30 s instead of up to 2 minutes.")
     var quick = false
 
-    @Option(help: ArgumentHelp("Element counts to map instead of 100000 and the large size (comma-separated).", visibility: .hidden))
+    @Option(help: "Element counts to map instead of 100000 and the large size (comma-separated).")
     var sizes: String?
 
     @Option(help: "Seed of the reproducible input (default \(RunRequest.defaultSeed)).")
