@@ -207,9 +207,11 @@ struct ClusterRunTests {
     /// A rank killed outright ends the job within seconds; mpirun names the rank and host.
     @Test func deadRankEndsTheJob() throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/mpirun")
-        process.arguments = ["-np", "2", "--oversubscribe", MPIRun.unlockedExecutable.path,
-                             "run", "--size", "4Mi", "--reps", "1000000"]
+        // SIGTERM to mpirun, which then ends its ranks, if this test process dies first:
+        // a million repetitions must not outlive it (see CommandLineTool.process).
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--pdeathsig", "TERM", "--", "/usr/bin/mpirun", "-np", "2", "--oversubscribe",
+                             MPIRun.unlockedExecutable.path, "run", "--size", "4Mi", "--reps", "1000000"]
         process.environment = ProcessInfo.processInfo.environment.merging(MPIRun.rootEnvironment) { $1 }
         let errors = Pipe()
         process.standardOutput = FileHandle.nullDevice

@@ -65,9 +65,7 @@ private func eventually(within seconds: Double, _ condition: () -> Bool) -> Bool
     /// Ctrl-C during a run of the CLI: exit status 130 and no worker left.
     /// SIGINT comes once both workers have mapped the job's input, so jobs are under way.
     @Test func interruptStopsEveryWorkerAndExits130() throws {
-        let process = Process()
-        process.executableURL = CommandLineTool.executable
-        process.arguments = ["run", "--engine", "processes-shm", "--workers", "2", "--size", "4Mi", "--reps", "1000000", "--warmup", "0"]
+        let process = CommandLineTool.process(["run", "--engine", "processes-shm", "--workers", "2", "--size", "4Mi", "--reps", "1000000", "--warmup", "0"])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -173,9 +171,7 @@ enum LeakProbe {
 @Suite struct WorkerProcessFaultTests {
     @Test(arguments: ["processes-shm", "processes-pipe"])
     func aStoppedWorkerFailsTheRunInsteadOfHangingIt(engine: String) throws {
-        let process = Process()
-        process.executableURL = CommandLineTool.executable
-        process.arguments = ["run", "--engine", engine, "--workers", "2", "--size", "4Mi", "--reps", "1000000", "--warmup", "0"]
+        let process = CommandLineTool.process(["run", "--engine", engine, "--workers", "2", "--size", "4Mi", "--reps", "1000000", "--warmup", "0"])
         let errors = Pipe()
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errors

@@ -6,7 +6,9 @@ import Testing
 /// The `isolated` engine: each worker its own copy of a plugin in a link-map
 /// namespace of its own, so a SERIAL plugin with process-global state runs in
 /// parallel, without a lock, and still gives the sequential result.
-@Suite("Isolated engine") struct IsolatedEngineTests {
+/// Serialized: the copy count is process-wide, and a test of this suite
+/// running beside another would load copies in the middle of its check.
+@Suite("Isolated engine", .serialized) struct IsolatedEngineTests {
     /// `scratch:absdist.sum` keeps its running total in one global variable.
     static func serialSum() throws -> (KernelCatalog, Kernel) {
         let catalog = try KernelCatalog.loading(explicit: [try PluginFixtures.path("scratch")], searchPath: nil)

@@ -96,10 +96,8 @@ import Testing
     func signalsLeaveNoFile(signal: Int32, status: Int32?) throws {
         let (directory, input) = try Self.scratch(count: 4 << 20)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let process = Process()
-        process.executableURL = CommandLineTool.executable
-        process.arguments = ["run", "--input", input, "--kernel", "absdist.map", "--output", directory + "/o.npy",
-                             "--reps", "1000000", "--warmup", "0", "--engine", "processes-shm", "--workers", "2"]
+        let process = CommandLineTool.process(["run", "--input", input, "--kernel", "absdist.map", "--output", directory + "/o.npy",
+                             "--reps", "1000000", "--warmup", "0", "--engine", "processes-shm", "--workers", "2"])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -92,9 +92,7 @@ import Testing
     /// Output that cannot be written (a full disk) is one line and exit 74,
     /// not lost silently with exit 0.
     @Test func unwritableOutputIsExit74() throws {
-        let process = Process()
-        process.executableURL = CommandLineTool.executable
-        process.arguments = ["kernels"]
+        let process = CommandLineTool.process(["kernels"])
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/full")
         let errors = Pipe()
         process.standardError = errors

@@ -22,12 +22,22 @@ struct CommandLineTool {
         return directory.appendingPathComponent("unlocked")
     }
 
+    /// `unlocked arguments…`, not yet started, that gets SIGKILL if the
+    /// thread starting it dies: `setpriv` sets the parent-death signal and
+    /// execs the tool under the same pid. Without it a crashed test process
+    /// leaves its million-repetition runs going, holding `swift test`'s
+    /// output pipe open, and the CI hangs instead of failing.
+    static func process(_ arguments: [String], environment: [String: String] = [:]) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--pdeathsig", "KILL", "--", executable.path] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        return process
+    }
+
     /// Runs `unlocked arguments…` with `environment` added to this process's.
     static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 120) throws -> Outcome {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let process = process(arguments, environment: environment)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
