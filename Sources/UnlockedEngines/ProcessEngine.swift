@@ -43,6 +43,8 @@ package struct WorkerProcess {
     package let toWorker: Int32
     /// Our end of its stdout.
     package let fromWorker: Int32
+    /// By the fork server, rather than exec'd.
+    package let forked: Bool
 }
 
 /// The multiprocessing model: worker processes of this same executable,
@@ -126,35 +128,36 @@ package final class ProcessEngine: Engine {
         let invocation = WorkerProcessArguments(index: index, parent: getpid(), cpu: placement.workers[index].osPU,
                                                 bestEffort: placement.bestEffort)
         // Spawned and listed under one lock, so terminateWorkerProcesses never misses a worker.
-        let spawned: Result<pid_t, UnlockedError> = liveWorkerProcesses.withLock { live in
+        let spawned: Result<(pid: pid_t, forked: Bool), UnlockedError> = liveWorkerProcesses.withLock { live in
             guard !terminationInProgress.load(ordering: .sequentiallyConsistent) else {
                 return .failure(.interrupted("stopping: no new worker process is started"))
             }
             return Result { () throws(UnlockedError) in
                 let overrides = Self.workerEnvironment.merging(environment) { $1 }
-                let pid: pid_t
+                let started: (pid: pid_t, forked: Bool)
                 if let served = try ForkServers.startWorker(executable: executable, invocation: invocation, environment: overrides,
                                                             stdin: toChild.readEnd, stdout: fromChild.writeEnd) {
-                    pid = served
+                    started = (served, true)
                 } else {
-                    pid = try spawnProcess([executable] + invocation.arguments, environment: environmentStrings(overriding: overrides),
-                                           stdin: toChild.readEnd, stdout: fromChild.writeEnd, stderr: nil)
+                    started = (try spawnProcess([executable] + invocation.arguments, environment: environmentStrings(overriding: overrides),
+                                                stdin: toChild.readEnd, stdout: fromChild.writeEnd, stderr: nil), false)
                 }
-                live.insert(pid)
-                return pid
+                live.insert(started.pid)
+                return started
             }
         }
         Glibc.close(toChild.readEnd)
         Glibc.close(fromChild.writeEnd)
-        let pid: pid_t
+        let started: (pid: pid_t, forked: Bool)
         switch spawned {
-        case .success(let started): pid = started
+        case .success(let worker): started = worker
         case .failure(let error):
             Glibc.close(toChild.writeEnd)
             Glibc.close(fromChild.readEnd)
             throw error.kind == .interrupted ? error : .internal("cannot start worker process: \(error.message)")
         }
-        return WorkerProcess(index: index, pid: pid, toWorker: toChild.writeEnd, fromWorker: fromChild.readEnd)
+        return WorkerProcess(index: index, pid: started.pid, toWorker: toChild.writeEnd, fromWorker: fromChild.readEnd,
+                             forked: started.forked)
     }
 
     /// Where `worker` bound itself and the kernel variant it runs, which must be this process's.
@@ -313,7 +316,9 @@ package final class ProcessEngine: Engine {
             job.kernel.combine(&acc, reply.acc)
             tallies.append(WorkerTally(chunks: reply.chunks, bytesCopied: bytes))
         }
-        var notes = ["\(workerCount) worker processes; \(transport == .sharedMemory ? "input shared through a memfd, only chunk indices and results cross the pipes" : "every chunk's bytes cross a pipe, written by a conversation thread per worker started for each job")"]
+        let origin = workers.allSatisfy(\.forked) ? "forked by this process's fork server (started with its first process engine)"
+                                                   : "exec'd (no fork server for this executable)"
+        var notes = ["\(workerCount) worker processes \(origin); \(transport == .sharedMemory ? "input shared through a memfd, only chunk indices and results cross the pipes" : "every chunk's bytes cross a pipe, written by a conversation thread per worker started for each job")"]
         if job.kernel.plugin.concurrency == UK_CONCURRENCY_SERIAL {
             notes.append("plugin \(job.kernel.plugin.name) is SERIAL: each worker process has its own instance, so no lock is needed")
         }

@@ -8,7 +8,9 @@ extension EngineRun {
         var lines = ["engine      \(s.engine.rawValue)\(s.engine != configuration.kind ? " (chosen by \(configuration.kind.rawValue))" : ""), "
             + "\(s.workers) worker\(s.workers == 1 ? "" : "s"), chunk \(s.chunkSize) (\(s.chunkCount) chunks)"]
         let created = startupStatistics.map {
-            "engine \(formatSeconds($0.median * 1e-9)) (median of \($0.count) fresh engines, spread \(String(format: "%.0f%%", $0.relativeSpread * 100)))"
+            "engine \(formatSeconds($0.median * 1e-9)) (median of \($0.count) fresh engines, spread \(String(format: "%.0f%%", $0.relativeSpread * 100))"
+                // The first pays one-off costs the median hides, such as starting a fork server.
+                + (startupSamplesNanoseconds.count > 1 ? "; the first \(formatSeconds(startupSamplesNanoseconds[0] * 1e-9)))" : ")")
         } ?? "engine -"
         lines.append("start-up    \(created)"
             + (s.startupNanoseconds > 0 ? ", threads started by the last job \(formatSeconds(Double(s.startupNanoseconds) * 1e-9))" : "")
