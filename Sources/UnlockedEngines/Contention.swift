@@ -37,8 +37,9 @@ public enum ContentionCounter: String, CaseIterable, Sendable {
 
 extension EngineKind {
     /// The contention counters this engine's jobs report. Engines whose
-    /// threads belong to a runtime (`tasks`, `gcd`, `openmp`) or to other
-    /// processes see no waits, and a shared chunk counter has no owner to steal from.
+    /// threads belong to a runtime (`tasks`, `gcd`, `openmp`) see no waits,
+    /// and a shared chunk counter has no owner to steal from. Worker processes
+    /// wait in blocking reads of their pipes, which only their context switches show.
     public var contentionCounters: Set<ContentionCounter> {
         let chunks: Set<ContentionCounter> = [.chunksClaimed]
         let lockFree: Set<ContentionCounter> = [.futexWaits, .futexWakes, .spinNanoseconds, .parkedNanoseconds, .chunksClaimed,
@@ -50,7 +51,8 @@ extension EngineKind {
         case .gil: return lockFree.union(lock).union(ContentionCounter.contextSwitches)
         case .lockedPool:
             return lock.union([.futexWaits, .parkedNanoseconds, .chunksClaimed, .failedClaims]).union(ContentionCounter.contextSwitches)
-        case .tasks, .gcd, .openmp, .processesShm, .processesPipe: return chunks
+        case .tasks, .gcd, .openmp: return chunks
+        case .processesShm, .processesPipe: return chunks.union(ContentionCounter.contextSwitches)
         }
     }
 }
@@ -115,11 +117,12 @@ extension EngineStatistics: ContentionTally {
     }
 }
 
-/// Context switches of a set of threads of this process, as the kernel counts
-/// them (`nvcsw`/`nivcsw`, which `getrusage(RUSAGE_THREAD)` reports as
-/// `ru_nvcsw`/`ru_nivcsw`). A thread can call `getrusage` only on itself, which
-/// would put a system call into every job of every worker; so the measuring
-/// thread reads each worker's `/proc/self/task/<tid>/status` between jobs.
+/// Context switches of a set of threads, of this process or of its worker
+/// processes, as the kernel counts them (`nvcsw`/`nivcsw`, which
+/// `getrusage(RUSAGE_THREAD)` reports as `ru_nvcsw`/`ru_nivcsw`). A thread can
+/// call `getrusage` only on itself, which would put a system call into every
+/// job of every worker (and the counts into the worker protocol); so the
+/// measuring thread reads each worker's `/proc/<tid>/status` between jobs.
 public struct ThreadContextSwitches: Sendable, Equatable {
     public var voluntary: Int
     public var involuntary: Int
@@ -134,7 +137,9 @@ public struct ThreadContextSwitches: Sendable, Equatable {
     public static func read(callingThread: Bool, threads: [Int32]) -> ThreadContextSwitches? {
         var total = ThreadContextSwitches(voluntary: 0, involuntary: 0)
         for thread in threads + (callingThread ? [uk_thread_id()] : []) {
-            guard let text = try? String(contentsOfFile: "/proc/self/task/\(thread)/status", encoding: .utf8),
+            // `/proc/<tid>` is the thread's own entry (unlisted, but there),
+            // whichever process the thread belongs to.
+            guard let text = try? String(contentsOfFile: "/proc/\(thread)/status", encoding: .utf8),
                   let voluntary = procField("voluntary_ctxt_switches", in: text).flatMap({ Int($0) }),
                   let involuntary = procField("nonvoluntary_ctxt_switches", in: text).flatMap({ Int($0) }) else { return nil }
             total.voluntary += voluntary
@@ -145,12 +150,13 @@ public struct ThreadContextSwitches: Sendable, Equatable {
 }
 
 extension Engine {
-    /// Kernel ids of the threads this engine started to run its workers, and
-    /// whether the calling thread computes as worker 0; nil when the engine's
-    /// threads are not its own to count (`ContentionCounter.contextSwitches` absent).
+    /// Kernel ids of the threads this engine started to run its workers (in
+    /// worker processes, the thread each runs its jobs on), and whether the
+    /// calling thread computes as worker 0; nil when the engine's threads are
+    /// not its own to count (`ContentionCounter.contextSwitches` absent).
     public var workerThreads: (ids: [Int32], callingThread: Bool)? {
         guard kind.contentionCounters.isSuperset(of: ContentionCounter.contextSwitches) else { return nil }
-        let callerComputes = kind != .lockedPool
+        let callerComputes = ![.lockedPool, .processesShm, .processesPipe].contains(kind)
         let ids = startup.bindings.filter { !callerComputes || $0.worker != 0 }.compactMap(\.threadID)
         return (ids, callerComputes)
     }

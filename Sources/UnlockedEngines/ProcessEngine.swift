@@ -160,7 +160,8 @@ package final class ProcessEngine: Engine {
                              forked: started.forked)
     }
 
-    /// Where `worker` bound itself and the kernel variant it runs, which must be this process's.
+    /// Where `worker` bound itself (and its thread that runs jobs) and the
+    /// kernel variant it runs, which must be this process's.
     private func awaitReady(_ worker: WorkerProcess, planned: Int?, executable: String) throws(UnlockedError) -> (BindingObservation, ISA) {
         let deadline = monotonicNanoseconds() + UInt64(Self.startTimeoutMilliseconds) * 1_000_000
         while FileDescriptorIO.waitReadable([worker.fromWorker], milliseconds: Self.stopCheckMilliseconds).isEmpty {
@@ -179,9 +180,10 @@ package final class ProcessEngine: Engine {
             throw .internal("worker \(worker.index) (pid \(worker.pid)) runs the \(variant) kernels, "
                             + "this process the \(ISA.selected.rawValue) ones: a measurement would mix variants")
         }
+        let thread = try reader.read(Int32.self)
         // The worker's bindCurrentThread either bound a planned PU or said why not (a warning).
-        return (BindingObservation(worker: worker.index, plannedPU: planned, observedCPU: cpu,
-                                   bound: planned != nil && warning.isEmpty, warning: warning.isEmpty ? nil : warning), isa)
+        return (BindingObservation(worker: worker.index, plannedPU: planned, observedCPU: cpu, bound: planned != nil && warning.isEmpty,
+                                   warning: warning.isEmpty ? nil : warning, threadID: thread), isa)
     }
 
     /// Reaps a worker whose pipe closed (waiting at most a second before

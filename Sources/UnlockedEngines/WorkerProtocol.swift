@@ -222,6 +222,8 @@ public func runWorkerProcess(_ invocation: WorkerProcessArguments, replies: Int3
         ready.append(Int32(observation.observedCPU))
         ready.append(observation.warning ?? "")
         ready.append(ISA.selected.rawValue)
+        // This thread runs every job (`serve`): the engine reads its context switches.
+        ready.append(uk_thread_id())
     } catch {
         ready.append(Int32(-1))
         ready.append("!" + error.message)

@@ -74,9 +74,28 @@ import Testing
         #expect(EngineKind.openmp.contentionCounters == [.chunksClaimed])
     }
 
+    /// Worker processes count only their chunks in a job's statistics; their
+    /// context switches are those of the thread each said at start-up runs
+    /// its jobs, its first one (forked, or the exec'd CLI's main thread).
+    @Test(arguments: [EngineKind.processesShm, .processesPipe])
+    func workerProcessesNameTheThreadsThatRunTheirJobs(kind: EngineKind) throws {
+        let engine = try #require(try makeEngine(EngineFixture.configuration(kind, workers: 2)) as? ProcessEngine)
+        defer { engine.close() }
+        let statistics = try engine.run(try EngineFixture.sumJob(engine, count: 100_000)).statistics
+        #expect(statistics.count(.chunksClaimed) == Double(statistics.chunkCount))
+        for counter in ContentionCounter.allCases where counter != .chunksClaimed {
+            #expect(statistics.count(counter) == nil, "\(kind) \(counter)")
+        }
+        #expect(kind.contentionCounters == ContentionCounter.contextSwitches.union([.chunksClaimed]))
+        let threads = try #require(engine.workerThreads)
+        #expect(threads.ids == engine.workerProcessIDs && !threads.callingThread)
+        #expect(ThreadContextSwitches.read(callingThread: false, threads: threads.ids) != nil)
+    }
+
     /// Through the measurement: the locked pool's workers block on their
-    /// condition variable every job (voluntary switches); oversubscribed
-    /// lock-free workers yield their CPUs (involuntary ones).
+    /// condition variable every job, worker processes in a read of their
+    /// pipe (voluntary switches); oversubscribed lock-free workers yield their
+    /// CPUs, and oversubscribed worker processes are preempted (involuntary ones).
     @Test func cellsCountTheWorkersContextSwitches() throws {
         try ISA.initializeDispatch()
         let kernel = try KernelCatalog().kernel(named: "absdist.sum", dtype: .i32)
@@ -84,11 +103,15 @@ import Testing
         let input = try JobBuffer(count: count, width: 4)
         DataGenerator(seed: 3).fill(input.base, dtype: .i32, range: 0..<count)
         let data = CellData(input: input, output: nil, count: count, params: EngineFixture.params(.i32))
+        let runner = EngineCellRunner(workerExecutable: CommandLineTool.executable.path)
         for (engine, workers, counter) in [("locked-pool", 2, ContentionCounter.voluntaryContextSwitches),
-                                           ("lockfree-pool", 4 * Self.cpus, .involuntaryContextSwitches)] {
+                                           ("lockfree-pool", 4 * Self.cpus, .involuntaryContextSwitches),
+                                           ("processes-shm", 2, .voluntaryContextSwitches),
+                                           ("processes-pipe", 2, .voluntaryContextSwitches),
+                                           ("processes-shm", 4 * Self.cpus, .involuntaryContextSwitches)] {
             let cell = BenchCell(engine: engine, kernel: "absdist.sum", dtype: .i32, size: count, workers: workers, pin: "none",
                                  mem: "first-touch", chunk: 4096, oversubscribe: workers > Self.cpus)
-            let prepared = try #require(try EngineCellRunner().prepare(cell, kernel: kernel, data: data) as? any ContentionReporting)
+            let prepared = try #require(try runner.prepare(cell, kernel: kernel, data: data) as? any ContentionReporting)
             defer { prepared.handBack() }
             var moved = 0.0
             let deadline = monotonicNanoseconds() + 10_000_000_000
@@ -96,7 +119,7 @@ import Testing
                 _ = try prepared.runBatch(jobs: 20)
                 moved += try #require(prepared.lastContention?[counter])
             } while moved == 0 && monotonicNanoseconds() < deadline
-            #expect(moved > 0, "\(engine) \(counter)")
+            #expect(moved > 0, "\(engine) \(workers) workers \(counter)")
         }
     }
 
@@ -105,10 +128,11 @@ import Testing
     @Test func benchReportCarriesCountersAndNullsForAbsentOnes() throws {
         try ISA.initializeDispatch()
         let context = RunContext.current()
-        let cells = SweepPlan.cells(engines: ["gcd", "locked-pool"], kernels: ["absdist.sum"], dtypes: [.i32], sizes: [100_000],
-                                    workers: [2], pins: ["none"], mems: ["first-touch"], chunks: [1024], allowedCPUs: context.allowedCPUCount)
+        let cells = SweepPlan.cells(engines: ["gcd", "locked-pool", "processes-shm"], kernels: ["absdist.sum"], dtypes: [.i32],
+                                    sizes: [100_000], workers: [2], pins: ["none"], mems: ["first-touch"], chunks: [1024], allowedCPUs: context.allowedCPUCount)
         let plan = SweepPlan(cells: cells, warmup: 0, repetitions: .count(2), visits: .single, seed: 1, center: "50")
-        let report = BenchReport(context: context, plan: plan, results: try BenchSweep(plan: plan, runner: EngineCellRunner()).run())
+        let runner = EngineCellRunner(workerExecutable: CommandLineTool.executable.path)
+        let report = BenchReport(context: context, plan: plan, results: try BenchSweep(plan: plan, runner: runner).run())
         let json = try #require(JSONSerialization.jsonObject(with: Data(jsonString(report.jsonObject).utf8)) as? [String: Any])
         let jsonCells = try #require(json["cells"] as? [[String: Any]])
         let gcd = try #require(jsonCells.first { $0["engine"] as? String == "gcd" }?["contention_per_job"] as? [String: Any])
@@ -117,11 +141,15 @@ import Testing
         #expect(gcd["lock_acquisitions"] is NSNull && gcd["futex_waits"] is NSNull && gcd["voluntary_context_switches"] is NSNull)
         #expect((gcd["chunks_claimed"] as? Double) == 98)
         #expect((locked["lock_acquisitions"] as? Double ?? 0) > 0 && locked["chunks_stolen"] is NSNull)
+        let shm = try #require(jsonCells.first { $0["engine"] as? String == "processes-shm" }?["contention_per_job"] as? [String: Any])
+        #expect(shm["voluntary_context_switches"] as? Double != nil && shm["involuntary_context_switches"] as? Double != nil)
+        #expect(shm["futex_waits"] is NSNull && (shm["chunks_claimed"] as? Double) == 98)
 
         let csv = report.csv.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         let column = try #require(csv[0].firstIndex(of: "lock_acquisitions_per_job"))
         #expect(csv[1][0] == "gcd" && csv[1][column] == "" && csv[2][0] == "locked-pool" && Double(csv[2][column])! > 0)
         let rows = report.tableRows
         #expect(rows[0].last == "chunks 98" && rows[1].last!.hasPrefix("lock ") && rows[1].last!.contains("chunks 98"))
+        #expect(rows[2].last!.hasPrefix("chunks 98, switches "))
     }
 }

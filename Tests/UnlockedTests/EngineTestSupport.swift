@@ -103,10 +103,12 @@ extension EngineFixture {
 /// The whole text of a /proc file ("" if it cannot be read). Not
 /// `String(contentsOfFile:)`: /proc files report size 0, and Foundation then
 /// reads only their first page (a sanitized process's maps run to 64 KiB).
+/// Not `readDataToEndOfFile`: it traps when the read fails, as it does with
+/// ESRCH when the thread or process exits between the open and the read.
 func procFile(_ path: String) -> String {
     guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
     defer { try? handle.close() }
-    return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+    return (try? handle.readToEnd()).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
 }
 
 /// The worker processes of process `pid`: children of any of its threads
