@@ -60,6 +60,10 @@ int uk_set_thread_affinity(const uk_affinity *mask) {
     return sched_setaffinity(0, sizeof mask->bits, (const cpu_set_t *)mask->bits);
 }
 
+static _Thread_local uint64_t caller_pin_owner;
+uint64_t uk_caller_pin_owner(void) { return caller_pin_owner; }
+void uk_set_caller_pin_owner(uint64_t owner) { caller_pin_owner = owner; }
+
 int uk_current_cpu(void) { return sched_getcpu(); }
 
 int32_t uk_thread_id(void) { return (int32_t)syscall(SYS_gettid); }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -80,3 +81,27 @@ def test_module_functions_keep_a_runtime_per_thread():
     for thread in threads:
         thread.join()
     assert len(seen) == 3
+
+
+def test_a_closed_pool_leaves_the_thread_its_cpus():
+    # A pinned Pool pins its calling thread (worker 0) while it lives; module
+    # functions called meanwhile keep an unpinned runtime on the same thread,
+    # which must not keep that pin once the Pool is closed (else every thread
+    # and process this one starts later would be confined to one CPU).
+    allowed = os.sched_getaffinity(0)
+    a = numpy.arange(100_000, dtype=numpy.int32)
+    result: list[set[int]] = []
+
+    def calls() -> None:
+        with unlocked.Pool(engine="lockfree-pool", workers=min(2, len(allowed)), pin="compact") as pool:
+            pool.absdist_sum(a)
+            unlocked.absdist_sum(a, engine="sequential", workers=1)
+            result.append(os.sched_getaffinity(0))
+        unlocked.absdist_sum(a, engine="sequential", workers=1)
+        result.append(os.sched_getaffinity(0))
+
+    thread = threading.Thread(target=calls)  # pins a thread of its own, not pytest's
+    thread.start()
+    thread.join()
+    assert len(result[0]) == 1 and result[0] <= allowed
+    assert result[1] == allowed

@@ -18,6 +18,10 @@ typedef struct uk_affinity { unsigned long bits[1024 / (8 * sizeof(unsigned long
 int uk_get_thread_affinity(uk_affinity *mask);
 int uk_set_thread_affinity(const uk_affinity *mask);
 
+/* Which engine last pinned the calling thread (a token of its CallerBinding; 0: none). */
+uint64_t uk_caller_pin_owner(void);
+void uk_set_caller_pin_owner(uint64_t owner);
+
 /* The CPU the calling thread runs on now, or -1 (sched_getcpu). */
 int uk_current_cpu(void);
 
