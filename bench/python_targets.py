@@ -75,7 +75,10 @@ def cli_timing(engine: str, size: int, reps: int, workers: int | None = None, pi
                "--engine", engine, "--pin", pin, "--reps", str(reps), "--json"]
     if workers:
         command += ["--workers", str(workers)]
-    report = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)}: exit {done.returncode}: {done.stderr.strip()}")
+    report = json.loads(done.stdout)
     return Timing(report["samples_ns"])
 
 

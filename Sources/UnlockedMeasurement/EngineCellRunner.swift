@@ -100,10 +100,15 @@ package final class EnginePreparedCell: PreparedCell {
     /// What the engine reported for the last repetition.
     package private(set) var lastStatistics: EngineStatistics?
     package private(set) var lastContention: [ContentionCounter: Double]?
+    /// Whether batches read their workers' context switches (sweeps do; `run`,
+    /// which times every job alone, does not: reading /proc between two jobs
+    /// outlasts a pool's spinning, and every job would time a wake-up).
+    private let countsContextSwitches: Bool
 
     package init(engine: any Engine, configuration: EngineConfiguration, kernel: Kernel, data: CellData, startup: Double,
-                 placement: ResolvedPlacement) throws(UnlockedError) {
+                 placement: ResolvedPlacement, countsContextSwitches: Bool = true) throws(UnlockedError) {
         self.engine = engine
+        self.countsContextSwitches = countsContextSwitches
         self.configuration = configuration
         self.kernel = kernel
         self.data = data
@@ -160,8 +165,12 @@ package final class EnginePreparedCell: PreparedCell {
         precondition(jobs >= 1, "a batch of no jobs")
         var threadStartup: UInt64 = 0
         // Read outside the timed jobs: one file per worker thread.
-        let threads = engine.workerThreads
+        let threads = countsContextSwitches ? engine.workerThreads : nil
         let switchesBefore = threads.flatMap { ThreadContextSwitches.read(callingThread: $0.callingThread, threads: $0.ids) }
+        // Reading /proc outlasts a pool's spinning: one untimed job wakes the
+        // workers again, so a batch is timed in steady state from its first job.
+        let untimed = jobs > 1 && switchesBefore != nil ? 1 : 0
+        if untimed > 0 { _ = try engine.run(job) }
         let start = monotonicNanoseconds()
         var result = try engine.run(job)
         threadStartup += result.statistics.startupNanoseconds
@@ -173,7 +182,7 @@ package final class EnginePreparedCell: PreparedCell {
         }
         let wall = Double(monotonicNanoseconds() - start) / Double(jobs)
         let switchesAfter = threads.flatMap { ThreadContextSwitches.read(callingThread: $0.callingThread, threads: $0.ids) }
-        lastContention = contentionPerJob(counted, jobs: jobs, switches: switchesBefore.flatMap { before in
+        lastContention = contentionPerJob(counted, jobs: jobs, switchedJobs: jobs + untimed, switches: switchesBefore.flatMap { before in
             switchesAfter.map { (before, $0) }
         })
         if let (from, to) = outputCopy, let type = kernel.outputType {
@@ -200,16 +209,17 @@ package final class EnginePreparedCell: PreparedCell {
 extension EnginePreparedCell: ContentionReporting {}
 
 /// Per job, the counters a batch of `jobs` jobs reported (summed in
-/// `statistics`) and the context switches of the workers over the batch.
-private func contentionPerJob(_ statistics: EngineStatistics, jobs: Int,
+/// `statistics`) and the context switches of the workers over the
+/// `switchedJobs` jobs between the two readings.
+private func contentionPerJob(_ statistics: EngineStatistics, jobs: Int, switchedJobs: Int,
                               switches: (before: ThreadContextSwitches, after: ThreadContextSwitches)?) -> [ContentionCounter: Double] {
     var counters: [ContentionCounter: Double] = [:]
     for counter in ContentionCounter.allCases {
         if let value = statistics.count(counter) { counters[counter] = value / Double(jobs) }
     }
     if let (before, after) = switches {
-        counters[.voluntaryContextSwitches] = Double(after.voluntary - before.voluntary) / Double(jobs)
-        counters[.involuntaryContextSwitches] = Double(after.involuntary - before.involuntary) / Double(jobs)
+        counters[.voluntaryContextSwitches] = Double(after.voluntary - before.voluntary) / Double(switchedJobs)
+        counters[.involuntaryContextSwitches] = Double(after.involuntary - before.involuntary) / Double(switchedJobs)
     }
     return counters
 }

@@ -162,7 +162,8 @@ public func runBenchmark(_ spec: RunSpec, engine configuration: EngineConfigurat
     let pages = engine.pageLocations(of: input)
     let cell = try EnginePreparedCell(engine: engine, configuration: configuration, kernel: spec.kernel,
                                       data: CellData(input: input, output: output, count: spec.count, params: spec.params),
-                                      startup: Double(engine.startup.nanoseconds), placement: placement)
+                                      startup: Double(engine.startup.nanoseconds), placement: placement,
+                                      countsContextSwitches: false)
     var samples: [Double] = []
     var last: CellSample?
     for rep in 0..<(spec.warmup + spec.reps) {
