@@ -163,6 +163,11 @@ UK_ALWAYS_INLINE uk_u128 fold_u64(const __m256i s_biased[4], const __m256i carry
  * bit at or above it": AVX2 has no unsigned compare, but has testz. */
 static void absdist_sum_i32(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
+    const size_t head = uk_unaligned_head(input, sizeof(int32_t), begin, end, 32);
+    if (head > 0) {
+        absdist_sum_i32(input, output, begin, begin + head, p, acc);
+        begin += head;
+    }
     const int32_t *x = input;
     const __m256i c = _mm256_set1_epi32((int32_t)p->center_int);
     const __m256i high_bits = _mm256_set1_epi32(-BLOCK_I32_LIMIT);
@@ -203,6 +208,11 @@ static void absdist_sum_i32(const void *input, void *output, size_t begin, size_
 
 static void absdist_sum_i64(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
+    const size_t head = uk_unaligned_head(input, sizeof(int64_t), begin, end, 32);
+    if (head > 0) {
+        absdist_sum_i64(input, output, begin, begin + head, p, acc);
+        begin += head;
+    }
     const int64_t *x = input;
     const __m256i c = _mm256_set1_epi64x(p->center_int);
     __m256i s[4] = {biased_zero(), biased_zero(), biased_zero(), biased_zero()}, carry[4] = {0};
@@ -222,6 +232,11 @@ static void absdist_sum_i64(const void *input, void *output, size_t begin, size_
  * loses n · 2^31 for the n elements summed here. */
 static void stream_sum_i32(const void *input, void *output, size_t begin, size_t end,
                            const uk_params *p, uk_acc *acc) {
+    const size_t head = uk_unaligned_head(input, sizeof(int32_t), begin, end, 32);
+    if (head > 0) {
+        stream_sum_i32(input, output, begin, begin + head, p, acc);
+        begin += head;
+    }
     const int32_t *x = input;
     const __m256i bias = _mm256_set1_epi32(INT32_MIN);
     uk_u128 total = 0;
@@ -242,6 +257,11 @@ static void stream_sum_i32(const void *input, void *output, size_t begin, size_t
 
 static void stream_sum_i64(const void *input, void *output, size_t begin, size_t end,
                            const uk_params *p, uk_acc *acc) {
+    const size_t head = uk_unaligned_head(input, sizeof(int64_t), begin, end, 32);
+    if (head > 0) {
+        stream_sum_i64(input, output, begin, begin + head, p, acc);
+        begin += head;
+    }
     const int64_t *x = input;
     const __m256i bias = _mm256_set1_epi64x(INT64_MIN);
     __m256i s[4] = {biased_zero(), biased_zero(), biased_zero(), biased_zero()}, carry[4] = {0};

@@ -176,7 +176,11 @@ UK_ALWAYS_INLINE uk_u128 fold_u64(const __m512i s[4], const __m512i carry[4]) {
  * the block, still in L1, is summed again the exact way. */
 static void absdist_sum_i32(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
-    (void)output;
+    const size_t head = uk_unaligned_head(input, sizeof(int32_t), begin, end, 64);
+    if (head > 0) {
+        absdist_sum_i32(input, output, begin, begin + head, p, acc);
+        begin += head;
+    }
     const int32_t *x = input;
     const __m512i c = _mm512_set1_epi32((int32_t)p->center_int);
     const __m512i limit = _mm512_set1_epi32(BLOCK_I32_LIMIT);
@@ -232,7 +236,11 @@ static void absdist_sum_i32(const void *input, void *output, size_t begin, size_
 
 static void absdist_sum_i64(const void *input, void *output, size_t begin, size_t end,
                             const uk_params *p, uk_acc *acc) {
-    (void)output;
+    const size_t head = uk_unaligned_head(input, sizeof(int64_t), begin, end, 64);
+    if (head > 0) {
+        absdist_sum_i64(input, output, begin, begin + head, p, acc);
+        begin += head;
+    }
     const int64_t *x = input;
     const __m512i c = _mm512_set1_epi64(p->center_int);
     const __m512i limit = _mm512_set1_epi64(BLOCK_I64_LIMIT);
@@ -277,8 +285,11 @@ static void absdist_sum_i64(const void *input, void *output, size_t begin, size_
  * loses n · 2^31. */
 static void stream_sum_i32(const void *input, void *output, size_t begin, size_t end,
                            const uk_params *p, uk_acc *acc) {
-    (void)output;
-    (void)p;
+    const size_t head = uk_unaligned_head(input, sizeof(int32_t), begin, end, 64);
+    if (head > 0) {
+        stream_sum_i32(input, output, begin, begin + head, p, acc);
+        begin += head;
+    }
     const int32_t *x = input;
     const __m512i bias = _mm512_set1_epi32(INT32_MIN);
     uk_u128 total = 0;
@@ -302,8 +313,11 @@ static void stream_sum_i32(const void *input, void *output, size_t begin, size_t
 
 static void stream_sum_i64(const void *input, void *output, size_t begin, size_t end,
                            const uk_params *p, uk_acc *acc) {
-    (void)output;
-    (void)p;
+    const size_t head = uk_unaligned_head(input, sizeof(int64_t), begin, end, 64);
+    if (head > 0) {
+        stream_sum_i64(input, output, begin, begin + head, p, acc);
+        begin += head;
+    }
     const int64_t *x = input;
     const __m512i bias = _mm512_set1_epi64(INT64_MIN);
     __m512i s[4] = {0}, carry[4] = {0};

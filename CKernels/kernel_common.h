@@ -68,6 +68,22 @@ UK_DEFINE_ACCESS(float, f32)
 UK_DEFINE_ACCESS(double, f64)
 #undef UK_DEFINE_ACCESS
 
+/* How many elements of a sum over [begin, end) of `width`-byte elements at
+ * `input` come before the first `align`-byte boundary, when the range is long
+ * enough (64 vectors or more) to gain from aligned loads: a vector load that
+ * straddles two cache lines costs about a third more when the data is in
+ * cache (measured on Zen, AVX-512 absdist.sum i32 at 100,000 elements), and
+ * numpy's large arrays start 16 bytes into a page. The kernel sums that head
+ * by calling itself on it (too short to peel again), then the aligned rest.
+ * 0 when the data is aligned, or not even element-aligned. Integer sums
+ * only: they are exact in any order, float sums would change their rounding. */
+static inline __attribute__((always_inline)) size_t uk_unaligned_head(const void *input, size_t width, size_t begin,
+                                                                     size_t end, size_t align) {
+    const uintptr_t at = (uintptr_t)input + begin * width;
+    if (at % width != 0 || end - begin < 64 * align / width) return 0;
+    return (align - at % align) % align / width;
+}
+
 /* Software prefetch for the vector sums. A core's hardware prefetchers alone
  * leave a reduction short of the core's read bandwidth once the loop does
  * arithmetic per cache line (measured on Zen 5, one thread: each ALU
