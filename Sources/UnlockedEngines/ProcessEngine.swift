@@ -35,6 +35,14 @@ public func terminateWorkerProcesses() {
     ForkServers.stopAll()
 }
 
+/// Once `terminateWorkerProcesses` has run, the program is exiting with the
+/// signal's status (130 or 143): a thread that finds its worker gone or its
+/// start refused waits for that exit instead of racing it with an error and
+/// an exit status of its own.
+private func waitWhileTerminating() {
+    while terminationInProgress.load(ordering: .sequentiallyConsistent) { sleep(1) }
+}
+
 /// One worker process and the two pipes to it.
 package struct WorkerProcess {
     package let index: Int
@@ -154,6 +162,7 @@ package final class ProcessEngine: Engine {
         case .failure(let error):
             Glibc.close(toChild.writeEnd)
             Glibc.close(fromChild.readEnd)
+            waitWhileTerminating()
             throw error.kind == .interrupted ? error : .internal("cannot start worker process: \(error.message)")
         }
         return WorkerProcess(index: index, pid: started.pid, toWorker: toChild.writeEnd, fromWorker: fromChild.readEnd,
@@ -189,7 +198,7 @@ package final class ProcessEngine: Engine {
     /// Reaps a worker whose pipe closed (waiting at most a second before
     /// SIGKILL) and describes how it ended.
     private func died(_ worker: WorkerProcess, while doing: String) -> UnlockedError {
-        while terminationInProgress.load(ordering: .sequentiallyConsistent) { sleep(1) }  // the program is exiting
+        waitWhileTerminating()
         let how = reap(worker)?.description ?? "its pipe closed"
         if stoppedWorkers.contains(worker.index) {
             return .internal("worker \(worker.index) (pid \(worker.pid)) was stopped (SIGSTOP or a debugger) while \(doing), so it was killed")
