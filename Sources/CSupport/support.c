@@ -64,6 +64,11 @@ static _Thread_local uint64_t caller_pin_owner;
 uint64_t uk_caller_pin_owner(void) { return caller_pin_owner; }
 void uk_set_caller_pin_owner(uint64_t owner) { caller_pin_owner = owner; }
 
+int uk_close_descriptors_except(int keep) {
+    if (keep > 3 && close_range(3, (unsigned)keep - 1, 0) != 0) return -1;
+    return close_range(keep >= 3 ? (unsigned)keep + 1 : 3, ~0U, 0);
+}
+
 int uk_current_cpu(void) { return sched_getcpu(); }
 
 int32_t uk_thread_id(void) { return (int32_t)syscall(SYS_gettid); }

@@ -29,6 +29,11 @@ import UnlockedTopology
 /// The server side: what `unlocked __fork-server` runs. Answers whether it
 /// can fork workers, then serves requests on `control` until it closes.
 public func runForkServer(control: Int32 = STDIN_FILENO) -> Int32 {
+    // Whatever else the engine process had open when it spawned this server (posix_spawn passes
+    // every descriptor without FD_CLOEXEC, Foundation's pipes among them) would stay open here and
+    // in every worker: a pipe another thread was handing to its own child would then never see
+    // end of file while this server lives.
+    _ = uk_close_descriptors_except(control)
     // Ctrl-C goes to the whole foreground group: the engine stops everything.
     signal(SIGINT, SIG_IGN)
     // What every worker needs before its first job, loaded once here rather than per worker

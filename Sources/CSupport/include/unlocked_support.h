@@ -22,6 +22,9 @@ int uk_set_thread_affinity(const uk_affinity *mask);
 uint64_t uk_caller_pin_owner(void);
 void uk_set_caller_pin_owner(uint64_t owner);
 
+/* Closes every descriptor from 3 up but `keep` (close_range). 0, or -1 and errno. */
+int uk_close_descriptors_except(int keep);
+
 /* The CPU the calling thread runs on now, or -1 (sched_getcpu). */
 int uk_current_cpu(void);
 
