@@ -73,19 +73,19 @@ package final class AutoEngine: Engine {
         let start = monotonicNanoseconds()
         // The caller calibrates and computes as the pool's worker 0, pinned like it.
         try pool.bindCallingThread()
-        let (decision, calibrated) = try decide(job)
-        guard decision.decision.chosen == .lockfreePool else {
-            var result = try runOnCallingThread(job, contexts: &contexts, notes: decision.sequentialNotes, start: start)
+        let choice = try decide(job)
+        guard choice.decision.chosen == .lockfreePool else {
+            var result = try runOnCallingThread(job, contexts: &contexts, notes: choice.sequentialNotes, start: start)
             // A job that calibrated took that time too: not a sequential run's cost.
-            if !calibrated { learn(job, nanoseconds: result.statistics.computeNanoseconds, pool: false) }
+            if !choice.calibrated { learn(job, nanoseconds: result.statistics.computeNanoseconds, pool: false) }
             poolWarmUntil = 0
-            result.statistics.autoDecision = decision.decision
+            result.statistics.autoDecision = choice.decision
             return result
         }
         // Four chunks per worker for balance, each worth at least 2 µs of work
         // so claiming one stays negligible.
         let chunk = userChunk ?? {
-            let minimum = Int((2_000 / max(decision.decision.nanosecondsPerElement, 1e-3)).rounded(.up))
+            let minimum = Int((2_000 / max(choice.decision.nanosecondsPerElement, 1e-3)).rounded(.up))
             let balanced = (job.count + workerCount * 4 - 1) / (workerCount * 4)
             return (min(max(balanced, minimum), 1 << 20) + 15) / 16 * 16
         }()
@@ -93,7 +93,7 @@ package final class AutoEngine: Engine {
         if start < poolWarmUntil { learn(job, nanoseconds: result.statistics.computeNanoseconds, pool: true) }
         let end = monotonicNanoseconds()
         poolWarmUntil = end + LockFreeCore.spinNanoseconds
-        result.statistics.autoDecision = decision.decision
+        result.statistics.autoDecision = choice.decision
         result.statistics.computeNanoseconds = end - start
         return result
     }
@@ -143,7 +143,7 @@ package final class AutoEngine: Engine {
     /// repeating the last one costs a comparison and a count: at 1,000
     /// elements the whole job takes about 400 ns.
     private func decide(_ job: EngineJob) throws(UnlockedError)
-        -> (decision: (decision: AutoDecision, sequentialNotes: [String]), calibrated: Bool) {
+        -> (decision: AutoDecision, sequentialNotes: [String], calibrated: Bool) {
         let last: Decided
         var calibrated = false
         if let previous = lastDecision, previous.kernel == job.kernel.descriptor, previous.count == job.count, !previous.stale {
@@ -160,9 +160,9 @@ package final class AutoEngine: Engine {
         if last.uses % last.recheckEvery >= last.recheckEvery - 2, last.observed.sequential.isFinite, last.observed.pool.isFinite {
             var other = last.decision
             other.chosen = other.chosen == .lockfreePool ? .sequential : .lockfreePool
-            return ((other, last.sequentialNotes), calibrated)
+            return (other, last.sequentialNotes, calibrated)
         }
-        return ((last.decision, last.sequentialNotes), calibrated)
+        return (last.decision, last.sequentialNotes, calibrated)
     }
 
     private func makeDecision(_ job: EngineJob, perElement calibrated: Double, uses: Int) -> Decided {
